@@ -1,0 +1,250 @@
+/// `proxy.json`: every key of the original v2.4.7 with its default (shared/spec/config.md §2), validated
+/// loudly: all errors at once, each with its key path. Keys match case-insensitively, as Go's decoder does.
+namespace InfluxProxy.Core
+
+open System
+open System.Text.Json
+
+/// One configuration problem, at a key path such as `circles[1].backends[0].url`.
+type ConfigError = { Path: string; Message: string }
+
+type BackendConfig =
+    { Name: string
+      /// Absolute http(s) base URL without a trailing slash.
+      Url: string
+      Username: string
+      Password: string }
+
+type CircleConfig = { Name: string; Backends: BackendConfig list }
+
+/// `[host]:port` to listen on; an empty host means every interface.
+type ListenAddress = { Host: string; Port: int }
+
+type ProxyConfig =
+    { Circles: CircleConfig list
+      ListenAddr: ListenAddress
+      /// Database whitelist; empty allows every database.
+      DbList: string list
+      DataDir: string
+      MlogDir: string
+      HashKey: HashKey
+      ShardKey: ShardKey
+      VnodeSize: int
+      FlushSize: int
+      FlushTime: TimeSpan
+      CheckInterval: TimeSpan
+      RewriteInterval: TimeSpan
+      WriteTimeout: TimeSpan
+      IdleTimeout: TimeSpan
+      LogEnabled: bool
+      Username: string
+      Password: string
+      AuthSecure: bool
+      HttpsEnabled: bool
+      HttpsCert: string
+      HttpsKey: string
+      MigrateBatch: int
+      HaAddrs: string list }
+
+module ConfigError =
+    let format (e: ConfigError) =
+        if String.IsNullOrEmpty e.Path then e.Message else e.Path + ": " + e.Message
+
+module ListenAddress =
+    let parse (text: string) : Result<ListenAddress, string> =
+        let colon = text.LastIndexOf ':'
+        let host = if colon < 0 then "" else text.Substring(0, colon).Trim('[', ']')
+        match (if colon < 0 then None else Some(text.Substring(colon + 1))) with
+        | Some port when port <> "" && Seq.forall Char.IsAsciiDigit port && int64 port <= 65535L ->
+            Ok { Host = host; Port = int port }
+        | _ -> Error(sprintf "expected [host]:port, got %A" text)
+
+module ProxyConfig =
+
+    /// Reads typed values out of JSON objects, collecting every error instead of stopping at the first.
+    type private Reader() =
+        let errors = ResizeArray<ConfigError>()
+        member _.Errors = List.ofSeq errors
+        member _.Fail(path, message) = errors.Add { Path = path; Message = message }
+
+        /// The object's members by lower-cased name (the last duplicate wins, as in Go); unknown keys are errors.
+        member r.Fields(path: string, el: JsonElement, known: string list) : Map<string, JsonElement> =
+            if el.ValueKind <> JsonValueKind.Object then
+                r.Fail(path, "expected an object")
+                Map.empty
+            else
+                let child name = if path = "" then name else path + "." + name
+                el.EnumerateObject()
+                |> Seq.fold
+                    (fun fields p ->
+                        let key = p.Name.ToLowerInvariant()
+                        if List.contains key known then Map.add key p.Value fields
+                        else r.Fail(child p.Name, "unknown key"); fields)
+                    Map.empty
+
+        member private r.Value(path, fields: Map<string, JsonElement>, key, fallback, read) =
+            match Map.tryFind key fields with
+            | None -> fallback
+            | Some el when el.ValueKind = JsonValueKind.Null -> fallback
+            | Some el ->
+                match read el with
+                | Ok v -> v
+                | Error message -> r.Fail(path key, message); fallback
+
+        member r.String(path, fields, key, fallback) =
+            r.Value(path, fields, key, fallback, fun el ->
+                if el.ValueKind = JsonValueKind.String then Ok(el.GetString()) else Error "expected a string")
+
+        member r.Bool(path, fields, key, fallback) =
+            r.Value(path, fields, key, fallback, fun el ->
+                match el.ValueKind with
+                | JsonValueKind.True -> Ok true
+                | JsonValueKind.False -> Ok false
+                | _ -> Error "expected true or false")
+
+        member r.PositiveInt(path, fields, key, fallback) =
+            r.Value(path, fields, key, fallback, fun el ->
+                match el.ValueKind with
+                | JsonValueKind.Number ->
+                    match el.TryGetInt32() with
+                    | true, v when v > 0 -> Ok v
+                    | true, _ -> Error "must be a positive integer"
+                    | false, _ -> Error "expected an integer"
+                | _ -> Error "expected an integer")
+
+        member r.StringList(path, fields, key) =
+            r.Value(path, fields, key, [], fun el ->
+                if el.ValueKind = JsonValueKind.Array
+                   && el.EnumerateArray() |> Seq.forall (fun x -> x.ValueKind = JsonValueKind.String) then
+                    Ok [ for x in el.EnumerateArray() -> x.GetString() ]
+                else Error "expected an array of strings")
+
+        member r.Array(path, fields, key) : (string * JsonElement) list =
+            r.Value(path, fields, key, [], fun el ->
+                if el.ValueKind = JsonValueKind.Array then
+                    Ok(el.EnumerateArray() |> Seq.mapi (fun i x -> sprintf "%s[%d]" (path key) i, x) |> List.ofSeq)
+                else Error "expected an array")
+
+    let private topKeys =
+        [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
+          "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
+          "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
+          "migrate_batch"; "ha_addrs" ]
+
+    let private isHttpUrl (text: string) =
+        match Uri.TryCreate(text, UriKind.Absolute) with
+        | true, uri ->
+            (uri.Scheme = Uri.UriSchemeHttp || uri.Scheme = Uri.UriSchemeHttps)
+            && uri.Host <> ""
+            && String.IsNullOrEmpty uri.Query
+            && String.IsNullOrEmpty uri.Fragment
+        | _ -> false
+
+    let private readBackend (r: Reader) (path: string, el: JsonElement) : BackendConfig =
+        let at key = path + "." + key
+        let f = r.Fields(path, el, [ "name"; "url"; "username"; "password" ])
+        let name = r.String(at, f, "name", "")
+        let url = r.String(at, f, "url", "")
+        if name = "" then r.Fail(at "name", "backend name cannot be empty")
+        if not (isHttpUrl url) then r.Fail(at "url", sprintf "not an absolute http(s) URL: %A" url)
+        { Name = name
+          Url = url.TrimEnd '/'
+          Username = r.String(at, f, "username", "")
+          Password = r.String(at, f, "password", "") }
+
+    let private readCircle (r: Reader) (path: string, el: JsonElement) : CircleConfig =
+        let at key = path + "." + key
+        let f = r.Fields(path, el, [ "name"; "backends" ])
+        let backends = r.Array(at, f, "backends") |> List.map (readBackend r)
+        if backends.IsEmpty then r.Fail(at "backends", "backends cannot be empty")
+        { Name = r.String(at, f, "name", ""); Backends = backends }
+
+    /// Reports every value of `attribute` that more than one backend shares, at its later occurrences.
+    let private checkUnique (r: Reader) (attribute: string) (key: BackendConfig -> string) (circles: CircleConfig list) =
+        circles
+        |> List.mapi (fun c circle ->
+            circle.Backends |> List.mapi (fun b backend -> sprintf "circles[%d].backends[%d]" c b, key backend))
+        |> List.concat
+        |> List.filter (fun (_, value) -> value <> "")
+        |> List.groupBy snd
+        |> List.iter (fun (value, places) ->
+            match places with
+            | (first, _) :: later ->
+                for path, _ in later do
+                    r.Fail(path + "." + attribute, sprintf "duplicate backend %s %A (also at %s)" attribute value first)
+            | [] -> ())
+
+    let private readHashKey (r: Reader) f =
+        match HashKey.parse (r.String(id, f, "hash_key", "idx")) with
+        | Ok k -> k
+        | Error message -> r.Fail("hash_key", message); Idx
+
+    let private readShardKey (r: Reader) f =
+        match ShardKey.create (r.String(id, f, "shard_key", "%db,%mm")) with
+        | Ok k -> k
+        | Error message -> r.Fail("shard_key", message); ShardKey.defaultTemplate
+
+    let private readListenAddr (r: Reader) f =
+        match ListenAddress.parse (r.String(id, f, "listen_addr", ":7076")) with
+        | Ok a -> a
+        | Error message -> r.Fail("listen_addr", message); { Host = ""; Port = 7076 }
+
+    let private read (r: Reader) (root: JsonElement) : ProxyConfig =
+        let f = r.Fields("", root, topKeys)
+        let seconds key fallback = TimeSpan.FromSeconds(float (r.PositiveInt(id, f, key, fallback)))
+        let circles = r.Array(id, f, "circles") |> List.map (readCircle r)
+        if circles.IsEmpty then r.Fail("circles", "circles cannot be empty")
+        checkUnique r "name" (fun b -> b.Name) circles
+        checkUnique r "url" (fun b -> b.Url) circles
+        { Circles = circles
+          ListenAddr = readListenAddr r f
+          DbList = r.StringList(id, f, "db_list")
+          DataDir = r.String(id, f, "data_dir", "data")
+          MlogDir = r.String(id, f, "mlog_dir", "log")
+          HashKey = readHashKey r f
+          ShardKey = readShardKey r f
+          VnodeSize = r.PositiveInt(id, f, "vnode_size", Ring.DefaultVnodes)
+          FlushSize = r.PositiveInt(id, f, "flush_size", 10000)
+          FlushTime = seconds "flush_time" 1
+          CheckInterval = seconds "check_interval" 1
+          RewriteInterval = seconds "rewrite_interval" 10
+          WriteTimeout = seconds "write_timeout" 10
+          IdleTimeout = seconds "idle_timeout" 10
+          LogEnabled = r.Bool(id, f, "log_enabled", false)
+          Username = r.String(id, f, "username", "")
+          Password = r.String(id, f, "password", "")
+          AuthSecure = r.Bool(id, f, "auth_secure", false)
+          HttpsEnabled = r.Bool(id, f, "https_enabled", false)
+          HttpsCert = r.String(id, f, "https_cert", "")
+          HttpsKey = r.String(id, f, "https_key", "")
+          MigrateBatch = r.PositiveInt(id, f, "migrate_batch", 25000)
+          HaAddrs = r.StringList(id, f, "ha_addrs") }
+
+    let private checkHttps (r: Reader) (config: ProxyConfig) =
+        if config.HttpsEnabled then
+            if config.HttpsCert = "" then r.Fail("https_cert", "required when https_enabled is true")
+            if config.HttpsKey = "" then r.Fail("https_key", "required when https_enabled is true")
+
+    /// Parses and validates the text of a config file; every problem is reported, none is thrown.
+    let parse (json: string) : Result<ProxyConfig, ConfigError list> =
+        let options = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)
+        match (try Ok(JsonDocument.Parse(json, options)) with :? JsonException as e -> Error e.Message) with
+        | Error message -> Error [ { Path = ""; Message = "invalid JSON: " + message } ]
+        | Ok doc ->
+            use doc = doc
+            let r = Reader()
+            let config = read r doc.RootElement
+            checkHttps r config
+            match r.Errors with
+            | [] -> Ok config
+            | errors -> Error errors
+
+    /// The shard key and the ring of every circle, in circle order.
+    let placement (config: ProxyConfig) : Placement =
+        { ShardKey = config.ShardKey
+          Rings =
+            config.Circles
+            |> List.map (fun c ->
+                c.Backends
+                |> List.map (fun b -> { Name = b.Name; Url = b.Url })
+                |> Ring.ofBackends config.HashKey config.VnodeSize) }

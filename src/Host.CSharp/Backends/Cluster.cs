@@ -1,0 +1,36 @@
+using InfluxProxy.Core;
+
+namespace InfluxProxy.Host.Backends;
+
+/// <summary>One configured InfluxDB server: where it sits (circle, index) and how to reach it.</summary>
+public sealed record BackendInfo(int Circle, int Index, string Name, Uri Url, string Username, string Password);
+
+public sealed record CircleInfo(int Id, string Name, IReadOnlyList<BackendInfo> Backends);
+
+/// <summary>The circles, their backends and the placement built from the config; immutable after start.</summary>
+public sealed class Cluster
+{
+    private readonly Placement _placement;
+
+    public Cluster(ProxyConfig config)
+    {
+        _placement = ProxyConfigModule.placement(config);
+        Circles = config.Circles
+            .Select((c, ci) => new CircleInfo(ci, c.Name, c.Backends
+                .Select((b, bi) => new BackendInfo(ci, bi, b.Name, new Uri(b.Url), b.Username, b.Password))
+                .ToList()))
+            .ToList();
+        Backends = Circles.SelectMany(c => c.Backends).ToList();
+    }
+
+    public IReadOnlyList<CircleInfo> Circles { get; }
+
+    /// <summary>Every backend of every circle, circle by circle.</summary>
+    public IReadOnlyList<BackendInfo> Backends { get; }
+
+    /// <summary>The owner of (db, measurement) in each circle, in circle order.</summary>
+    public IReadOnlyList<BackendInfo> Owners(string db, string measurement) =>
+        PlacementModule.owners(db, measurement, _placement)
+            .Select((index, circle) => Circles[circle].Backends[index])
+            .ToList();
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using InfluxProxy.Core;
+using InfluxProxy.Host.Backends;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace InfluxProxy.Host.Http;
+
+/// <summary>Builds the Kestrel application for a validated config.</summary>
+public static class ProxyServer
+{
+    public static WebApplication Build(ProxyConfig config)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, config));
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton<Cluster>();
+
+        var app = builder.Build();
+        app.Use(ProxyHeaders.Add);
+        app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
+        Routes.Map(app);
+        return app;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, ProxyConfig config)
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.KeepAliveTimeout = config.IdleTimeout;
+        kestrel.Limits.MaxRequestBodySize = null;
+        Action<ListenOptions> https = config.HttpsEnabled
+            ? o => o.UseHttps(X509Certificate2.CreateFromPemFile(config.HttpsCert, config.HttpsKey))
+            : _ => { };
+        var address = config.ListenAddr;
+        switch (address.Host)
+        {
+            case "" or "0.0.0.0" or "::":
+                kestrel.ListenAnyIP(address.Port, https);
+                break;
+            case "localhost":
+                kestrel.ListenLocalhost(address.Port, https);
+                break;
+            default:
+                var ip = IPAddress.TryParse(address.Host, out var parsed)
+                    ? parsed
+                    : Dns.GetHostAddresses(address.Host).First();
+                kestrel.Listen(ip, address.Port, https);
+                break;
+        }
+    }
+}

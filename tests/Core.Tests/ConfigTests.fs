@@ -1,0 +1,136 @@
+module InfluxProxy.Core.Tests.ConfigTests
+
+open System
+open Expecto
+open InfluxProxy.Core
+
+/// The sample proxy.json shipped with v2.4.7: every key, every default.
+let private v247Sample =
+    """{
+    "circles": [
+        {"name": "circle-1", "backends": [
+            {"name": "influxdb-1-1", "url": "http://127.0.0.1:8086", "username": "", "password": ""},
+            {"name": "influxdb-1-2", "url": "http://127.0.0.1:8087", "username": "", "password": ""}]},
+        {"name": "circle-2", "backends": [
+            {"name": "influxdb-2-1", "url": "http://127.0.0.1:8088", "username": "", "password": ""},
+            {"name": "influxdb-2-2", "url": "http://127.0.0.1:8089", "username": "", "password": ""}]}
+    ],
+    "listen_addr": ":7076", "db_list": [], "data_dir": "data", "mlog_dir": "log",
+    "hash_key": "idx", "vnode_size": 256, "flush_size": 10000, "flush_time": 1,
+    "check_interval": 1, "rewrite_interval": 10, "write_timeout": 10, "idle_timeout": 10,
+    "log_enabled": false, "username": "", "password": "", "auth_secure": false,
+    "https_enabled": false, "https_cert": "", "https_key": ""
+}"""
+
+let private errorsOf json =
+    match ProxyConfig.parse json with
+    | Ok _ -> []
+    | Error errors -> errors |> List.map ConfigError.format
+
+let private expectError json (expected: string) =
+    let errors = errorsOf json
+    Expect.contains errors expected (sprintf "errors were %A" errors)
+
+let private oneCircle backends =
+    sprintf """{"circles":[{"name":"c","backends":[%s]}]}""" backends
+
+let tests =
+    testList "Config" [
+        test "the v2.4.7 sample loads unchanged" {
+            let config = ProxyConfig.parse v247Sample |> Result.defaultWith (failwithf "%A")
+            Expect.equal config.Circles.Length 2 "circles"
+            Expect.equal config.Circles[1].Backends[0].Url "http://127.0.0.1:8088" "url"
+            Expect.equal config.FlushTime (TimeSpan.FromSeconds 1.0) "flush_time"
+        }
+
+        test "omitted keys take the original's defaults" {
+            let config =
+                ProxyConfig.parse (oneCircle """{"name":"a","url":"http://h:8086"}""")
+                |> Result.defaultWith (failwithf "%A")
+            Expect.equal
+                (config.ListenAddr, config.DataDir, config.MlogDir, config.HashKey, config.VnodeSize, config.FlushSize)
+                ({ Host = ""; Port = 7076 }, "data", "log", Idx, 256, 10000)
+                "defaults"
+            Expect.equal
+                (config.CheckInterval, config.RewriteInterval, config.WriteTimeout, config.IdleTimeout)
+                (TimeSpan.FromSeconds 1.0, TimeSpan.FromSeconds 10.0, TimeSpan.FromSeconds 10.0, TimeSpan.FromSeconds 10.0)
+                "intervals"
+            Expect.equal config.MigrateBatch 25000 "migrate_batch"
+        }
+
+        test "keys match case-insensitively, as Go's decoder does" {
+            let config =
+                ProxyConfig.parse """{"CIRCLES":[{"name":"c","backends":[{"name":"a","url":"http://h:1"}]}],"Listen_Addr":":9"}"""
+                |> Result.defaultWith (failwithf "%A")
+            Expect.equal config.ListenAddr { Host = ""; Port = 9 } "listen_addr"
+        }
+
+        test "invalid JSON is one clear error" {
+            Expect.stringStarts (errorsOf "{" |> List.head) "invalid JSON: " "message"
+        }
+
+        test "unknown keys are reported with their path" {
+            expectError """{"circles":[{"name":"c","backends":[{"name":"a","url":"http://h:1","weight":2}]}],"flush_sise":1}""" "flush_sise: unknown key"
+            expectError """{"circles":[{"name":"c","backends":[{"name":"a","url":"http://h:1","weight":2}]}]}""" "circles[0].backends[0].weight: unknown key"
+        }
+
+        test "empty circles and empty backends are refused" {
+            expectError """{"circles":[]}""" "circles: circles cannot be empty"
+            expectError """{}""" "circles: circles cannot be empty"
+            expectError """{"circles":[{"name":"c","backends":[]}]}""" "circles[0].backends: backends cannot be empty"
+        }
+
+        test "bad URLs are refused with their path" {
+            expectError (oneCircle """{"name":"a","url":"127.0.0.1:8086"}""") "circles[0].backends[0].url: not an absolute http(s) URL: \"127.0.0.1:8086\""
+            expectError (oneCircle """{"name":"a","url":"ftp://h/"}""") "circles[0].backends[0].url: not an absolute http(s) URL: \"ftp://h/\""
+        }
+
+        test "duplicate backend names and URLs are refused, across circles" {
+            let json =
+                """{"circles":[{"name":"c1","backends":[{"name":"a","url":"http://h:1"}]},
+                               {"name":"c2","backends":[{"name":"a","url":"http://h:1/"}]}]}"""
+            expectError json "circles[1].backends[0].name: duplicate backend name \"a\" (also at circles[0].backends[0])"
+            expectError json "circles[1].backends[0].url: duplicate backend url \"http://h:1\" (also at circles[0].backends[0])"
+        }
+
+        test "an empty backend name is refused" {
+            expectError (oneCircle """{"name":"","url":"http://h:1"}""") "circles[0].backends[0].name: backend name cannot be empty"
+        }
+
+        test "a bad hash_key is refused" {
+            expectError (oneCircle """{"name":"a","url":"http://h:1"}""" |> fun j -> j.TrimEnd('}') + ""","hash_key":"crc"}""")
+                "hash_key: invalid hash_key, require idx, exi, name, url or template containing %idx"
+        }
+
+        test "non-positive sizes and intervals are refused" {
+            let withKey key value = (oneCircle """{"name":"a","url":"http://h:1"}""").TrimEnd('}') + sprintf ",\"%s\":%s}" key value
+            expectError (withKey "flush_size" "0") "flush_size: must be a positive integer"
+            expectError (withKey "check_interval" "-1") "check_interval: must be a positive integer"
+            expectError (withKey "flush_time" "1.5") "flush_time: expected an integer"
+            expectError (withKey "write_timeout" "\"10\"") "write_timeout: expected an integer"
+        }
+
+        test "every error is reported at once" {
+            let json = """{"circles":[{"name":"c","backends":[{"name":"","url":"x"}]}],"hash_key":"no","flush_size":-5}"""
+            Expect.equal (errorsOf json).Length 4 (sprintf "%A" (errorsOf json))
+        }
+
+        test "listen_addr is [host]:port" {
+            let withAddr a = (oneCircle """{"name":"a","url":"http://h:1"}""").TrimEnd('}') + sprintf ",\"listen_addr\":\"%s\"}" a
+            expectError (withAddr "7076") "listen_addr: expected [host]:port, got \"7076\""
+            expectError (withAddr ":99999") "listen_addr: expected [host]:port, got \":99999\""
+            let config = ProxyConfig.parse (withAddr "[::1]:8000") |> Result.defaultWith (failwithf "%A")
+            Expect.equal config.ListenAddr { Host = "::1"; Port = 8000 } "IPv6 host"
+        }
+
+        test "https needs a certificate and a key" {
+            let json = (oneCircle """{"name":"a","url":"http://h:1"}""").TrimEnd('}') + ""","https_enabled":true}"""
+            expectError json "https_cert: required when https_enabled is true"
+            expectError json "https_key: required when https_enabled is true"
+        }
+
+        test "rings are built per circle in order" {
+            let config = ProxyConfig.parse v247Sample |> Result.defaultWith (failwithf "%A")
+            Expect.equal (ProxyConfig.placement config |> Placement.owners "db1" "cpu1") [ 1; 1 ] "idx/2 owner of db1,cpu1 in both circles"
+        }
+    ]

@@ -1,0 +1,7 @@
+module InfluxProxy.Core.Tests.Main
+
+open Expecto
+
+[<EntryPoint>]
+let main argv =
+    Tests.runTestsWithCLIArgs [] argv (testList "core" [ PlacementTests.tests; ConfigTests.tests ])

@@ -1,0 +1,140 @@
+module InfluxProxy.Testing.FoundationTests
+
+open System.IO
+open System.Text.Json
+open Expecto
+open InfluxProxy.Core
+open InfluxProxy.Testing.Influxd
+open InfluxProxy.Testing.Web
+open InfluxProxy.Testing.Fixtures
+
+let private runIn (files: (string * string) list) (args: string) =
+    let dir = ProxyProcess.newDir "cli"
+    for name, text in files do File.WriteAllText(Path.Combine(dir, name), text)
+    try ProxyProcess.run dir args finally Directory.Delete(dir, true)
+
+let private commandLine =
+    testList "command line" [
+        test "-version prints version, commit and build time, and exits 0 without a config" {
+            let code, output = runIn [] "-version"
+            Expect.equal code 0 output
+            Expect.stringContains output "Version:    0." "version line, value in column 13"
+            Expect.stringContains output "Git commit: " "commit line"
+            Expect.stringContains output "Build time: " "build time line"
+        }
+
+        test "--version=true works in Go's flag syntax" {
+            let code, output = runIn [] "--version=true"
+            Expect.equal code 0 output
+        }
+
+        test "an unknown flag exits 2 with Go's message and the usage" {
+            let code, output = runIn [] "-x"
+            Expect.equal code 2 output
+            Expect.stringContains output "flag provided but not defined: -x" "message"
+            Expect.stringContains output "proxy config file (default \"proxy.json\")" "usage"
+        }
+
+        test "a missing config file exits 1 with one clear line" {
+            let code, output = runIn [] "-config nowhere.json"
+            Expect.equal code 1 output
+            Expect.stringContains output "nowhere.json: cannot read" "message"
+            Expect.isFalse (output.Contains "   at ") "no stack trace"
+        }
+
+        test "a bad config exits 1 listing every error with its key path" {
+            let bad = """{"circles":[{"name":"c","backends":[{"name":"a","url":"x"},{"name":"a","url":"http://h:1"}]}],"hash_key":"no","flush_size":0,"colour":1}"""
+            let code, output = runIn [ "bad.json", bad ] "-config=bad.json"
+            Expect.equal code 1 output
+            for expected in
+                [ "bad.json: circles[0].backends[0].url: not an absolute http(s) URL: \"x\""
+                  "bad.json: circles[0].backends[1].name: duplicate backend name \"a\" (also at circles[0].backends[0])"
+                  "bad.json: hash_key: invalid hash_key"
+                  "bad.json: flush_size: must be a positive integer"
+                  "bad.json: colour: unknown key" ] do
+                Expect.stringContains output expected "error line"
+            Expect.isFalse (output.Contains "   at ") "no stack trace"
+        }
+    ]
+
+let private withProxy (circles: Server list list) (body: ProxyProcess.Proxy -> unit) =
+    let proxy = ProxyProcess.start circles []
+    try body proxy finally ProxyProcess.dispose proxy
+
+/// Servers that were never started: ports nobody listens on.
+let private deadCircles () =
+    [ for c in 1..2 -> [ for b in 1..2 -> { Name = sprintf "dead-%d-%d" c b; Port = freePort (); Dir = ""; Process = null } ] ]
+
+let private endpoints =
+    testList "endpoints" [
+        test "the proxy starts and answers /ping when every backend is down" {
+            withProxy (deadCircles ()) (fun proxy ->
+                let reply = get (proxy.Url + "/ping")
+                Expect.equal reply.Status 204 "ping")
+        }
+
+        test "/ping answers every method with 204 and InfluxDB 1.x headers" {
+            withProxy shared.Value (fun proxy ->
+                for verb in [ "GET"; "HEAD"; "POST" ] do
+                    let reply = methodTo verb (proxy.Url + "/ping")
+                    Expect.equal reply.Status 204 verb
+                    Expect.stringStarts (reply.Header "X-Influxdb-Version" |> Option.defaultValue "") "1." "a 1.x version"
+                    Expect.stringStarts (reply.Header "X-Influxdb-Build" |> Option.defaultValue "") "InfluxProxy " "our build"
+                    Expect.isSome (reply.Header "Request-Id") "request id"
+                    Expect.equal (reply.Header "X-Request-Id") (reply.Header "Request-Id") "same id twice")
+        }
+
+        test "/ping?verbose=true answers 200 with the version as InfluxDB does" {
+            withProxy shared.Value (fun proxy ->
+                let reply = get (proxy.Url + "/ping?verbose=true")
+                Expect.equal reply.Status 200 reply.Body
+                use doc = JsonDocument.Parse reply.Body
+                Expect.stringStarts (doc.RootElement.GetProperty("version").GetString()) "1." "version")
+        }
+
+        test "/replica names the ring owner in every circle" {
+            withProxy shared.Value (fun proxy ->
+                let config = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")) |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A")
+                for m in [ "cpu1"; "cpu2"; "cpu3"; "温度"; "cpu load" ] do
+                    let reply = get (sprintf "%s/replica?db=db1&meas=%s" proxy.Url (escape m))
+                    Expect.equal reply.Status 200 reply.Body
+                    let owners = ProxyConfig.placement config |> Placement.owners "db1" m
+                    let expected =
+                        owners
+                        |> List.mapi (fun c i ->
+                            let s = shared.Value[c][i]
+                            sprintf """{"circle":"circle-%d","name":"%s","url":"%s"}""" (c + 1) s.Name s.Url)
+                    Expect.equal (reply.Body.TrimEnd()) ("[" + String.concat "," expected + "]") m)
+        }
+
+        test "/replica without db or meas is a 400 JSON error" {
+            withProxy shared.Value (fun proxy ->
+                for query in [ ""; "?db=db1"; "?meas=cpu" ] do
+                    let reply = get (proxy.Url + "/replica" + query)
+                    Expect.equal reply.Status 400 query
+                    Expect.equal (reply.Body.TrimEnd()) """{"error":"invalid db or meas"}""" query
+                    Expect.equal (reply.Header "X-Influxdb-Error") (Some "invalid db or meas") query)
+        }
+
+        test "unknown paths are 404 and wrong methods 405, both as JSON errors" {
+            withProxy shared.Value (fun proxy ->
+                let missing = get (proxy.Url + "/nowhere")
+                Expect.equal missing.Status 404 missing.Body
+                Expect.equal (missing.Body.TrimEnd()) """{"error":"not found: /nowhere"}""" "404 body"
+                let wrong = post (proxy.Url + "/replica?db=a&meas=b") ""
+                Expect.equal wrong.Status 405 wrong.Body
+                Expect.equal (wrong.Body.TrimEnd()) """{"error":"method not allowed: POST /replica"}""" "405 body")
+        }
+    ]
+
+let private backends =
+    testList "real influxd" [
+        test "every server of the shared cluster is a real InfluxDB 1.x" {
+            for server in List.concat shared.Value do
+                let reply = get (server.Url + "/ping")
+                Expect.equal reply.Status 204 server.Name
+                Expect.stringStarts (reply.Header "X-Influxdb-Version" |> Option.defaultValue "") "1.6" server.Name
+        }
+    ]
+
+let tests = testList "Foundation" [ commandLine; endpoints; backends ]

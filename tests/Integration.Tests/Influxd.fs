@@ -1,0 +1,114 @@
+/// Real InfluxDB 1.x servers on loopback for tests, the benchmark and `build.fsx run`.
+/// Plain BCL only: build.fsx `#load`s this file too.
+module InfluxProxy.Testing.Influxd
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Net
+open System.Net.Http
+open System.Net.Sockets
+open System.Threading
+
+module Signals =
+    [<System.Runtime.InteropServices.DllImport("libc", SetLastError = true)>]
+    extern int private kill(int pid, int signal)
+
+    let term = 15
+    let stop = 19
+    let cont = 18
+
+    /// Sends a POSIX signal: SIGTERM for a graceful stop, SIGSTOP/SIGCONT to hang and resume a server.
+    let send (signal: int) (proc: Process) =
+        if kill (proc.Id, signal) <> 0 then failwithf "kill(%d, %d) failed" proc.Id signal
+
+/// A running `influxd`: its HTTP port, data folder and process.
+type Server =
+    { Name: string
+      Port: int
+      Dir: string
+      Process: Process }
+    member s.Url = sprintf "http://127.0.0.1:%d" s.Port
+
+/// A loopback port nobody listens on right now.
+let freePort () =
+    use listener = new TcpListener(IPAddress.Loopback, 0)
+    listener.Start()
+    (listener.LocalEndpoint :?> IPEndPoint).Port
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+let waitUntil (timeout: TimeSpan) (condition: unit -> bool) =
+    let deadline = DateTime.UtcNow + timeout
+    let rec loop () =
+        if condition () then true
+        elif DateTime.UtcNow > deadline then false
+        else Thread.Sleep 50; loop ()
+    loop ()
+
+let private http = new HttpClient(Timeout = TimeSpan.FromSeconds 2.0)
+
+let ping (url: string) =
+    try
+        use response = http.GetAsync(url + "/ping").GetAwaiter().GetResult()
+        response.StatusCode = HttpStatusCode.NoContent
+    with _ -> false
+
+/// An influxd config with its own folders, HTTP on `port`, RPC off :8088 and reporting off.
+let configText (dir: string) (port: int) (rpcPort: int) =
+    let path (sub: string) = Path.Combine(dir, sub).Replace("\\", "/")
+    String.concat "\n" [
+        "reporting-enabled = false"
+        sprintf "bind-address = \"127.0.0.1:%d\"" rpcPort
+        "[meta]"
+        sprintf "  dir = \"%s\"" (path "meta")
+        "  logging-enabled = false"
+        "[data]"
+        sprintf "  dir = \"%s\"" (path "data")
+        sprintf "  wal-dir = \"%s\"" (path "wal")
+        "  query-log-enabled = false"
+        "  trace-logging-enabled = false"
+        "[monitor]"
+        "  store-enabled = false"
+        "[http]"
+        sprintf "  bind-address = \"127.0.0.1:%d\"" port
+        "  log-enabled = false"
+        "  max-body-size = 0"
+        "[logging]"
+        "  level = \"error\""
+        "[continuous_queries]"
+        "  enabled = false"
+        "" ]
+
+/// Starts influxd on `port` with its data under `dir`, and waits until it answers /ping.
+let start (name: string) (dir: string) (port: int) : Server =
+    Directory.CreateDirectory dir |> ignore
+    let configPath = Path.Combine(dir, "influxdb.conf")
+    File.WriteAllText(configPath, configText dir port (freePort ()))
+    let info = ProcessStartInfo("influxd", sprintf "-config %s" configPath)
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    let proc = Process.Start info
+    proc.OutputDataReceived.Add ignore
+    proc.ErrorDataReceived.Add ignore
+    proc.BeginOutputReadLine()
+    proc.BeginErrorReadLine()
+    let server = { Name = name; Port = port; Dir = dir; Process = proc }
+    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping server.Url)) || proc.HasExited then
+        failwithf "influxd %s on port %d did not start (see %s)" name port configPath
+    server
+
+/// Stops the server (SIGKILL) and waits for the process to exit; the data folder stays.
+let kill (server: Server) =
+    if not server.Process.HasExited then
+        server.Process.Kill true
+        server.Process.WaitForExit()
+
+/// Starts the same server again on the same port and data folder.
+let restart (server: Server) : Server =
+    kill server
+    start server.Name server.Dir server.Port
+
+/// Stops the server and removes its folder.
+let dispose (server: Server) =
+    kill server
+    try Directory.Delete(server.Dir, true) with :? IOException | :? UnauthorizedAccessException -> ()

@@ -1,0 +1,7 @@
+module InfluxProxy.Testing.Main
+
+open Expecto
+
+[<EntryPoint>]
+let main argv =
+    Tests.runTestsWithCLIArgs [] argv (testList "integration" [ FoundationTests.tests ])
