@@ -143,10 +143,108 @@ let run () =
 
 // ---------------------------------------------------------------- bench
 
+/// The workload of shared/spec/README.md: 1,000,000 points over 100 measurements × 10 hosts, batches of 5,000
+/// lines, 4 concurrent keep-alive clients, against 2 circles × 2 real influxd.
+module Bench =
+    open System.Net.Http
+    open System.Threading.Tasks
+
+    let points = 1_000_000
+    let batchLines = 5_000
+    let clients = 4
+
+    let bodies =
+        let start = 1_600_000_000_000_000_000L
+        [| for b in 0 .. points / batchLines - 1 ->
+            let sb = Text.StringBuilder(batchLines * 80)
+            for i in 0 .. batchLines - 1 do
+                let n = b * batchLines + i
+                let series = n % 1000
+                sb.AppendFormat("bench{0},host=host{1},region=eu-west value={2}.5,count={3}i {4}\n",
+                                series / 10, series % 10, n % 977, n, start + int64 (n / 1000) * 1_000_000_000L) |> ignore
+            Text.Encoding.UTF8.GetBytes(sb.ToString()) |] // 1000 series, 1000 distinct timestamps each
+
+    /// utime + stime of a process in seconds, from /proc.
+    let cpuSeconds (pid: int) =
+        let fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        float (int64 fields[11] + int64 fields[12]) / 100.0
+
+    let peakRssMb (pid: int) =
+        File.ReadAllLines($"/proc/{pid}/status")
+        |> Array.find (fun l -> l.StartsWith "VmHWM:")
+        |> fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0
+
+    let percentile (p: float) (sorted: float[]) = sorted[min (sorted.Length - 1) (int (p * float sorted.Length))]
+
+    /// Posts every body with `clients` concurrent workers; returns each POST's latency in ms.
+    let post (url: string) =
+        use http = new HttpClient(Timeout = TimeSpan.FromMinutes 2.0)
+        let next = ref -1
+        let latencies = Collections.Concurrent.ConcurrentBag<float>()
+        let worker () =
+            task {
+                let mutable i = Threading.Interlocked.Increment next
+                while i < bodies.Length do
+                    let watch = Stopwatch.StartNew()
+                    use! response = http.PostAsync(url, new ByteArrayContent(bodies[i]))
+                    if int response.StatusCode <> 204 then
+                        let! body = response.Content.ReadAsStringAsync()
+                        failwithf "POST answered %d: %s" (int response.StatusCode) body
+                    latencies.Add watch.Elapsed.TotalMilliseconds
+                    i <- Threading.Interlocked.Increment next
+            }
+        Task.WaitAll [| for _ in 1..clients -> worker () :> Task |]
+        latencies.ToArray() |> Array.sort
+
+    let landedCount (servers: Influxd.Server list) =
+        use http = new HttpClient()
+        servers
+        |> List.sumBy (fun s ->
+            let json = http.GetStringAsync($"{s.Url}/query?db=bench&q=SELECT%20count(value)%20FROM%20/bench.*/").Result
+            Regex.Matches(json, @"\[""1970-01-01T00:00:00Z"",(\d+)\]") |> Seq.sumBy (fun m -> int64 m.Groups[1].Value))
+
+    let run () =
+        let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-{Guid.NewGuid():N}")
+        let circles =
+            [ for c in 1..2 -> [ for b in 1..2 -> Influxd.start $"influxdb-{c}-{b}" (Path.Combine(dir, $"influxdb-{c}-{b}")) (Influxd.freePort ()) ] ]
+        let all = List.concat circles
+        let port = Influxd.freePort ()
+        let backend (s: Influxd.Server) = $"{{\"name\":\"{s.Name}\",\"url\":\"{s.Url}\"}}"
+        let circle i (servers: Influxd.Server list) = $"{{\"name\":\"circle-{i + 1}\",\"backends\":[{servers |> List.map backend |> String.concat \",\"}]}}"
+        File.WriteAllText(Path.Combine(dir, "proxy.json"),
+            $"{{\"circles\":[{circles |> List.mapi circle |> String.concat \",\"}],\"listen_addr\":\"127.0.0.1:{port}\",\"data_dir\":\"{dir}/data\"}}")
+        let proxy = Process.Start(ProcessStartInfo("dotnet", $"\"{hostDll}\" -config proxy.json", WorkingDirectory = dir, RedirectStandardOutput = true))
+        proxy.OutputDataReceived.Add ignore
+        proxy.BeginOutputReadLine()
+        try
+            let url = $"http://127.0.0.1:{port}"
+            if not (Influxd.waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> Influxd.ping url)) then fail "proxy did not start"
+            use http = new HttpClient()
+            for s in all do http.PostAsync($"{s.Url}/query?q=CREATE%20DATABASE%20bench", null).Result.EnsureSuccessStatusCode() |> ignore
+            let cpuBefore = cpuSeconds proxy.Id
+            let watch = Stopwatch.StartNew()
+            let latencies = post $"{url}/write?db=bench"
+            let accepted = watch.Elapsed.TotalSeconds
+            let expected = int64 points * 2L
+            if not (Influxd.waitUntil (TimeSpan.FromMinutes 5.0) (fun () -> landedCount all >= expected)) then
+                fail $"only {landedCount all} of {expected} point copies landed"
+            let landed = watch.Elapsed.TotalSeconds
+            let cpu = cpuSeconds proxy.Id - cpuBefore
+            printfn "bench: %d points (2 circles × 2 influxd), batches of %d lines, %d clients" points batchLines clients
+            printfn "accepted points/s:          %.0f" (float points / accepted)
+            printfn "landed points/s:            %.0f" (float points / landed)
+            printfn "POST p50 / p99 ms:          %.1f / %.1f" (percentile 0.50 latencies) (percentile 0.99 latencies)
+            printfn "proxy CPU-s per 1M points:  %.2f" (cpu / (float points / 1_000_000.0))
+            printfn "proxy peak RSS MB:          %.0f" (peakRssMb proxy.Id)
+        finally
+            if not proxy.HasExited then proxy.Kill true
+            for s in all do Influxd.dispose s
+            try Directory.Delete(dir, true) with _ -> ()
+
 let bench () =
     ensurePackages ()
     build ()
-    fail "bench: the write path is not built yet"
+    Bench.run ()
 
 match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
 | [ "build" ] -> build ()

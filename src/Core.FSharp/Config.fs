@@ -17,6 +17,13 @@ type BackendConfig =
 
 type CircleConfig = { Name: string; Backends: BackendConfig list }
 
+/// How batches are compressed toward the backends (`write_compression`).
+type WriteCompression =
+    | NoCompression
+    | Fastest
+    | Optimal
+    | Smallest
+
 /// `[host]:port` to listen on; an empty host means every interface.
 type ListenAddress = { Host: string; Port: int }
 
@@ -44,7 +51,12 @@ type ProxyConfig =
       HttpsCert: string
       HttpsKey: string
       MigrateBatch: int
-      HaAddrs: string list }
+      HaAddrs: string list
+      /// Largest /write body accepted, in bytes, after gzip decompression (`max_body_size`).
+      MaxBodySize: int
+      WriteCompression: WriteCompression
+      /// Cap of each backend's on-disk backlog in bytes; 0 = unbounded (`backlog_max_size`).
+      BacklogMaxSize: int64 }
 
 module ConfigError =
     let format (e: ConfigError) =
@@ -112,6 +124,16 @@ module ProxyConfig =
                     | false, _ -> Error "expected an integer"
                 | _ -> Error "expected an integer")
 
+        member r.NonNegativeInt64(path, fields, key, fallback) =
+            r.Value(path, fields, key, fallback, fun el ->
+                match el.ValueKind with
+                | JsonValueKind.Number ->
+                    match el.TryGetInt64() with
+                    | true, v when v >= 0L -> Ok v
+                    | true, _ -> Error "must not be negative"
+                    | false, _ -> Error "expected an integer"
+                | _ -> Error "expected an integer")
+
         member r.StringList(path, fields, key) =
             r.Value(path, fields, key, [], fun el ->
                 if el.ValueKind = JsonValueKind.Array
@@ -129,7 +151,7 @@ module ProxyConfig =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
           "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
           "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
-          "migrate_batch"; "ha_addrs" ]
+          "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "backlog_max_size" ]
 
     let private isHttpUrl (text: string) =
         match Uri.TryCreate(text, UriKind.Absolute) with
@@ -189,6 +211,14 @@ module ProxyConfig =
         | Ok a -> a
         | Error message -> r.Fail("listen_addr", message); { Host = ""; Port = 7076 }
 
+    let private readCompression (r: Reader) f =
+        match r.String(id, f, "write_compression", "fastest") with
+        | "none" -> NoCompression
+        | "fastest" -> Fastest
+        | "optimal" -> Optimal
+        | "smallest" -> Smallest
+        | other -> r.Fail("write_compression", sprintf "expected none, fastest, optimal or smallest, got %A" other); Fastest
+
     let private read (r: Reader) (root: JsonElement) : ProxyConfig =
         let f = r.Fields("", root, topKeys)
         let seconds key fallback = TimeSpan.FromSeconds(float (r.PositiveInt(id, f, key, fallback)))
@@ -218,7 +248,10 @@ module ProxyConfig =
           HttpsCert = r.String(id, f, "https_cert", "")
           HttpsKey = r.String(id, f, "https_key", "")
           MigrateBatch = r.PositiveInt(id, f, "migrate_batch", 25000)
-          HaAddrs = r.StringList(id, f, "ha_addrs") }
+          HaAddrs = r.StringList(id, f, "ha_addrs")
+          MaxBodySize = r.PositiveInt(id, f, "max_body_size", 25_000_000)
+          WriteCompression = readCompression r f
+          BacklogMaxSize = r.NonNegativeInt64(id, f, "backlog_max_size", 0L) }
 
     let private checkHttps (r: Reader) (config: ProxyConfig) =
         if config.HttpsEnabled then

@@ -27,7 +27,8 @@ type Server =
     { Name: string
       Port: int
       Dir: string
-      Process: Process }
+      /// Replaced by `restart`.
+      mutable Process: Process }
     member s.Url = sprintf "http://127.0.0.1:%d" s.Port
 
 /// A loopback port nobody listens on right now.
@@ -79,8 +80,7 @@ let configText (dir: string) (port: int) (rpcPort: int) =
         "  enabled = false"
         "" ]
 
-/// Starts influxd on `port` with its data under `dir`, and waits until it answers /ping.
-let start (name: string) (dir: string) (port: int) : Server =
+let private launch (dir: string) (port: int) =
     Directory.CreateDirectory dir |> ignore
     let configPath = Path.Combine(dir, "influxdb.conf")
     File.WriteAllText(configPath, configText dir port (freePort ()))
@@ -92,10 +92,14 @@ let start (name: string) (dir: string) (port: int) : Server =
     proc.ErrorDataReceived.Add ignore
     proc.BeginOutputReadLine()
     proc.BeginErrorReadLine()
-    let server = { Name = name; Port = port; Dir = dir; Process = proc }
-    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping server.Url)) || proc.HasExited then
-        failwithf "influxd %s on port %d did not start (see %s)" name port configPath
-    server
+    let url = sprintf "http://127.0.0.1:%d" port
+    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping url)) || proc.HasExited then
+        failwithf "influxd on port %d did not start (see %s)" port configPath
+    proc
+
+/// Starts influxd on `port` with its data under `dir`, and waits until it answers /ping.
+let start (name: string) (dir: string) (port: int) : Server =
+    { Name = name; Port = port; Dir = dir; Process = launch dir port }
 
 /// Stops the server (SIGKILL) and waits for the process to exit; the data folder stays.
 let kill (server: Server) =
@@ -104,9 +108,9 @@ let kill (server: Server) =
         server.Process.WaitForExit()
 
 /// Starts the same server again on the same port and data folder.
-let restart (server: Server) : Server =
+let restart (server: Server) =
     kill server
-    start server.Name server.Dir server.Port
+    server.Process <- launch server.Dir server.Port
 
 /// Stops the server and removes its folder.
 let dispose (server: Server) =

@@ -2,8 +2,8 @@ using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Backends;
 
-/// <summary>One configured InfluxDB server: where it sits (circle, index) and how to reach it.</summary>
-public sealed record BackendInfo(int Circle, int Index, string Name, Uri Url, string Username, string Password);
+/// <summary>One configured InfluxDB server: its id (position in <see cref="Cluster.Backends"/>), where it sits (circle, index) and how to reach it.</summary>
+public sealed record BackendInfo(int Id, int Circle, int Index, string Name, Uri Url, string Username, string Password);
 
 public sealed record CircleInfo(int Id, string Name, IReadOnlyList<BackendInfo> Backends);
 
@@ -15,9 +15,10 @@ public sealed class Cluster
     public Cluster(ProxyConfig config)
     {
         _placement = ProxyConfigModule.placement(config);
+        var id = 0;
         Circles = config.Circles
             .Select((c, ci) => new CircleInfo(ci, c.Name, c.Backends
-                .Select((b, bi) => new BackendInfo(ci, bi, b.Name, new Uri(b.Url), b.Username, b.Password))
+                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), b.Username, b.Password))
                 .ToList()))
             .ToList();
         Backends = Circles.SelectMany(c => c.Backends).ToList();

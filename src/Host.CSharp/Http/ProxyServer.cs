@@ -23,6 +23,12 @@ public static class ProxyServer
         builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, config));
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<Cluster>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<BackendSet>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());
+        builder.Services.AddSingleton<WritePipeline>();
+        // Stopping waits for requests, which wait for their batches: a send is bounded by write_timeout.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.WriteTimeout * 3 + TimeSpan.FromSeconds(5));
 
         var app = builder.Build();
         app.Use(ProxyHeaders.Add);

@@ -9,5 +9,7 @@ public static class Routes
     {
         app.Map("/ping", PingEndpoint.Handle);
         app.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
+        app.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
+            WriteEndpoint.Handle(c, pipeline, backends, config, time));
     }
 }

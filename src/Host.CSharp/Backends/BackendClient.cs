@@ -1,0 +1,118 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using InfluxProxy.Core;
+
+namespace InfluxProxy.Host.Backends;
+
+/// <summary>HTTP to one InfluxDB: batch writes, pings and the few queries the proxy itself needs.</summary>
+public sealed class BackendClient
+{
+    private readonly HttpClient _http;
+    private readonly WriteCompression _compression;
+    private readonly AuthenticationHeaderValue? _auth;
+
+    public BackendClient(BackendInfo info, HttpClient http, WriteCompression compression)
+    {
+        Info = info;
+        _http = http;
+        _compression = compression;
+        _auth = info.Username.Length > 0 || info.Password.Length > 0
+            ? new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{info.Username}:{info.Password}")))
+            : null;
+    }
+
+    public BackendInfo Info { get; }
+
+    /// <summary>Posts one batch of ns-precision lines; transport failures become <see cref="WriteOutcomeKind.Transient"/>.</summary>
+    public async Task<WriteOutcome> WriteAsync(string db, string rp, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken ct)
+    {
+        var query = $"/write?db={Uri.EscapeDataString(db)}&precision=ns" + (rp.Length > 0 ? $"&rp={Uri.EscapeDataString(rp)}" : "");
+        using var request = new HttpRequestMessage(HttpMethod.Post, Url(query)) { Content = new BatchContent(parts, _compression) };
+        request.Headers.Authorization = _auth;
+        try
+        {
+            using var response = await _http.SendAsync(request, ct);
+            var body = response.IsSuccessStatusCode ? "" : ErrorText(await response.Content.ReadAsStringAsync(ct));
+            return WriteOutcome.FromStatus((int)response.StatusCode, body);
+        }
+        catch (Exception e) when (IsTransport(e, ct))
+        {
+            return new(WriteOutcomeKind.Unreachable, TransportReason(e));
+        }
+    }
+
+    /// <summary>GET /ping with our credentials: Up on 204, Unauthorized on 401/403, Down otherwise.</summary>
+    public async Task<(BackendState State, string? Version)> PingAsync(CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url("/ping"));
+        request.Headers.Authorization = _auth;
+        try
+        {
+            using var response = await _http.SendAsync(request, ct);
+            var version = response.Headers.TryGetValues("X-Influxdb-Version", out var v) ? v.FirstOrDefault() : null;
+            return response.StatusCode switch
+            {
+                HttpStatusCode.NoContent or HttpStatusCode.OK => (BackendState.Up, version),
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => (BackendState.Unauthorized, version),
+                _ => (BackendState.Down, version),
+            };
+        }
+        catch (Exception e) when (IsTransport(e, ct))
+        {
+            return (BackendState.Down, null);
+        }
+    }
+
+    /// <summary>The backend's databases, or null when it cannot tell us.</summary>
+    public async Task<IReadOnlyList<string>?> ShowDatabasesAsync(CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url("/query?q=SHOW%20DATABASES"));
+        request.Headers.Authorization = _auth;
+        try
+        {
+            using var response = await _http.SendAsync(request, ct);
+            if (!response.IsSuccessStatusCode)
+                return null;
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync(ct));
+            var series = doc.RootElement.GetProperty("results")[0];
+            if (!series.TryGetProperty("series", out var list))
+                return [];
+            return list[0].TryGetProperty("values", out var values)
+                ? values.EnumerateArray().Select(v => v[0].GetString() ?? "").ToList()
+                : [];
+        }
+        catch (Exception e) when (IsTransport(e, ct) || e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    private Uri Url(string pathAndQuery) => new(Info.Url, Info.Url.AbsolutePath.TrimEnd('/') + pathAndQuery);
+
+    /// <summary>Failures of the connection or a timeout, as opposed to our own cancellation.</summary>
+    private static bool IsTransport(Exception e, CancellationToken ct) =>
+        e is HttpRequestException or IOException || (e is TaskCanceledException or OperationCanceledException && !ct.IsCancellationRequested);
+
+    private static string TransportReason(Exception e) => e switch
+    {
+        TaskCanceledException or OperationCanceledException => "timeout",
+        HttpRequestException { InnerException: { } inner } => $"{e.Message} ({inner.Message})",
+        _ => e.Message,
+    };
+
+    /// <summary>InfluxDB's <c>{"error":"…"}</c> text, or the raw body.</summary>
+    private static string ErrorText(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.TryGetProperty("error", out var error) ? error.GetString() ?? body : body;
+        }
+        catch (JsonException)
+        {
+            return body.Trim();
+        }
+    }
+}

@@ -1,0 +1,25 @@
+namespace InfluxProxy.Host.Backends;
+
+/// <summary>Counters of one backend's write path, for /health and /metrics.</summary>
+public sealed class BackendStats
+{
+    private long _delivered;
+    private long _backlogged;
+    private long _refused;
+    private long _replayed;
+    private long _dropped;
+
+    public long DeliveredPoints => Interlocked.Read(ref _delivered);
+    public long BackloggedPoints => Interlocked.Read(ref _backlogged);
+    /// <summary>Points in batches the backend answered with a partial write (some of them refused).</summary>
+    public long RefusedBatchPoints => Interlocked.Read(ref _refused);
+    public long ReplayedRecords => Interlocked.Read(ref _replayed);
+    /// <summary>Backlog records dropped because the backend refused them for good (logged with the reason).</summary>
+    public long DroppedRecords => Interlocked.Read(ref _dropped);
+
+    public void Delivered(int points) => Interlocked.Add(ref _delivered, points);
+    public void Backlogged(int points) => Interlocked.Add(ref _backlogged, points);
+    public void Refused(int points) => Interlocked.Add(ref _refused, points);
+    public void Replayed() => Interlocked.Increment(ref _replayed);
+    public void Dropped() => Interlocked.Increment(ref _dropped);
+}

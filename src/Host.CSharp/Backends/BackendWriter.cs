@@ -1,0 +1,145 @@
+using System.Threading.Channels;
+using InfluxProxy.Host.Backlog;
+
+namespace InfluxProxy.Host.Backends;
+
+/// <summary>
+/// The single owner of one backend's outgoing batches. Requests hand it <see cref="LineChunk"/>s; it groups them by
+/// (db, rp) into batches of at most <c>flush_size</c> lines and sends as soon as no more input is queued (group
+/// commit): under load batches grow while a send is in flight, when idle a request waits one round trip. A batch
+/// the backend cannot take goes to the backlog, and while the backlog holds anything, new batches queue behind it so
+/// a measurement's points are never reordered.
+/// </summary>
+public sealed partial class BackendWriter
+{
+    private readonly Channel<LineChunk> _input = Channel.CreateBounded<LineChunk>(
+        new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly BackendClient _client;
+    private readonly BackendHealth _health;
+    private readonly FileBacklog _backlog;
+    private readonly int _flushSize;
+    private readonly Action _backlogGrew;
+    private readonly ILogger _logger;
+
+    public BackendWriter(BackendClient client, BackendHealth health, FileBacklog backlog, int flushSize, Action backlogGrew, ILogger logger)
+    {
+        _client = client;
+        _health = health;
+        _backlog = backlog;
+        _flushSize = flushSize;
+        _backlogGrew = backlogGrew;
+        _logger = logger;
+    }
+
+    public BackendStats Stats { get; } = new();
+
+    public ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct) => _input.Writer.WriteAsync(chunk, ct);
+
+    /// <summary>No more chunks will come; <see cref="RunAsync"/> returns once everything queued is sent or backlogged.</summary>
+    public void Complete() => _input.Writer.TryComplete();
+
+    public async Task RunAsync()
+    {
+        var reader = _input.Reader;
+        var pending = new Dictionary<(string Db, string Rp), List<LineChunk>>();
+        while (await reader.WaitToReadAsync())
+        {
+            var lines = 0;
+            while (lines < _flushSize && reader.TryRead(out var chunk))
+            {
+                lines += chunk.Lines;
+                var key = (chunk.Db, chunk.Rp);
+                if (!pending.TryGetValue(key, out var group))
+                    pending[key] = group = [];
+                group.Add(chunk);
+            }
+            foreach (var ((db, rp), group) in pending)
+                foreach (var batch in Batches(group))
+                    await FlushAsync(db, rp, batch);
+            pending.Clear();
+        }
+    }
+
+    /// <summary>Consecutive runs of chunks of at most flush_size lines (a chunk itself never exceeds it).</summary>
+    private IEnumerable<List<LineChunk>> Batches(List<LineChunk> chunks)
+    {
+        var batch = new List<LineChunk>();
+        var lines = 0;
+        foreach (var chunk in chunks)
+        {
+            if (batch.Count > 0 && lines + chunk.Lines > _flushSize)
+            {
+                yield return batch;
+                batch = [];
+                lines = 0;
+            }
+            batch.Add(chunk);
+            lines += chunk.Lines;
+        }
+        if (batch.Count > 0)
+            yield return batch;
+    }
+
+    private async Task FlushAsync(string db, string rp, List<LineChunk> batch)
+    {
+        var lines = batch.Sum(c => c.Lines);
+        if (!_backlog.IsEmpty || !_health.AcceptsWrites)
+        {
+            await ToBacklogAsync(db, rp, batch, lines);
+            return;
+        }
+        var parts = batch.Select(c => c.Bytes).ToList();
+        // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
+        var outcome = await BatchSender.SendAsync(_client, db, rp, parts, CancellationToken.None);
+        switch (outcome.Kind)
+        {
+            case WriteOutcomeKind.Delivered:
+                Stats.Delivered(lines);
+                CompleteAll(batch, Delivery.Delivered);
+                break;
+            case WriteOutcomeKind.PartialWrite:
+                Stats.Refused(lines);
+                LogPartialWrite(_client.Info.Name, db, lines, outcome.Reason);
+                CompleteAll(batch, new Delivery(DeliveryKind.PartialWrite, outcome.Reason));
+                break;
+            default:
+                if (outcome.Kind == WriteOutcomeKind.Unreachable)
+                    _health.Set(BackendState.Down);
+                else if (outcome.Kind == WriteOutcomeKind.Unauthorized)
+                    _health.Set(BackendState.Unauthorized);
+                LogWriteFailed(_client.Info.Name, db, lines, outcome.Kind, outcome.Reason);
+                await ToBacklogAsync(db, rp, batch, lines);
+                break;
+        }
+    }
+
+    private async Task ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
+    {
+        var payload = new byte[batch.Sum(c => c.Bytes.Length)];
+        var offset = 0;
+        foreach (var chunk in batch)
+        {
+            chunk.Bytes.CopyTo(payload.AsMemory(offset));
+            offset += chunk.Bytes.Length;
+        }
+        var result = await _backlog.AppendAsync(db, rp, payload, CancellationToken.None);
+        if (result.Outcome == AppendOutcome.Appended)
+        {
+            Stats.Backlogged(lines);
+            CompleteAll(batch, Delivery.Backlogged);
+            _backlogGrew();
+            return;
+        }
+        var reason = result.Outcome == AppendOutcome.Full
+            ? $"backend {_client.Info.Name} is unavailable and its backlog is full"
+            : $"backend {_client.Info.Name} is unavailable and its backlog cannot be written: {result.Error}";
+        LogBacklogRefused(_client.Info.Name, db, lines, reason);
+        CompleteAll(batch, new Delivery(DeliveryKind.Failed, reason));
+    }
+
+    private static void CompleteAll(List<LineChunk> batch, Delivery delivery)
+    {
+        foreach (var chunk in batch)
+            chunk.Complete(delivery);
+    }
+}

@@ -1,0 +1,71 @@
+using InfluxProxy.Core;
+using InfluxProxy.Host.Backends;
+
+namespace InfluxProxy.Host.Http;
+
+/// <summary><c>POST /write?db=&amp;rp=&amp;precision=</c>: InfluxDB 1.x status codes and error texts.</summary>
+public static class WriteEndpoint
+{
+    public static async Task Handle(HttpContext context, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time)
+    {
+        var query = context.Request.Query;
+        var db = query["db"].ToString();
+        var rp = query["rp"].ToString();
+        if (db.Length == 0)
+        {
+            await Errors.BadRequest(context, "database is required");
+            return;
+        }
+        if (!config.DbList.IsEmpty && !config.DbList.Contains(db))
+        {
+            await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
+            return;
+        }
+        var parsedPrecision = PrecisionModule.parse(query["precision"].ToString());
+        if (parsedPrecision.IsError)
+        {
+            await Errors.BadRequest(context, parsedPrecision.ErrorValue);
+            return;
+        }
+        var precision = parsedPrecision.ResultValue;
+        var (body, problem, detail) = await RequestBody.ReadAsync(context.Request, config.MaxBodySize, context.RequestAborted);
+        if (body is null)
+        {
+            await (problem == RequestBody.Problem.TooLarge
+                ? Errors.Write(context, StatusCodes.Status413PayloadTooLarge, $"request entity too large: the body exceeds max_body_size ({config.MaxBodySize} bytes)")
+                : Errors.BadRequest(context, $"unable to decode gzip body: {detail}"));
+            return;
+        }
+        using (body)
+        {
+            if (await backends.Databases.CheckAsync(db, context.RequestAborted) == DatabaseExistence.Missing)
+            {
+                await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
+                return;
+            }
+            var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+            var result = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Memory);
+            await Respond(context, result);
+        }
+    }
+
+    private static Task Respond(HttpContext context, WriteResult result)
+    {
+        switch (result)
+        {
+            case WriteResult.Accepted:
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return Task.CompletedTask;
+            case WriteResult.PartiallyParsed { AnyAccepted: true } p:
+                return Errors.BadRequest(context, $"partial write: {p.Errors} dropped={p.Dropped}");
+            case WriteResult.PartiallyParsed p:
+                return Errors.BadRequest(context, p.Errors);
+            case WriteResult.RefusedByBackend r:
+                return Errors.BadRequest(context, r.Error);
+            case WriteResult.NotPersisted n:
+                return Errors.Write(context, StatusCodes.Status503ServiceUnavailable, n.Error);
+            default:
+                throw new InvalidOperationException($"unhandled write result {result}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+module InfluxProxy.Testing.WriteTests
+
+open System
+open System.IO
+open System.IO.Compression
+open System.Net.Http
+open System.Text
+open Expecto
+open InfluxProxy.Core
+open InfluxProxy.Testing.Influxd
+open InfluxProxy.Testing.Web
+open InfluxProxy.Testing.Fixtures
+
+/// `measurements` × `perMeasurement` lines, `value` = running index, timestamps `start + i` in the precision's unit.
+let private lines (prefix: string) (measurements: int) (perMeasurement: int) (start: int64) =
+    [ for i in 0 .. measurements * perMeasurement - 1 ->
+        sprintf "%s%d,host=h%d value=%di %d" prefix (i % measurements) (i % 7) i (start + int64 i) ]
+
+let private writeUrl (proxy: ProxyProcess.Proxy) db extra = sprintf "%s/write?db=%s%s" proxy.Url db extra
+
+let private gzip (text: string) =
+    use buffer = new MemoryStream()
+    (use zip = new GZipStream(buffer, CompressionLevel.Fastest)
+     zip.Write(Encoding.UTF8.GetBytes text))
+    buffer.ToArray()
+
+let private postGzip (url: string) (text: string) =
+    let content = new ByteArrayContent(gzip text)
+    content.Headers.ContentEncoding.Add "gzip"
+    send (new HttpRequestMessage(HttpMethod.Post, url, Content = content))
+
+let private createEverywhere (circles: Server list list) db =
+    for server in List.concat circles do Influx.createDatabase server.Url db
+
+/// The owner of `measurement` in each circle, from the same config the proxy runs with.
+let private owners (proxy: ProxyProcess.Proxy) (circles: Server list list) db measurement =
+    let config = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")) |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A")
+    ProxyConfig.placement config |> Placement.owners db measurement |> List.mapi (fun c i -> circles[c][i])
+
+/// Every circle holds exactly `expected` points of each measurement, all on the ring owner, none elsewhere.
+let private expectPlaced (proxy: ProxyProcess.Proxy) (circles: Server list list) db (expected: Map<string, int64>) =
+    for circle in circles do
+        let found =
+            [ for server in circle -> server, Influx.countsByMeasurement server.Url db "value" ]
+        for KeyValue(measurement, count) in expected do
+            let owner = owners proxy circles db measurement |> List.find (fun s -> List.contains s circle)
+            for server, counts in found do
+                let actual = counts |> Map.tryFind measurement |> Option.defaultValue 0L
+                Expect.equal actual (if server = owner then count else 0L) (sprintf "%s on %s" measurement server.Name)
+
+let private withProxyOn circles extra body =
+    let proxy = ProxyProcess.start circles extra
+    try body proxy finally ProxyProcess.dispose proxy
+
+let private landing =
+    testList "landing" [
+        test "100k points over 50 measurements land on every circle, each on its ring owner" {
+            let circles = shared.Value
+            let db = uniqueDb "bulk"
+            createEverywhere circles db
+            withProxyOn circles [] (fun proxy ->
+                let all = lines "m" 50 2000 1_600_000_000L
+                // plain text and gzip, in 5 requests each, precision s
+                let batches = all |> List.chunkBySize 10_000
+                for i, batch in List.indexed batches do
+                    let body = String.concat "\n" batch
+                    let url = writeUrl proxy db "&precision=s"
+                    let reply = if i % 2 = 0 then post url body else postGzip url body
+                    Expect.equal reply.Status 204 reply.Body
+                expectPlaced proxy circles db (Map.ofList [ for m in 0..49 -> sprintf "m%d" m, 2000L ]))
+        }
+
+        test "precisions s, ms and ns mean the same instant" {
+            let circles = shared.Value
+            let db = uniqueDb "precision"
+            createEverywhere circles db
+            withProxyOn circles [] (fun proxy ->
+                for precision, stamp in [ "s", "1600000000"; "ms", "1600000000000"; "ns", "1600000000000000000"; "h", "444444" ] do
+                    let reply = post (writeUrl proxy db ("&precision=" + precision)) (sprintf "p_%s value=1 %s" precision stamp)
+                    Expect.equal reply.Status 204 reply.Body
+                for precision, expected in [ "s", 1600000000000000000L; "ms", 1600000000000000000L; "ns", 1600000000000000000L; "h", 444444L * 3_600_000_000_000L ] do
+                    for server in owners proxy circles db ("p_" + precision) do
+                        Expect.equal (Influx.times server.Url db ("p_" + precision)) [ expected ] (precision + " on " + server.Name))
+        }
+
+        test "lines without a timestamp get one proxy clock, the same in every circle" {
+            let circles = shared.Value
+            let db = uniqueDb "now"
+            createEverywhere circles db
+            withProxyOn circles [] (fun proxy ->
+                let before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000L
+                let body = [ for i in 0..99 -> sprintf "nots,host=h%d value=%d" i i ] |> String.concat "\n"
+                let reply = post (writeUrl proxy db "&precision=s") body
+                Expect.equal reply.Status 204 reply.Body
+                let perCircle = owners proxy circles db "nots" |> List.map (fun s -> Influx.times s.Url db "nots")
+                Expect.equal perCircle[0].Length 100 "100 series, one point each"
+                Expect.equal perCircle[0] perCircle[1] "identical timestamps across circles"
+                let t = perCircle[0].Head
+                Expect.equal (t % 1_000_000_000L) 0L "truncated to the requested precision (s)"
+                Expect.isTrue (t / 1_000_000_000L >= before && t / 1_000_000_000L <= before + 60L) "the proxy's clock")
+        }
+    ]
+
+let private errors =
+    testList "errors" [
+        test "bad lines are rejected as InfluxDB does while the valid ones land" {
+            let circles = shared.Value
+            let db = uniqueDb "partial"
+            createEverywhere circles db
+            withProxyOn circles [] (fun proxy ->
+                let body = "good value=1 1\nbad value= 2\ngood value=3 3\nalso,bad\n"
+                let reply = post (writeUrl proxy db "") body
+                Expect.equal reply.Status 400 reply.Body
+                Expect.stringContains reply.Body "partial write: unable to parse 'bad value= 2': " "first bad line"
+                Expect.stringContains reply.Body "unable to parse 'also,bad': " "second bad line"
+                Expect.stringContains reply.Body "dropped=2" "dropped count"
+                expectPlaced proxy circles db (Map.ofList [ "good", 2L ])
+                let allBad = post (writeUrl proxy db "") "bad value="
+                Expect.equal allBad.Status 400 allBad.Body
+                Expect.stringStarts allBad.Body "{\"error\":\"unable to parse 'bad value=': " "no partial write when nothing is valid")
+        }
+
+        test "request errors have InfluxDB's status codes and texts" {
+            let circles = shared.Value
+            let db = uniqueDb "errors"
+            createEverywhere circles db
+            withProxyOn circles [ "\"max_body_size\": 1000" ] (fun proxy ->
+                let expectError (reply: Reply) status (text: string) =
+                    Expect.equal reply.Status status reply.Body
+                    Expect.stringContains reply.Body text reply.Body
+                    Expect.isSome (reply.Header "X-Influxdb-Error") "X-Influxdb-Error"
+                expectError (post (proxy.Url + "/write") "m value=1") 400 "database is required"
+                expectError (post (writeUrl proxy db "&precision=y") "m value=1") 400 "invalid precision \\\"y\\\""
+                expectError (post (writeUrl proxy "no_such_db_xyz" "") "m value=1") 404 "database not found: \\\"no_such_db_xyz\\\""
+                expectError (get (writeUrl proxy db "")) 405 "method not allowed"
+                expectError (post (writeUrl proxy db "") (String.replicate 200 "m value=1 1\n")) 413 "request entity too large"
+                expectError (postGzip (writeUrl proxy db "") (String.replicate 2000 "m value=1 1\n")) 413 "request entity too large"
+                let notGzip = new ByteArrayContent(Encoding.UTF8.GetBytes "m value=1")
+                notGzip.Headers.ContentEncoding.Add "gzip"
+                expectError (send (new HttpRequestMessage(HttpMethod.Post, writeUrl proxy db "", Content = notGzip))) 400 "unable to decode gzip body")
+        }
+    ]
+
+/// Writes `batches` of `perBatch` lines to the proxy, `pause` between them; every answer must be 204.
+let private writeSeries (proxy: ProxyProcess.Proxy) db (prefix: string) batches perBatch (between: int -> unit) =
+    for b in 0 .. batches - 1 do
+        let body =
+            [ for i in 0 .. perBatch - 1 ->
+                let n = b * perBatch + i
+                sprintf "%s%d,host=h value=%di %d" prefix (n % 10) n (1_600_000_000_000_000_000L + int64 n) ]
+            |> String.concat "\n"
+        let reply = post (writeUrl proxy db "") body
+        Expect.equal reply.Status 204 (sprintf "batch %d: %s" b reply.Body)
+        between b
+
+let private expectedCounts prefix total =
+    Map.ofList [ for m in 0..9 -> sprintf "%s%d" prefix m, int64 (total / 10) ]
+
+/// Polls until every circle holds the expected points on their owners (replay is asynchronous).
+let private eventuallyPlaced proxy circles db expected =
+    let placed () = try expectPlaced proxy circles db expected; true with _ -> false
+    if not (waitUntil (TimeSpan.FromSeconds 60.0) placed) then expectPlaced proxy circles db expected
+
+let private outages =
+    testSequenced <| testList "outages" [
+        test "a backend killed mid-stream and restarted later gets every point" {
+            withCluster 2 2 (fun circles ->
+                let db = uniqueDb "killed"
+                createEverywhere circles db
+                withProxyOn circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 2" ] (fun proxy ->
+                    let victim = circles[0][0]
+                    writeSeries proxy db "k" 20 500 (fun b ->
+                        if b = 5 then kill victim
+                        if b = 15 then restart victim)
+                    eventuallyPlaced proxy circles db (expectedCounts "k" 10_000)))
+        }
+
+        test "a backend hung past write_timeout and resumed gets every point" {
+            withCluster 2 2 (fun circles ->
+                let db = uniqueDb "hung"
+                createEverywhere circles db
+                withProxyOn circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 1" ] (fun proxy ->
+                    let victim = circles[1][1]
+                    try
+                        writeSeries proxy db "s" 12 500 (fun b ->
+                            if b = 3 then Signals.send Signals.stop victim.Process
+                            if b = 9 then Signals.send Signals.cont victim.Process)
+                    finally
+                        Signals.send Signals.cont victim.Process
+                    eventuallyPlaced proxy circles db (expectedCounts "s" 6_000)))
+        }
+
+        test "points accepted while a backend is down survive a proxy SIGTERM and restart" {
+            withCluster 2 2 (fun circles ->
+                let db = uniqueDb "restart"
+                createEverywhere circles db
+                let victim = circles[0][1]
+                kill victim
+                let extra = [ "\"rewrite_interval\": 1"; "\"write_timeout\": 2" ]
+                let proxy = ProxyProcess.start circles extra
+                try
+                    writeSeries proxy db "r" 10 300 ignore
+                    Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "graceful stop"
+                    Expect.equal proxy.Process.ExitCode 0 proxy.Log
+                    let again = ProxyProcess.startIn proxy.Dir proxy.Port (File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")))
+                    try
+                        restart victim
+                        eventuallyPlaced again circles db (expectedCounts "r" 3_000)
+                    finally ProxyProcess.kill again
+                finally ProxyProcess.dispose proxy)
+        }
+    ]
+
+let tests = testList "Write" [ landing; errors; outages ]
