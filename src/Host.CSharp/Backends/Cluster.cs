@@ -15,10 +15,12 @@ public sealed class Cluster
     public Cluster(ProxyConfig config)
     {
         _placement = ProxyConfigModule.placement(config);
+        // With auth_secure the file holds ciphertext; backends are sent the plaintext.
+        string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
         var id = 0;
         Circles = config.Circles
             .Select((c, ci) => new CircleInfo(ci, c.Name, c.Backends
-                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), b.Username, b.Password))
+                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), Plain(b.Username), Plain(b.Password)))
                 .ToList()))
             .ToList();
         Backends = Circles.SelectMany(c => c.Backends).ToList();

@@ -23,6 +23,7 @@ public static class ProxyServer
         builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, config));
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<Cluster>();
+        builder.Services.AddSingleton<Authentication>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<BackendSet>();
         builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());

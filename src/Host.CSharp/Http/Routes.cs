@@ -1,15 +1,21 @@
+using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 
 namespace InfluxProxy.Host.Http;
 
-/// <summary>Every endpoint of the proxy, in one place.</summary>
+/// <summary>Every endpoint of the proxy, in one place; those that touch data or state need the proxy's credentials.</summary>
 public static class Routes
 {
     public static void Map(WebApplication app)
     {
+        var auth = app.Services.GetRequiredService<Authentication>();
         app.Map("/ping", PingEndpoint.Handle);
-        app.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
-        app.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
+        app.MapGet("/encrypt", CipherEndpoints.Encrypt);
+
+        var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
+        secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
+        secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
+        secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
             WriteEndpoint.Handle(c, pipeline, backends, config, time));
     }
 }

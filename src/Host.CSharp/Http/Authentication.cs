@@ -1,0 +1,70 @@
+using System.Security.Cryptography;
+using System.Text;
+using InfluxProxy.Core;
+
+namespace InfluxProxy.Host.Http;
+
+/// <summary>
+/// The proxy's own credentials, when <c>username</c> or <c>password</c> is set: from <c>u</c>/<c>p</c> in the URL,
+/// <c>Authorization: Basic</c>, or <c>Authorization: Token user:pass</c>, compared in constant time. With
+/// <c>auth_secure</c> the config holds ciphertext, so the presented plaintext is encrypted before comparing.
+/// </summary>
+public sealed class Authentication
+{
+    private readonly byte[] _user;
+    private readonly byte[] _password;
+    private readonly bool _secure;
+
+    public Authentication(ProxyConfig config)
+    {
+        Enabled = config.Username.Length > 0 || config.Password.Length > 0;
+        _user = Encoding.UTF8.GetBytes(config.Username);
+        _password = Encoding.UTF8.GetBytes(config.Password);
+        _secure = config.AuthSecure;
+    }
+
+    public bool Enabled { get; }
+
+    public bool Accepts(HttpRequest request) =>
+        !Enabled || Presented(request) is var (user, password) && Matches(user, password);
+
+    /// <summary>An endpoint filter: 401 as InfluxDB answers it unless the request carries the credentials.</summary>
+    public async ValueTask<object?> Filter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (Accepts(context.HttpContext.Request))
+            return await next(context);
+        context.HttpContext.Response.Headers.WWWAuthenticate = "Basic realm=\"InfluxDB\"";
+        await Errors.Write(context.HttpContext, StatusCodes.Status401Unauthorized, "authorization failed");
+        return Results.Empty;
+    }
+
+    private bool Matches(string user, string password)
+    {
+        var u = Encoding.UTF8.GetBytes(_secure ? Cipher.encrypt(user) : user);
+        var p = Encoding.UTF8.GetBytes(_secure ? Cipher.encrypt(password) : password);
+        // Both compared every time, so timing tells nothing about which one was wrong.
+        return CryptographicOperations.FixedTimeEquals(u, _user) & CryptographicOperations.FixedTimeEquals(p, _password);
+    }
+
+    private static (string User, string Password)? Presented(HttpRequest request)
+    {
+        if (request.Query.ContainsKey("u") || request.Query.ContainsKey("p"))
+            return (request.Query["u"].ToString(), request.Query["p"].ToString());
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Basic ", StringComparison.Ordinal))
+        {
+            try
+            {
+                return Split(Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim())));
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+        return header.StartsWith("Token ", StringComparison.Ordinal) ? Split(header[6..]) : null;
+    }
+
+    private static (string, string)? Split(string userColonPassword) =>
+        userColonPassword.IndexOf(':') is var colon and >= 0 ? (userColonPassword[..colon], userColonPassword[(colon + 1)..]) : null;
+}
