@@ -66,22 +66,32 @@ public sealed class BackendClient
     }
 
     /// <summary>The backend's databases, or null when it cannot tell us.</summary>
-    public async Task<IReadOnlyList<string>?> ShowDatabasesAsync(CancellationToken ct)
+    public Task<IReadOnlyList<string>?> ShowDatabasesAsync(CancellationToken ct) => FirstColumnAsync("", "SHOW DATABASES", ct);
+
+    /// <summary>The measurements of one database, or null when the backend cannot tell us.</summary>
+    public Task<IReadOnlyList<string>?> ShowMeasurementsAsync(string db, CancellationToken ct) =>
+        FirstColumnAsync(db, "SHOW MEASUREMENTS LIMIT 100000", ct);
+
+    /// <summary>The first column of every row of a one-statement query; null on any failure.</summary>
+    private async Task<IReadOnlyList<string>?> FirstColumnAsync(string db, string query, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, Url("/query?q=SHOW%20DATABASES"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url($"/query?db={Uri.EscapeDataString(db)}&q={Uri.EscapeDataString(query)}"));
         request.Headers.Authorization = _auth;
         try
         {
             using var response = await _http.SendAsync(request, ct);
             if (!response.IsSuccessStatusCode)
                 return null;
-            using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync(ct));
-            var series = doc.RootElement.GetProperty("results")[0];
-            if (!series.TryGetProperty("series", out var list))
+            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
+            var result = doc.RootElement.GetProperty("results")[0];
+            if (result.TryGetProperty("error", out _))
+                return null;
+            if (!result.TryGetProperty("series", out var series))
                 return [];
-            return list[0].TryGetProperty("values", out var values)
-                ? values.EnumerateArray().Select(v => v[0].GetString() ?? "").ToList()
-                : [];
+            return series.EnumerateArray()
+                .SelectMany(s => s.TryGetProperty("values", out var values) ? values.EnumerateArray() : default)
+                .Select(v => v[0].GetString() ?? "")
+                .ToList();
         }
         catch (Exception e) when (IsTransport(e, ct) || e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
         {

@@ -14,6 +14,8 @@ public static class Routes
 
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
+        secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendSet backends, ProxyConfig config) =>
+            HealthEndpoint.Handle(c, cluster, backends, config));
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
         secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
             WriteEndpoint.Handle(c, pipeline, backends, config, time));

@@ -1,0 +1,70 @@
+using InfluxProxy.Host.Backends;
+
+namespace InfluxProxy.Host.Http;
+
+/// <summary>
+/// <c>GET /health</c>: per circle, per backend, the original's fields (active, backlog, load, name, rewrite, url; keys
+/// sorted) plus the backlog's size and the backend's state. Backends are asked in parallel, each within
+/// <c>write_timeout</c>; a dead one shows <c>active: false</c> and an empty load.
+/// </summary>
+public static class HealthEndpoint
+{
+    private sealed record Load(int incorrect, int inplace, int measurements);
+
+    private sealed record BackendHealthView(
+        bool active, bool backlog, long backlog_bytes, long backlog_records, SortedDictionary<string, Load> load,
+        string name, bool rewrite, string state, string url);
+
+    private sealed record CircleHealthView(IReadOnlyList<BackendHealthView> backends, string circle);
+
+    public static async Task Handle(HttpContext context, Cluster cluster, BackendSet backends, Core.ProxyConfig config)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(config.WriteTimeout);
+        var views = await Task.WhenAll(backends.Backends.Select(b => ViewAsync(b, cluster, timeout.Token)));
+        var circles = cluster.Circles
+            .Select(c => new CircleHealthView(c.Backends.Select(b => views[b.Id]).ToList(), c.Name))
+            .ToList();
+        await JsonBody.Write(context, StatusCodes.Status200OK, circles);
+    }
+
+    private static async Task<BackendHealthView> ViewAsync(Backend backend, Cluster cluster, CancellationToken ct)
+    {
+        var backlog = backend.Backlog;
+        SortedDictionary<string, Load> load;
+        try
+        {
+            load = await LoadAsync(backend, cluster, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            load = []; // slower than write_timeout: shown as unknown, like an unreachable backend
+        }
+        return new BackendHealthView(
+            active: backend.Health.State == BackendState.Up,
+            backlog: !backlog.IsEmpty,
+            backlog_bytes: backlog.PendingBytes,
+            backlog_records: backlog.PendingRecords,
+            load: load,
+            name: backend.Info.Name,
+            rewrite: backend.Replayer.Replaying,
+            state: backend.Health.State.ToString().ToLowerInvariant(),
+            url: backend.Info.Url.OriginalString.TrimEnd('/'));
+    }
+
+    /// <summary>Per database (but _internal): how many measurements this backend holds, and how many it owns.</summary>
+    private static async Task<SortedDictionary<string, Load>> LoadAsync(Backend backend, Cluster cluster, CancellationToken ct)
+    {
+        var load = new SortedDictionary<string, Load>(StringComparer.Ordinal);
+        if (backend.Health.State != BackendState.Up || await backend.Client.ShowDatabasesAsync(ct) is not { } databases)
+            return load;
+        foreach (var db in databases.Where(d => d != "_internal"))
+        {
+            if (await backend.Client.ShowMeasurementsAsync(db, ct) is not { } measurements)
+                continue;
+            var inplace = measurements.Count(m => cluster.Owners(db, m)[backend.Info.Circle].Id == backend.Info.Id);
+            load[db] = new Load(measurements.Count - inplace, inplace, measurements.Count);
+        }
+        return load;
+    }
+}
