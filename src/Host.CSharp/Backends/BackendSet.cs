@@ -56,8 +56,9 @@ public sealed partial class BackendSet : IHostedService
             var backlog = await FileBacklog.OpenAsync(_config.DataDir, info.Name, options, _time, _loggers.CreateLogger<FileBacklog>(), ct);
             var client = new BackendClient(info, _http, _config.WriteCompression);
             var health = new BackendHealth();
-            var replayer = new BacklogReplayer(client, health, backlog, new BackendStats(), _config.RewriteInterval, _time, _loggers.CreateLogger<BacklogReplayer>());
-            var writer = new BackendWriter(client, health, backlog, _config.FlushSize, replayer.Wake, _loggers.CreateLogger<BackendWriter>());
+            var stats = new BackendStats();
+            var replayer = new BacklogReplayer(client, health, backlog, stats, _config.RewriteInterval, _time, _loggers.CreateLogger<BacklogReplayer>());
+            var writer = new BackendWriter(client, health, backlog, stats, _config.FlushSize, replayer.Wake, _loggers.CreateLogger<BackendWriter>());
             backends.Add(new Backend(info, client, health, backlog, writer, replayer));
         }
         _backends = [.. backends];

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Threading.Channels;
+using InfluxProxy.Host.Metrics;
 using InfluxProxy.Host.Backlog;
 
 namespace InfluxProxy.Host.Backends;
@@ -21,8 +23,9 @@ public sealed partial class BackendWriter
     private readonly Action _backlogGrew;
     private readonly ILogger _logger;
 
-    public BackendWriter(BackendClient client, BackendHealth health, FileBacklog backlog, int flushSize, Action backlogGrew, ILogger logger)
+    public BackendWriter(BackendClient client, BackendHealth health, FileBacklog backlog, BackendStats stats, int flushSize, Action backlogGrew, ILogger logger)
     {
+        Stats = stats;
         _client = client;
         _health = health;
         _backlog = backlog;
@@ -31,7 +34,7 @@ public sealed partial class BackendWriter
         _logger = logger;
     }
 
-    public BackendStats Stats { get; } = new();
+    public BackendStats Stats { get; }
 
     public ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct) => _input.Writer.WriteAsync(chunk, ct);
 
@@ -90,7 +93,9 @@ public sealed partial class BackendWriter
         }
         var parts = batch.Select(c => c.Bytes).ToList();
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
+        var started = Stopwatch.GetTimestamp();
         var outcome = await BatchSender.SendAsync(_client, db, rp, parts, CancellationToken.None);
+        ProxyMetrics.FlushSeconds.WithLabels(_client.Info.Name, outcome.Kind.ToString()).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         switch (outcome.Kind)
         {
             case WriteOutcomeKind.Delivered:

@@ -2,12 +2,14 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Metrics;
+using Prometheus;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InfluxProxy.Host.Http;
 
 /// <summary>Builds the Kestrel application for a validated config.</summary>
-public static class ProxyServer
+public static partial class ProxyServer
 {
     public static WebApplication Build(ProxyConfig config)
     {
@@ -34,7 +36,14 @@ public static class ProxyServer
         var app = builder.Build();
         app.Use(ProxyHeaders.Add);
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
+        app.UseHttpMetrics();
         Routes.Map(app);
+        ProxyMetrics.Export(app.Services.GetRequiredService<BackendSet>(), app.Services.GetRequiredService<TimeProvider>());
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy");
+        var cluster = app.Services.GetRequiredService<Cluster>();
+        app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, Config.BuildInfo.Version,
+            $"{(config.HttpsEnabled ? "https" : "http")}://{config.ListenAddr.Host}:{config.ListenAddr.Port}",
+            cluster.Circles.Count, cluster.Backends.Count, HashKeyModule.text(config.HashKey)));
         return app;
     }
 
@@ -63,4 +72,7 @@ public static class ProxyServer
                 break;
         }
     }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "influx-proxy {Version} listening on {Address}: {Circles} circles, {Backends} backends, hash key {HashKey}")]
+    private static partial void LogStarted(ILogger logger, string version, string address, int circles, int backends, string hashKey);
 }

@@ -1,5 +1,6 @@
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
+using Prometheus;
 
 namespace InfluxProxy.Host.Http;
 
@@ -11,6 +12,7 @@ public static class Routes
         var auth = app.Services.GetRequiredService<Authentication>();
         app.Map("/ping", PingEndpoint.Handle);
         app.MapGet("/encrypt", CipherEndpoints.Encrypt);
+        app.MapMetrics("/metrics");
 
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);

@@ -1,0 +1,54 @@
+using InfluxProxy.Host.Backends;
+using Prometheus;
+
+namespace InfluxProxy.Host.Metrics;
+
+/// <summary>
+/// The proxy's own metrics for <c>/metrics</c>. Hot paths only bump plain counters (<see cref="BackendStats"/>);
+/// they are copied into Prometheus series when a scrape asks, so writing a point costs no metric call.
+/// </summary>
+public static class ProxyMetrics
+{
+    private static readonly string[] BackendLabel = ["backend"];
+
+    /// <summary>Seconds from a batch's flush to the backend's answer, by outcome.</summary>
+    public static readonly Histogram FlushSeconds = Prometheus.Metrics.CreateHistogram(
+        "influxproxy_backend_flush_seconds", "Time to send one batch to a backend.",
+        new HistogramConfiguration { LabelNames = ["backend", "outcome"], Buckets = Histogram.ExponentialBuckets(0.001, 2, 14) });
+
+    private static readonly Gauge Up = Gauge("influxproxy_backend_up", "1 when the backend answers its ping.");
+    private static readonly Counter Delivered = Counter("influxproxy_backend_points_delivered_total", "Points a backend stored from live batches.");
+    private static readonly Counter Backlogged = Counter("influxproxy_backend_points_backlogged_total", "Points queued in a backend's on-disk backlog.");
+    private static readonly Counter Refused = Counter("influxproxy_backend_partial_write_points_total", "Points in batches a backend answered with a partial write.");
+    private static readonly Counter Replayed = Counter("influxproxy_backlog_replayed_records_total", "Backlog records a backend took on replay.");
+    private static readonly Counter Dropped = Counter("influxproxy_backlog_dropped_records_total", "Backlog records a backend refused for good (logged).");
+    private static readonly Gauge BacklogBytes = Gauge("influxproxy_backlog_bytes", "Bytes waiting in a backend's backlog.");
+    private static readonly Gauge BacklogRecords = Gauge("influxproxy_backlog_records", "Records waiting in a backend's backlog.");
+    private static readonly Gauge BacklogAge = Gauge("influxproxy_backlog_oldest_age_seconds", "Age of the oldest record waiting in a backend's backlog.");
+
+    /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
+    public static void Export(BackendSet backends, TimeProvider time) =>
+        Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
+        {
+            foreach (var backend in backends.Backends)
+            {
+                var name = backend.Info.Name;
+                var stats = backend.Writer.Stats;
+                Up.WithLabels(name).Set(backend.Health.State == BackendState.Up ? 1 : 0);
+                Delivered.WithLabels(name).IncTo(stats.DeliveredPoints);
+                Backlogged.WithLabels(name).IncTo(stats.BackloggedPoints);
+                Refused.WithLabels(name).IncTo(stats.RefusedBatchPoints);
+                Replayed.WithLabels(name).IncTo(stats.ReplayedRecords);
+                Dropped.WithLabels(name).IncTo(stats.DroppedRecords);
+                BacklogBytes.WithLabels(name).Set(backend.Backlog.PendingBytes);
+                BacklogRecords.WithLabels(name).Set(backend.Backlog.PendingRecords);
+                BacklogAge.WithLabels(name).Set(backend.Backlog.OldestPendingAt is { } oldest ? (time.GetUtcNow() - oldest).TotalSeconds : 0);
+            }
+        });
+
+    private static Gauge Gauge(string name, string help) =>
+        Prometheus.Metrics.CreateGauge(name, help, new GaugeConfiguration { LabelNames = BackendLabel });
+
+    private static Counter Counter(string name, string help) =>
+        Prometheus.Metrics.CreateCounter(name, help, new CounterConfiguration { LabelNames = BackendLabel });
+}
