@@ -26,6 +26,7 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<Cluster>();
         builder.Services.AddSingleton<Authentication>();
+        builder.Services.AddSingleton(s => new Migration.MigrationState(s.GetRequiredService<Cluster>().Circles.Count));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<BackendSet>();
         builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());

@@ -1,5 +1,6 @@
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Migration;
 using Prometheus;
 
 namespace InfluxProxy.Host.Http;
@@ -18,6 +19,8 @@ public static class Routes
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
         secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendSet backends, ProxyConfig config) =>
             HealthEndpoint.Handle(c, cluster, backends, config));
+        secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));
+        secured.MapPost("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state));
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
         secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
             WriteEndpoint.Handle(c, pipeline, backends, config, time));
