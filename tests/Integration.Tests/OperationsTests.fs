@@ -1,0 +1,134 @@
+module InfluxProxy.Testing.OperationsTests
+
+open System
+open System.Net.Http
+open System.Text
+open System.Text.Json
+open Expecto
+open InfluxProxy.Testing.Influxd
+open InfluxProxy.Testing.Web
+open InfluxProxy.Testing.Fixtures
+
+let private withProxy circles extra body =
+    let proxy = ProxyProcess.start circles extra
+    try body proxy finally ProxyProcess.dispose proxy
+
+let private withAuth (header: string) (url: string) =
+    let request = new HttpRequestMessage(HttpMethod.Get, url)
+    request.Headers.TryAddWithoutValidation("Authorization", header) |> ignore
+    send request
+
+let private basic (user: string) (password: string) =
+    "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password))
+
+let private expectUnauthorized (reply: Reply) =
+    Expect.equal reply.Status 401 reply.Body
+    Expect.equal (reply.Body.TrimEnd()) """{"error":"authorization failed"}""" "body"
+    Expect.equal (reply.Header "WWW-Authenticate") (Some "Basic realm=\"InfluxDB\"") "challenge"
+
+let private auth =
+    testList "auth" [
+        test "with credentials configured, every way of presenting them works and anything else is 401" {
+            withProxy shared.Value [ "\"username\":\"admin\""; "\"password\":\"s3cret\"" ] (fun proxy ->
+                let replica = proxy.Url + "/replica?db=a&meas=b"
+                expectUnauthorized (get replica)
+                expectUnauthorized (get (replica + "&u=admin&p=wrong"))
+                expectUnauthorized (withAuth (basic "admin" "nope") replica)
+                expectUnauthorized (withAuth "Token admin:nope" replica)
+                Expect.equal (get (replica + "&u=admin&p=s3cret")).Status 200 "u/p"
+                Expect.equal (withAuth (basic "admin" "s3cret") replica).Status 200 "Basic"
+                Expect.equal (withAuth "Token admin:s3cret" replica).Status 200 "Token"
+                Expect.equal (get (proxy.Url + "/ping")).Status 204 "/ping needs no auth"
+                Expect.equal (get (proxy.Url + "/encrypt?msg=x")).Status 200 "/encrypt needs no auth"
+                expectUnauthorized (get (proxy.Url + "/decrypt?key=consistentcipher&msg=x"))
+                expectUnauthorized (post (proxy.Url + "/write?db=x") "m v=1")
+                Expect.isFalse (proxy.Log.Contains "s3cret") "credentials never logged")
+        }
+
+        test "auth_secure compares the encrypted plaintext with the configured ciphertext" {
+            // admin -> YgvEyuPZlDYAH8sGDkC!Ag, password -> 7vnwDnX!xzLY_jqHoFX41w
+            withProxy shared.Value [ "\"username\":\"YgvEyuPZlDYAH8sGDkC!Ag\""; "\"password\":\"7vnwDnX!xzLY_jqHoFX41w\""; "\"auth_secure\":true" ] (fun proxy ->
+                let replica = proxy.Url + "/replica?db=a&meas=b"
+                Expect.equal (get (replica + "&u=admin&p=password")).Status 200 "plaintext accepted"
+                expectUnauthorized (get (replica + "&u=YgvEyuPZlDYAH8sGDkC!Ag&p=7vnwDnX!xzLY_jqHoFX41w")))
+        }
+    ]
+
+let private cipher =
+    testList "cipher" [
+        test "/encrypt and /decrypt are byte-compatible with the original" {
+            withProxy shared.Value [] (fun proxy ->
+                let encrypted = get (proxy.Url + "/encrypt?msg=admin")
+                Expect.equal (encrypted.Status, encrypted.Body) (200, "YgvEyuPZlDYAH8sGDkC!Ag\n") "encrypt"
+                let decrypted = get (proxy.Url + "/decrypt?key=consistentcipher&msg=" + escape "YgvEyuPZlDYAH8sGDkC!Ag")
+                Expect.equal (decrypted.Status, decrypted.Body) (200, "admin\n") "decrypt"
+                let wrongKey = get (proxy.Url + "/decrypt?key=k&msg=x")
+                Expect.equal wrongKey.Status 400 wrongKey.Body
+                Expect.stringContains wrongKey.Body "invalid key" "message")
+        }
+    ]
+
+let private state =
+    testList "migrate state" [
+        test "/migrate/state shows and sets the flags in the original's shapes" {
+            withProxy shared.Value [] (fun proxy ->
+                let url = proxy.Url + "/migrate/state"
+                Expect.equal (get url).Body
+                    ("""{"circles":[{"circle_id":0,"circle_name":"circle-1","is_migrating":false},{"circle_id":1,"circle_name":"circle-2","is_migrating":false}],"is_resyncing":false}""" + "\n") "GET"
+                let set = post (url + "?circle_id=1&migrating=true&resyncing=true") ""
+                Expect.equal set.Body ("""{"circle":{"circle_id":1,"circle_name":"circle-2","is_migrating":true},"resyncing":true}""" + "\n") "POST"
+                Expect.stringContains (get url).Body "\"circle_id\":1,\"circle_name\":\"circle-2\",\"is_migrating\":true" "kept"
+                Expect.equal (post url "").Status 400 "nothing to set"
+                let bad = post (url + "?resyncing=true&circle_id=9&migrating=true") ""
+                Expect.equal bad.Status 400 bad.Body
+                Expect.stringContains bad.Body "invalid circle_id" "bad circle"
+                Expect.equal (post (url + "?circle_id=0") "").Status 400 "circle without migrating")
+        }
+    ]
+
+let private health =
+    testList "health and metrics" [
+        test "/health shows every backend, its load, and a dead one as inactive" {
+            withCluster 1 2 (fun circles ->
+                let db = uniqueDb "health"
+                for s in List.concat circles do Influx.createDatabase s.Url db
+                withProxy circles [ "\"check_interval\":1"; "\"write_timeout\":2" ] (fun proxy ->
+                    let reply = post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1\nmem v=1 1\ndisk v=1 1"
+                    Expect.equal reply.Status 204 reply.Body
+                    kill circles[0][1]
+                    let inactive () =
+                        (get (proxy.Url + "/health")).Body.Contains "\"active\":false"
+                    Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) inactive) "dead backend shown inactive"
+                    use doc = JsonDocument.Parse (get (proxy.Url + "/health")).Body
+                    let circle = doc.RootElement[0]
+                    Expect.equal (circle.GetProperty("circle").GetString()) "circle-1" "circle name"
+                    let alive = circle.GetProperty("backends")[0]
+                    Expect.isTrue (alive.GetProperty("active").GetBoolean()) "live backend active"
+                    let load = alive.GetProperty("load").GetProperty(db)
+                    Expect.equal (load.GetProperty("incorrect").GetInt32()) 0 "nothing misplaced"
+                    Expect.equal (load.GetProperty("inplace").GetInt32()) (load.GetProperty("measurements").GetInt32()) "all in place"
+                    let dead = circle.GetProperty("backends")[1]
+                    Expect.isFalse (dead.GetProperty("active").GetBoolean()) "dead backend"
+                    Expect.equal (dead.GetProperty("load").EnumerateObject() |> Seq.length) 0 "no load for a dead backend"))
+        }
+
+        test "/metrics exposes the proxy's write-path series in Prometheus text format" {
+            withProxy shared.Value [] (fun proxy ->
+                let db = uniqueDb "metrics"
+                for s in List.concat shared.Value do Influx.createDatabase s.Url db
+                Expect.equal (post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1").Status 204 "write"
+                let reply = get (proxy.Url + "/metrics")
+                Expect.equal reply.Status 200 reply.Body
+                let samples =
+                    reply.Body.Split('\n')
+                    |> Array.filter (fun l -> l <> "" && not (l.StartsWith "#"))
+                    |> Array.map (fun l -> let i = l.LastIndexOf ' ' in l.Substring(0, i), float (l.Substring(i + 1)))
+                let value name = samples |> Array.filter (fun (k, _) -> k.StartsWith(name + "{")) |> Array.sumBy snd
+                Expect.equal (value "influxproxy_backend_points_delivered_total") 2.0 "one point, two circles"
+                Expect.equal (value "influxproxy_backend_up") 4.0 "four backends up"
+                Expect.isTrue (samples |> Array.exists (fun (k, _) -> k.StartsWith "influxproxy_backlog_bytes{")) "backlog gauge"
+                Expect.isTrue (samples |> Array.exists (fun (k, _) -> k.StartsWith "http_requests_received_total{")) "request counter")
+        }
+    ]
+
+let tests = testList "Operations" [ auth; cipher; state; health ]
