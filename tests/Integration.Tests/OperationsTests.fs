@@ -117,7 +117,9 @@ let private health =
                 let db = uniqueDb "metrics"
                 for s in List.concat shared.Value do Influx.createDatabase s.Url db
                 Expect.equal (post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1").Status 204 "write"
-                let reply = get (proxy.Url + "/metrics")
+                let scrape () = get (proxy.Url + "/metrics")
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> (scrape ()).Body.Contains "influxproxy_backend_up{backend=\"influxdb-2-2\"} 1")) "health checked"
+                let reply = scrape ()
                 Expect.equal reply.Status 200 reply.Body
                 let samples =
                     reply.Body.Split('\n')
