@@ -13,8 +13,9 @@ let query (url: string) (db: string) (q: string) : JsonElement =
 let createDatabase (url: string) (db: string) = query url "" (sprintf "CREATE DATABASE \"%s\"" db) |> ignore
 
 /// The rows of the first series of the first result, as raw JSON values.
-let private series (result: JsonElement) =
-    match result.GetProperty("results")[0].TryGetProperty "series" with
+let private series (result: JsonElement) : JsonElement list =
+    let first = result.GetProperty("results").[0]
+    match first.TryGetProperty "series" with
     | true, s -> [ for x in s.EnumerateArray() -> x ]
     | _ -> []
 
@@ -22,7 +23,7 @@ let private series (result: JsonElement) =
 let countsByMeasurement (url: string) (db: string) (field: string) : Map<string, int64> =
     query url db (sprintf "SELECT count(\"%s\") FROM /.*/" field)
     |> series
-    |> List.map (fun s -> s.GetProperty("name").GetString(), s.GetProperty("values")[0][1].GetInt64())
+    |> List.map (fun (s: JsonElement) -> s.GetProperty("name").GetString(), s.GetProperty("values").[0].[1].GetInt64())
     |> Map.ofList
 
 /// Every point's time (ns) of one measurement on one server, in order.
@@ -30,4 +31,4 @@ let times (url: string) (db: string) (measurement: string) : int64 list =
     let reply = get (sprintf "%s/query?db=%s&epoch=ns&q=%s" url (escape db) (escape (sprintf "SELECT * FROM \"%s\"" measurement)))
     (JsonDocument.Parse reply.Body).RootElement
     |> series
-    |> List.collect (fun s -> [ for v in s.GetProperty("values").EnumerateArray() -> v[0].GetInt64() ])
+    |> List.collect (fun (s: JsonElement) -> [ for v in s.GetProperty("values").EnumerateArray() -> v.[0].GetInt64() ])

@@ -95,7 +95,7 @@ let private health =
                 withProxy circles [ "\"check_interval\":1"; "\"write_timeout\":2" ] (fun proxy ->
                     let reply = post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1\nmem v=1 1\ndisk v=1 1"
                     Expect.equal reply.Status 204 reply.Body
-                    kill circles[0][1]
+                    kill circles.[0].[1]
                     let inactive () =
                         (get (proxy.Url + "/health")).Body.Contains "\"active\":false"
                     Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) inactive) "dead backend shown inactive"

@@ -36,11 +36,11 @@ public sealed class WriteFanOut
         var offset = 0;
         while (offset < body.Length)
         {
-            var line = LineScanner.scan(body, offset, precision);
+            var line = LineScanner.Scan(body, offset, precision);
             offset = line.Next;
-            if (line.Kind.IsBlank)
+            if (line.Kind == LineKind.Blank)
                 continue;
-            if (line.Kind.IsMalformed)
+            if (line.Kind == LineKind.Malformed)
             {
                 fanOut.Reject(body[line.Start..line.End], line.Error);
                 continue;
@@ -48,7 +48,7 @@ public sealed class WriteFanOut
             var measurement = body[line.Start..line.MeasurementEnd];
             if (!measurement.SequenceEqual(lastMeasurement))
             {
-                var name = LineScanner.measurement(measurement);
+                var name = LineScanner.Measurement(measurement);
                 if (!owners.TryGetValue(name, out lastOwners!))
                     owners[name] = lastOwners = cluster.Owners(db, name);
                 lastMeasurement = measurement;

@@ -7,12 +7,30 @@ public static class Errors
 
     public static Task Write(HttpContext context, int status, string message)
     {
-        // Header values must be single-line ASCII-safe; the body keeps the full text.
-        context.Response.Headers["X-Influxdb-Error"] = message.ReplaceLineEndings(" ");
+        // Header values must be printable ASCII; the body keeps the full text.
+        context.Response.Headers["X-Influxdb-Error"] = string.Concat(message.Select(c => c is >= ' ' and <= '~' ? c : '?'));
         return JsonBody.Write(context, status, new ErrorBody(message));
     }
 
     public static Task BadRequest(HttpContext context, string message) => Write(context, StatusCodes.Status400BadRequest, message);
+
+    /// <summary>The last resort: a bug answers 500 in InfluxDB's error shape (logged once, here), never a dropped connection.</summary>
+    public static async Task Unhandled(HttpContext context, Func<Task> next)
+    {
+        try
+        {
+            await next();
+        }
+        catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Http").LogError(e, "unhandled error on {Path}", context.Request.Path);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+                await Write(context, StatusCodes.Status500InternalServerError, $"internal error: {e.Message}");
+            }
+        }
+    }
 
     /// <summary>Turns the framework's empty 404 and 405 answers into JSON errors.</summary>
     public static Task FromStatusCode(HttpContext context) => context.Response.StatusCode switch

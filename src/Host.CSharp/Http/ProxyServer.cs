@@ -36,6 +36,7 @@ public static partial class ProxyServer
 
         var app = builder.Build();
         app.Use(ProxyHeaders.Add);
+        app.Use(Errors.Unhandled);
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
         app.UseHttpMetrics();
         Routes.Map(app);

@@ -1,0 +1,331 @@
+/// InfluxDB 1.x line protocol, as its own parser reads it (influxdb models/points.go: scanLine, scanKey,
+/// scanMeasurement, scanTags, scanFields, scanNumber, scanBoolean, scanTime, SafeCalcTime), so the proxy accepts
+/// exactly the lines InfluxDB accepts and refuses the others with InfluxDB's reason. Reference:
+/// https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
+namespace InfluxProxy.Core
+
+open System
+open System.Buffers.Text
+
+/// Timestamp unit of a /write request (`precision`).
+type Precision =
+    | Nanosecond
+    | Microsecond
+    | Millisecond
+    | Second
+    | Minute
+    | Hour
+
+module Precision =
+    let parse (text: string) : Result<Precision, string> =
+        match text with
+        | "" | "n" | "ns" -> Ok Nanosecond
+        | "u" | "us" | "µ" -> Ok Microsecond
+        | "ms" -> Ok Millisecond
+        | "s" -> Ok Second
+        | "m" -> Ok Minute
+        | "h" -> Ok Hour
+        | other -> Error(sprintf "invalid precision %A (use n, ns, u, us, µ, ms, s, m or h)" other)
+
+    let nanosecondsPer =
+        function
+        | Nanosecond -> 1L
+        | Microsecond -> 1_000L
+        | Millisecond -> 1_000_000L
+        | Second -> 1_000_000_000L
+        | Minute -> 60_000_000_000L
+        | Hour -> 3_600_000_000_000L
+
+    /// InfluxDB keeps the two lowest and the highest int64 for itself (models.MinNanoTime / MaxNanoTime).
+    let minNanoTime = Int64.MinValue + 2L
+    let maxNanoTime = Int64.MaxValue - 1L
+
+    /// The timestamp in ns; None when the product overflows or leaves InfluxDB's range.
+    let toNanoseconds (precision: Precision) (value: int64) : int64 option =
+        let unit = nanosecondsPer precision
+        if value > maxNanoTime / unit || value < minNanoTime / unit then None
+        else
+            let ns = value * unit
+            if ns < minNanoTime || ns > maxNanoTime then None else Some ns
+
+    /// What InfluxDB does to its clock for a point without timestamp: truncate to the unit.
+    let truncate (precision: Precision) (nowNs: int64) : int64 =
+        let unit = nanosecondsPer precision
+        let rest = nowNs % unit
+        if rest < 0L then nowNs - rest - unit else nowNs - rest
+
+/// What one line of a /write body is.
+type LineKind =
+    | Point = 0
+    /// Empty, whitespace only, or a `#` comment.
+    | Blank = 1
+    | Malformed = 2
+
+/// One scanned line, as offsets into the body.
+[<Struct>]
+type ScannedLine =
+    { Kind: LineKind
+      /// First content byte (after leading space, tab or NUL).
+      Start: int
+      /// One past the last content byte (newline and a trailing carriage return excluded).
+      End: int
+      /// Where the next line starts, or the body length.
+      Next: int
+      /// One past the escaped measurement: body[Start..MeasurementEnd).
+      MeasurementEnd: int
+      /// One past the field set: body[Start..FieldsEnd) is the point without its timestamp.
+      FieldsEnd: int
+      HasTimestamp: bool
+      /// In ns, after the precision (only with HasTimestamp).
+      Timestamp: int64
+      /// InfluxDB's reason when Malformed, else null.
+      Error: string }
+
+/// The hand-written scanner of the /write hot path: no allocation for a valid line.
+/// Internal steps return the next position, or a negative error code (see `reason`).
+type LineScanner private () =
+
+    static let reasons =
+        [| "missing measurement"; "missing fields"; "missing tag key"; "missing tag value"; "invalid tag format"
+           "missing field key"; "missing field value"; "invalid number"; "invalid boolean"; "unbalanced quotes"
+           "invalid field format"; "bad timestamp"
+           sprintf "time outside range %d - %d" Precision.minNanoTime Precision.maxNanoTime
+           "point is invalid"; "max key length exceeded"; "unable to parse integer: value out of range"; "invalid float" |]
+
+    static let fail code = -1 - code
+    static let MissingMeasurement, MissingFields, MissingTagKey, MissingTagValue, InvalidTagFormat = fail 0, fail 1, fail 2, fail 3, fail 4
+    static let MissingFieldKey, MissingFieldValue, InvalidNumber, InvalidBoolean, UnbalancedQuotes = fail 5, fail 6, fail 7, fail 8, fail 9
+    static let InvalidFieldFormat, BadTimestamp, TimeOutOfRange, InvalidPoint, KeyTooLong = fail 10, fail 11, fail 12, fail 13, fail 14
+    static let IntegerOutOfRange, InvalidFloat = fail 15, fail 16
+
+    /// InfluxDB's MaxKeyLength: a series key (measurement and tags) must stay below 64 KiB.
+    static let maxKeyLength = 65535
+
+    static let isDigit (b: byte) = b >= '0'B && b <= '9'B
+
+    static member private SkipWhitespace(buf: ReadOnlySpan<byte>, i: int) =
+        let mutable i = i
+        while i < buf.Length && (buf[i] = ' 'B || buf[i] = '\t'B || buf[i] = 0uy) do
+            i <- i + 1
+        i
+
+    /// scanLine: the end of the line starting at `i`; a newline inside a string field value does not end it.
+    static member private LineEnd(buf: ReadOnlySpan<byte>, start: int) =
+        let mutable i = start
+        let mutable quoted = false
+        let mutable fields = false
+        let mutable equals = 0
+        let mutable commas = 0
+        let mutable fin = false
+        while not fin && i < buf.Length do
+            let b = buf[i]
+            if b = '\\'B && i + 2 < buf.Length then i <- i + 2
+            else
+                if b = ' 'B then fields <- true
+                if fields && not quoted && b = '='B then equals <- equals + 1; i <- i + 1
+                elif fields && not quoted && b = ','B then commas <- commas + 1; i <- i + 1
+                elif fields && b = '"'B && equals > commas then quoted <- not quoted; i <- i + 1
+                elif b = '\n'B && not quoted then fin <- true
+                else i <- i + 1
+        i
+
+    /// scanMeasurement: ends at an unescaped comma (tags follow) or space (fields follow).
+    static member private MeasurementEnd(buf: ReadOnlySpan<byte>, i: int) =
+        if i >= buf.Length || buf[i] = ','B then MissingMeasurement
+        else
+            let mutable i = i + 1
+            let mutable result = 0
+            while result = 0 do
+                if i >= buf.Length then result <- MissingFields
+                elif buf[i - 1] = '\\'B then i <- i + 1
+                elif buf[i] = ','B || buf[i] = ' 'B then result <- i
+                else i <- i + 1
+            result
+
+    /// scanTagsKey: a non-empty key up to an unescaped `=`.
+    static member private TagKey(buf: ReadOnlySpan<byte>, i: int) =
+        if i >= buf.Length || buf[i] = ' 'B || buf[i] = ','B || buf[i] = '='B then MissingTagKey
+        else
+            let mutable i = i + 1
+            let mutable result = 0
+            while result = 0 do
+                if i >= buf.Length || ((buf[i] = ' 'B || buf[i] = ','B) && buf[i - 1] <> '\\'B) then result <- MissingTagValue
+                elif buf[i] = '='B && buf[i - 1] <> '\\'B then result <- i + 1
+                else i <- i + 1
+            result
+
+    /// scanTagsValue: a non-empty value up to an unescaped comma or space (returned as its position).
+    static member private TagValue(buf: ReadOnlySpan<byte>, i: int) =
+        if i >= buf.Length || buf[i] = ','B || buf[i] = ' 'B then MissingTagValue
+        else
+            let mutable i = i + 1
+            let mutable result = 0
+            while result = 0 do
+                if i >= buf.Length then result <- MissingFields
+                elif buf[i] = '='B && buf[i - 1] <> '\\'B then result <- InvalidTagFormat
+                elif (buf[i] = ','B || buf[i] = ' 'B) && buf[i - 1] <> '\\'B then result <- i
+                else i <- i + 1
+            result
+
+    /// scanTags: `key=value` pairs after the measurement's comma; returns the position of the space before the fields.
+    static member private Tags(buf: ReadOnlySpan<byte>, i: int) =
+        let mutable i = i
+        let mutable result = 0
+        while result = 0 do
+            let valueStart = LineScanner.TagKey(buf, i)
+            if valueStart < 0 then result <- valueStart
+            else
+                let stop = LineScanner.TagValue(buf, valueStart)
+                if stop < 0 then result <- stop
+                elif buf[stop] = ' 'B then result <- stop
+                else i <- stop + 1
+        result
+
+    /// scanNumber: float, `i` integer or `u` unsigned; returns the position after it.
+    static member private Number(buf: ReadOnlySpan<byte>, start: int) =
+        let mutable i = start
+        let mutable error = if buf[i] = '-'B && i + 1 = buf.Length then InvalidNumber else 0
+        if buf[i] = '-'B then i <- i + 1
+        let mutable isInt = false
+        let mutable isUnsigned = false
+        let mutable decimal = false
+        let mutable scientific = false
+        let mutable fin = false
+        while error = 0 && not fin && i < buf.Length do
+            let b = buf[i]
+            if b = ','B || b = ' 'B then fin <- true
+            elif b = 'i'B && i > start && not (isInt || isUnsigned) then isInt <- true; i <- i + 1
+            elif b = 'u'B && i > start && not (isInt || isUnsigned) then isUnsigned <- true; i <- i + 1
+            elif b = '.'B && decimal then error <- InvalidNumber
+            else
+                if b = '.'B then decimal <- true
+                if i > start && (b = 'e'B || b = 'E'B) then scientific <- true; i <- i + 1
+                elif (b = '+'B || b = '-'B) && (buf[i - 1] = 'e'B || buf[i - 1] = 'E'B) then i <- i + 1
+                elif isDigit b || b = '.'B then i <- i + 1
+                else error <- InvalidNumber
+        let digits =
+            i - start - (if isInt || isUnsigned then 1 else 0) - (if decimal then 1 else 0) - (if buf[start] = '-'B then 1 else 0)
+        let invariant = Globalization.CultureInfo.InvariantCulture
+        if error <> 0 then error
+        elif (isInt || isUnsigned) && (decimal || scientific) then InvalidNumber
+        elif digits <= 0 then InvalidNumber
+        elif isInt || isUnsigned then
+            let digitsSpan = buf.Slice(start, i - 1 - start)
+            let mutable signed = 0L
+            let mutable unsigned = 0UL
+            if buf[i - 1] <> (if isInt then 'i'B else 'u'B) then InvalidNumber
+            elif isInt && Int64.TryParse(digitsSpan, Globalization.NumberStyles.AllowLeadingSign, invariant, &signed) then i
+            elif isUnsigned && UInt64.TryParse(digitsSpan, Globalization.NumberStyles.None, invariant, &unsigned) then i
+            else IntegerOutOfRange
+        else
+            let mutable value = 0.0
+            if Double.TryParse(buf.Slice(start, i - start), Globalization.NumberStyles.Float, invariant, &value)
+               && not (Double.IsInfinity value) then i
+            else InvalidFloat
+
+    /// scanBoolean: t, T, true, True, TRUE, f, F, false, False, FALSE.
+    static member private Boolean(buf: ReadOnlySpan<byte>, start: int) =
+        let mutable i = start + 1
+        while i < buf.Length && buf[i] <> ','B && buf[i] <> ' 'B do
+            i <- i + 1
+        let word = buf.Slice(start, i - start)
+        if word.Length = 1 && (word[0] = 't'B || word[0] = 'T'B || word[0] = 'f'B || word[0] = 'F'B) then i
+        elif word.SequenceEqual("true"B) || word.SequenceEqual("True"B) || word.SequenceEqual("TRUE"B)
+             || word.SequenceEqual("false"B) || word.SequenceEqual("False"B) || word.SequenceEqual("FALSE"B) then i
+        else InvalidBoolean
+
+    /// scanFields: `key=value` pairs, string values quoted; returns the position after the field set.
+    static member private Fields(buf: ReadOnlySpan<byte>, start: int) =
+        let mutable i = start
+        let mutable quoted = false
+        let mutable equals = 0
+        let mutable commas = 0
+        let mutable error = 0
+        let mutable fin = false
+        while not fin && error = 0 && i < buf.Length do
+            let b = buf[i]
+            if b = '\\'B && i + 1 < buf.Length then i <- i + 2
+            elif b = '"'B && equals > commas then quoted <- not quoted; i <- i + 1
+            elif b = '='B && not quoted then
+                equals <- equals + 1
+                if (buf[i - 1] = ' 'B || buf[i - 1] = ','B) && buf[i - 2] <> '\\'B then error <- MissingFieldKey
+                elif i + 1 >= buf.Length || buf[i + 1] = ','B || buf[i + 1] = ' 'B then error <- MissingFieldValue
+                else
+                    let next = buf[i + 1]
+                    let after =
+                        if isDigit next || next = '-'B || next = '.'B || next = 'N'B || next = 'n'B then LineScanner.Number(buf, i + 1)
+                        elif next <> '"'B then LineScanner.Boolean(buf, i + 1)
+                        else i + 1
+                    if after < 0 then error <- after else i <- after
+            elif b = ','B && not quoted then commas <- commas + 1; i <- i + 1
+            elif b = ' 'B && not quoted then fin <- true
+            else i <- i + 1
+        if error <> 0 then error
+        elif quoted then UnbalancedQuotes
+        elif equals = 0 || commas <> equals - 1 then InvalidFieldFormat
+        else i
+
+    static member private Line(buf: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision) : ScannedLine =
+        let line = buf.Slice(0, finish)
+        let malformed code =
+            { Kind = LineKind.Malformed; Start = start; End = finish; Next = next; MeasurementEnd = start; FieldsEnd = start
+              HasTimestamp = false; Timestamp = 0L; Error = reasons[-1 - code] }
+        let measurementEnd = LineScanner.MeasurementEnd(line, start)
+        if measurementEnd < 0 then malformed measurementEnd
+        else
+            let keyEnd = if line[measurementEnd] = ','B then LineScanner.Tags(line, measurementEnd + 1) else measurementEnd
+            if keyEnd < 0 then malformed keyEnd
+            elif keyEnd - start > maxKeyLength then malformed KeyTooLong
+            else
+                let fieldsStart = LineScanner.SkipWhitespace(line, keyEnd)
+                let fieldsEnd = if fieldsStart >= line.Length then MissingFields else LineScanner.Fields(line, fieldsStart)
+                if fieldsEnd < 0 then malformed fieldsEnd
+                elif fieldsEnd = fieldsStart then malformed MissingFields
+                else
+                    // scanTime: optional integer, maybe negative, then only spaces.
+                    let tsStart = LineScanner.SkipWhitespace(line, fieldsEnd)
+                    let mutable tsEnd = tsStart
+                    while tsEnd < line.Length && line[tsEnd] <> ' 'B
+                          && (isDigit line[tsEnd] || (tsEnd = tsStart && line[tsEnd] = '-'B)) do
+                        tsEnd <- tsEnd + 1
+                    let rest = LineScanner.SkipSpaces(line, tsEnd)
+                    if tsEnd < line.Length && line[tsEnd] <> ' 'B then malformed BadTimestamp
+                    elif tsEnd = tsStart then
+                        { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
+                          FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = null }
+                    elif rest < line.Length then malformed InvalidPoint
+                    else
+                        let mutable raw = 0L
+                        let mutable used = 0
+                        if not (Utf8Parser.TryParse(line.Slice(tsStart, tsEnd - tsStart), &raw, &used)) || used <> tsEnd - tsStart then
+                            malformed BadTimestamp
+                        else
+                            match Precision.toNanoseconds precision raw with
+                            | None -> malformed TimeOutOfRange
+                            | Some ns ->
+                                { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
+                                  FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null }
+
+    static member private SkipSpaces(buf: ReadOnlySpan<byte>, i: int) =
+        let mutable i = i
+        while i < buf.Length && buf[i] = ' 'B do
+            i <- i + 1
+        i
+
+    /// Scans the line of `body` that starts at `offset`.
+    static member Scan(body: ReadOnlySpan<byte>, offset: int, precision: Precision) : ScannedLine =
+        let lineEnd = LineScanner.LineEnd(body, offset)
+        let next = min body.Length (lineEnd + 1)
+        let start = LineScanner.SkipWhitespace(body, offset)
+        // A trailing carriage return (CRLF bodies) is not part of the point.
+        let finish = if lineEnd > start && body[lineEnd - 1] = '\r'B then lineEnd - 1 else lineEnd
+        if start >= finish || body[start] = '#'B then
+            { Kind = LineKind.Blank; Start = start; End = finish; Next = next; MeasurementEnd = start; FieldsEnd = start
+              HasTimestamp = false; Timestamp = 0L; Error = null }
+        else
+            LineScanner.Line(body, start, finish, next, precision)
+
+    /// The measurement name from its escaped bytes, unescaped as InfluxDB does: only `\,` and `\ `.
+    static member Measurement(escaped: ReadOnlySpan<byte>) : string =
+        let text = Text.Encoding.UTF8.GetString escaped
+        if text.IndexOf '\\' < 0 then text else text.Replace("\\,", ",").Replace("\\ ", " ")
