@@ -166,8 +166,9 @@ module Bench =
 
     /// utime + stime of a process in seconds, from /proc.
     let cpuSeconds (pid: int) =
-        let fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)
-        float (int64 fields[11] + int64 fields[12]) / 100.0
+        let afterName = File.ReadAllText($"/proc/{pid}/stat").Split(')').[1]
+        let fields = afterName.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        float (int64 fields.[11] + int64 fields.[12]) / 100.0
 
     let peakRssMb (pid: int) =
         File.ReadAllLines($"/proc/{pid}/status")
@@ -200,7 +201,7 @@ module Bench =
         use http = new HttpClient()
         servers
         |> List.sumBy (fun s ->
-            let json = http.GetStringAsync($"{s.Url}/query?db=bench&q=SELECT%20count(value)%20FROM%20/bench.*/").Result
+            let json = http.GetStringAsync(s.Url + "/query?db=bench&q=" + Uri.EscapeDataString "SELECT count(value) FROM /bench.*/").Result
             Regex.Matches(json, @"\[""1970-01-01T00:00:00Z"",(\d+)\]") |> Seq.sumBy (fun m -> int64 m.Groups[1].Value))
 
     let run () =
@@ -209,18 +210,20 @@ module Bench =
             [ for c in 1..2 -> [ for b in 1..2 -> Influxd.start $"influxdb-{c}-{b}" (Path.Combine(dir, $"influxdb-{c}-{b}")) (Influxd.freePort ()) ] ]
         let all = List.concat circles
         let port = Influxd.freePort ()
-        let backend (s: Influxd.Server) = $"{{\"name\":\"{s.Name}\",\"url\":\"{s.Url}\"}}"
-        let circle i (servers: Influxd.Server list) = $"{{\"name\":\"circle-{i + 1}\",\"backends\":[{servers |> List.map backend |> String.concat \",\"}]}}"
+        let backend (s: Influxd.Server) = sprintf "{\"name\":\"%s\",\"url\":\"%s\"}" s.Name s.Url
+        let circle i (servers: Influxd.Server list) =
+            sprintf "{\"name\":\"circle-%d\",\"backends\":[%s]}" (i + 1) (servers |> List.map backend |> String.concat ",")
         File.WriteAllText(Path.Combine(dir, "proxy.json"),
-            $"{{\"circles\":[{circles |> List.mapi circle |> String.concat \",\"}],\"listen_addr\":\"127.0.0.1:{port}\",\"data_dir\":\"{dir}/data\"}}")
+            sprintf "{\"circles\":[%s],\"listen_addr\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\"}" (circles |> List.mapi circle |> String.concat ",") port dir)
         let proxy = Process.Start(ProcessStartInfo("dotnet", $"\"{hostDll}\" -config proxy.json", WorkingDirectory = dir, RedirectStandardOutput = true))
-        proxy.OutputDataReceived.Add ignore
+        let log = Text.StringBuilder()
+        proxy.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then lock log (fun () -> log.AppendLine e.Data |> ignore))
         proxy.BeginOutputReadLine()
         try
             let url = $"http://127.0.0.1:{port}"
             if not (Influxd.waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> Influxd.ping url)) then fail "proxy did not start"
             use http = new HttpClient()
-            for s in all do http.PostAsync($"{s.Url}/query?q=CREATE%20DATABASE%20bench", null).Result.EnsureSuccessStatusCode() |> ignore
+            for s in all do http.PostAsync(s.Url + "/query?q=CREATE+DATABASE+bench", null).Result.EnsureSuccessStatusCode() |> ignore
             let cpuBefore = cpuSeconds proxy.Id
             let watch = Stopwatch.StartNew()
             let latencies = post $"{url}/write?db=bench"
@@ -236,8 +239,12 @@ module Bench =
             printfn "POST p50 / p99 ms:          %.1f / %.1f" (percentile 0.50 latencies) (percentile 0.99 latencies)
             printfn "proxy CPU-s per 1M points:  %.2f" (cpu / (float points / 1_000_000.0))
             printfn "proxy peak RSS MB:          %.0f" (peakRssMb proxy.Id)
+            let warnings = lock log (fun () -> log.ToString().Split('\n') |> Array.filter (fun l -> l.Contains "warn" || l.Contains "fail"))
+            if warnings.Length > 0 then printfn "proxy warnings (%d), first: %s" warnings.Length warnings.[0]
         finally
-            if not proxy.HasExited then proxy.Kill true
+            if not proxy.HasExited then
+                Influxd.Signals.send Influxd.Signals.term proxy
+                if not (proxy.WaitForExit 30_000) then proxy.Kill true
             for s in all do Influxd.dispose s
             try Directory.Delete(dir, true) with _ -> ()
 
