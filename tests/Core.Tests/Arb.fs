@@ -24,3 +24,42 @@ let keysAndNames min max =
     Gen.zip (Gen.listOfLength 200 shardKey) (backendNames min max) |> Arb.fromGen
 
 let keys = Gen.listOfLength 200 shardKey |> Arb.fromGen
+
+// ---- line protocol
+
+/// A point as a client means it: names with characters that need escaping, every field type, maybe a timestamp.
+type LinePoint =
+    { Measurement: string
+      Tags: (string * string) list
+      Fields: (string * string) list
+      Timestamp: int64 option }
+
+let private nameChar = Gen.elements ([ 'a' .. 'z' ] @ [ 'A'; 'Z'; '0'; '9'; '_'; '-'; '.'; ' '; ','; '='; 'é'; '温' ])
+let private name = Gen.nonEmptyListOf nameChar |> Gen.map (List.toArray >> System.String) |> Gen.filter (fun n -> not (n.StartsWith "#"))
+
+/// Escapes as line protocol needs: measurement `,` and space; keys and tag values also `=`.
+let escapeMeasurement (text: string) = text.Replace(",", "\\,").Replace(" ", "\\ ")
+let escapeKey (text: string) = text.Replace(",", "\\,").Replace("=", "\\=").Replace(" ", "\\ ")
+
+let private fieldValue =
+    Gen.oneof [
+        Gen.choose (-100000, 100000) |> Gen.map (fun i -> sprintf "%di" i)
+        Gen.choose (0, 100000) |> Gen.map (fun i -> sprintf "%du" i)
+        Gen.choose (-100000, 100000) |> Gen.map (fun i -> sprintf "%d.%d" i (abs i % 97))
+        Gen.elements [ "t"; "T"; "true"; "True"; "TRUE"; "f"; "F"; "false"; "False"; "FALSE" ]
+        Gen.elements [ "\"plain\""; "\"with \\\"quotes\\\"\""; "\"C:\\\\path\""; "\"multi\nline\""; "\"\"" ] ]
+
+let linePoint: Gen<LinePoint> =
+    gen {
+        let! measurement = name |> Gen.filter (fun n -> n.[0] <> ',' && not (n.EndsWith "\\"))
+        let! tags = Gen.listOf (Gen.zip name name) |> Gen.map (List.truncate 3)
+        let! fields = Gen.nonEmptyListOf (Gen.zip name fieldValue) |> Gen.map (List.truncate 3)
+        let! timestamp = Gen.optionOf (Gen.choose (-1000000, 1000000) |> Gen.map (fun t -> int64 t * 1_000_000_000L))
+        return { Measurement = measurement; Tags = tags; Fields = fields; Timestamp = timestamp }
+    }
+
+let formatLine (p: LinePoint) =
+    let tags = p.Tags |> List.map (fun (k, v) -> sprintf ",%s=%s" (escapeKey k) (escapeKey v)) |> String.concat ""
+    let fields = p.Fields |> List.map (fun (k, v) -> sprintf "%s=%s" (escapeKey k) v) |> String.concat ","
+    let time = p.Timestamp |> Option.map (sprintf " %d") |> Option.defaultValue ""
+    sprintf "%s%s %s%s" (escapeMeasurement p.Measurement) tags fields time

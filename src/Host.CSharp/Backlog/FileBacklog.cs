@@ -68,7 +68,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         _writer = writer;
         _writeSegment = writeSegment;
         _end = end;
-        _read = read;
+        Volatile.Write(ref _read, read);
     }
 
     public RecoveryReport Recovery { get; private set; } = new(0, 0, 0, 0);
@@ -156,13 +156,13 @@ public sealed partial class FileBacklog : IAsyncDisposable
         while (true)
         {
             var end = Volatile.Read(ref _end);
-            var read = _read;
+            var read = Volatile.Read(ref _read);
             if (read == end)
                 return ValueTask.FromResult<BacklogRecord?>(null);
             var limit = read.Segment == end.Segment ? end.Offset : SegmentLength(read.Segment);
             if (read.Offset >= limit)
             {
-                _read = NextSegmentStart(read.Segment, end);
+                Volatile.Write(ref _read, NextSegmentStart(read.Segment, end));
                 continue;
             }
             var (record, next, skipped) = ReadRecord(ReaderFor(read.Segment), read.Offset, limit);
@@ -173,7 +173,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
             }
             if (record is null)
             {
-                _read = new Position(read.Segment, next);
+                Volatile.Write(ref _read, new Position(read.Segment, next));
                 continue;
             }
             _head = record with { Position = read, Next = new Position(read.Segment, next) };
@@ -186,7 +186,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
     public ValueTask CommitAsync(BacklogRecord record, CancellationToken ct)
     {
         WriteCommit(record.Next);
-        _read = record.Next;
+        Volatile.Write(ref _read, record.Next);
         _head = null;
         Interlocked.Decrement(ref _pendingRecords);
         Interlocked.Add(ref _pendingBytes, -(RecordHeader + record.BodyLength));

@@ -1,0 +1,157 @@
+module InfluxProxy.Core.Tests.LineProtocolTests
+
+open System
+open System.Text
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open InfluxProxy.Core
+
+let private scanAll (precision: Precision) (body: string) =
+    let bytes = Encoding.UTF8.GetBytes body
+    let rec loop offset acc =
+        if offset >= bytes.Length then List.rev acc
+        else
+            let line = LineScanner.Scan(ReadOnlySpan bytes, offset, precision)
+            let text (a: int) (b: int) = Encoding.UTF8.GetString(bytes, a, b - a)
+            let item =
+                match line.Kind with
+                | LineKind.Point ->
+                    Ok(LineScanner.Measurement(ReadOnlySpan(bytes, line.Start, line.MeasurementEnd - line.Start)),
+                       text line.Start line.FieldsEnd,
+                       (if line.HasTimestamp then Some line.Timestamp else None))
+                | LineKind.Malformed -> Error(text line.Start line.End, line.Error)
+                | _ -> Error("", "blank")
+            loop line.Next (if line.Kind = LineKind.Blank then acc else item :: acc)
+    loop 0 []
+
+let private one precision body =
+    match scanAll precision body with
+    | [ item ] -> item
+    | other -> failwithf "expected one line, got %A" other
+
+let private accepts body = Expect.isOk (one Nanosecond body) body
+let private refuses body (reason: string) =
+    match one Nanosecond body with
+    | Error(_, actual) -> Expect.equal actual reason body
+    | Ok point -> failtestf "%s was accepted as %A" body point
+
+let private examples =
+    testList "examples" [
+        test "a point with tags, every field type and a timestamp" {
+            Expect.equal (one Nanosecond "cpu,host=a,region=eu f=1.5,i=-2i,u=3u,s=\"x y\",b=true 1600000000000000000")
+                (Ok("cpu", "cpu,host=a,region=eu f=1.5,i=-2i,u=3u,s=\"x y\",b=true", Some 1600000000000000000L)) "point"
+        }
+
+        test "measurement escapes are removed as InfluxDB does, only \\, and \\space" {
+            Expect.equal (one Nanosecond "cpu\\ load\\,x value=1") (Ok("cpu load,x", "cpu\\ load\\,x value=1", None)) "escaped"
+            Expect.equal (one Nanosecond "a\\ \\ \\ \\ b value=1 1") (Ok("a    b", "a\\ \\ \\ \\ b value=1", Some 1L)) "the original dropped this"
+            Expect.equal (one Nanosecond "a\\b value=1") (Ok("a\\b", "a\\b value=1", None)) "other backslashes stay"
+            Expect.equal (one Nanosecond "温度,城市=北京 value=1") (Ok("温度", "温度,城市=北京 value=1", None)) "UTF-8"
+        }
+
+        test "string fields may hold escaped quotes, backslashes and raw newlines" {
+            accepts "cpu value=\"C:\\\\path\" 1"
+            accepts "cpu value=\"say \\\"hi\\\"\" 1"
+            Expect.equal (scanAll Nanosecond "cpu value=\"multi\nline\" 1\nmem value=2 2").Length 2 "a newline inside a string does not end the line"
+        }
+
+        test "a quote in a tag value is just a character" { accepts "cpu,host=a\"b value=1 1" }
+
+        test "comments, blank lines, leading blanks and CRLF" {
+            Expect.equal (scanAll Nanosecond "# comment\n\n   \ncpu value=1 1\r\n  mem value=2 2\r\n").Length 2 "two points"
+            Expect.equal (one Nanosecond "cpu value=1 5\r") (Ok("cpu", "cpu value=1", Some 5L)) "carriage return trimmed"
+        }
+
+        test "several spaces between sections, trailing spaces after the timestamp" {
+            accepts "cpu  value=1  1"
+            accepts "cpu value=1 1   "
+        }
+
+        test "bad lines get InfluxDB's reasons" {
+            refuses "cpu" "missing fields"
+            refuses "cpu 1600000000" "invalid field format"
+            refuses ",host=a value=1" "missing measurement"
+            refuses "cpu,host=a 1600000000" "invalid field format"
+            refuses "cpu,host= value=1" "missing tag value"
+            refuses "cpu,=a value=1" "missing tag key"
+            refuses "cpu,host=a=b value=1" "invalid tag format"
+            refuses "cpu value=" "missing field value"
+            refuses "cpu =1" "missing field key"
+            refuses "cpu value=1.2.3" "invalid number"
+            refuses "cpu value=1x" "invalid number"
+            refuses "cpu value=tru" "invalid boolean"
+            refuses "cpu value=\"open" "unbalanced quotes"
+            refuses "cpu value=1,other" "invalid field format"
+            refuses "cpu value=1 16x" "bad timestamp"
+            refuses "cpu value=1 1 2" "point is invalid"
+            refuses "cpu value=1\t1600000000" "invalid number"
+            refuses "cpu value=99999999999999999999i" "unable to parse integer: value out of range"
+        }
+
+        test "precisions convert to nanoseconds" {
+            for precision, stamp in [ Second, "1600000000"; Millisecond, "1600000000000"; Microsecond, "1600000000000000"; Nanosecond, "1600000000000000000" ] do
+                Expect.equal (one precision ("cpu value=1 " + stamp)) (Ok("cpu", "cpu value=1", Some 1600000000000000000L)) (string precision)
+            Expect.equal (one Minute "cpu value=1 26666666") (Ok("cpu", "cpu value=1", Some 1599999960000000000L)) "minutes"
+            Expect.equal (one Hour "cpu value=1 1") (Ok("cpu", "cpu value=1", Some 3_600_000_000_000L)) "hours"
+        }
+
+        test "negative timestamps are kept; overflowing ones are refused, never wrapped" {
+            Expect.equal (one Second "cpu value=1 -100") (Ok("cpu", "cpu value=1", Some -100_000_000_000L)) "negative"
+            match one Second "cpu value=1 9999999999" with
+            | Error(_, reason) -> Expect.stringStarts reason "time outside range" "seconds overflow"
+            | ok -> failtestf "accepted %A" ok
+            match one Hour "cpu value=1 99999999999" with
+            | Error(_, reason) -> Expect.stringStarts reason "time outside range" "hours overflow"
+            | ok -> failtestf "accepted %A" ok
+        }
+
+        test "precision names as InfluxDB accepts them" {
+            for text, expected in [ "", Nanosecond; "n", Nanosecond; "ns", Nanosecond; "u", Microsecond; "us", Microsecond; "µ", Microsecond
+                                    "ms", Millisecond; "s", Second; "m", Minute; "h", Hour ] do
+                Expect.equal (Precision.parse text) (Ok expected) text
+            Expect.equal (Precision.parse "y") (Error "invalid precision \"y\" (use n, ns, u, us, µ, ms, s, m or h)") "invalid"
+        }
+
+        test "a point without timestamp gets the clock truncated to the precision" {
+            Expect.equal (Precision.truncate Second 1_600_000_000_123_456_789L) 1_600_000_000_000_000_000L "seconds"
+            Expect.equal (Precision.truncate Nanosecond 1_600_000_000_123_456_789L) 1_600_000_000_123_456_789L "ns"
+        }
+    ]
+
+let private config = { FsCheckConfig.defaultConfig with maxTest = 300 }
+
+let private laws =
+    testList "laws" [
+        testPropertyWithConfig config "a formatted point scans back to its measurement and timestamp"
+            (Prop.forAll (Arb.fromGen Arb.linePoint) (fun point ->
+                let line = Arb.formatLine point
+                one Nanosecond line = Ok(point.Measurement, line.Substring(0, line.Length - (point.Timestamp |> Option.map (fun t -> (sprintf " %d" t).Length) |> Option.defaultValue 0)), point.Timestamp)))
+
+        testPropertyWithConfig config "a body scans to the same points as its lines one by one"
+            (Prop.forAll (Arb.fromGen (Gen.nonEmptyListOf Arb.linePoint)) (fun points ->
+                let lines = points |> List.map Arb.formatLine
+                scanAll Nanosecond (String.concat "\n" lines) = List.collect (scanAll Nanosecond) lines))
+
+        testPropertyWithConfig config "scanning never throws and always advances, whatever the bytes"
+            (fun (bytes: byte array) ->
+                let bytes = if isNull bytes then [||] else bytes
+                let mutable offset = 0
+                let mutable steps = 0
+                while offset < bytes.Length do
+                    let line = LineScanner.Scan(ReadOnlySpan bytes, offset, Second)
+                    if line.Next <= offset then failwithf "stuck at %d" offset
+                    offset <- line.Next
+                    steps <- steps + 1
+                steps <= bytes.Length)
+
+        testPropertyWithConfig config "mutating a valid line never makes the scanner throw"
+            (Prop.forAll (Arb.fromGen (Gen.zip Arb.linePoint (Gen.zip (Gen.choose (0, 200)) (Gen.elements [ ' '; ','; '='; '"'; '\\'; '\n'; 'x'; '1'; '-' ])))) (fun (point, (at, c)) ->
+                let line = Arb.formatLine point
+                let at = at % (line.Length + 1)
+                scanAll Second (line.Insert(at, string c)) |> ignore
+                scanAll Second (line.Remove(min at (line.Length - 1), 1)) |> ignore
+                true))
+    ]
+
+let tests = testList "LineProtocol" [ examples; laws ]
