@@ -1,0 +1,367 @@
+/// InfluxQL, parsed far enough to route a query safely: which statement, which database, which measurements.
+/// Lexical rules follow the InfluxQL spec (https://docs.influxdata.com/influxdb/v1/query_language/spec/):
+/// identifiers bare or double-quoted, string literals single-quoted, regex literals between slashes, keywords in
+/// any case, `--` and `/* */` comments, statements separated by `;` outside literals and comments.
+/// Expressions are not evaluated: the tokens after the parts routing needs are only scanned, to find LIMIT/OFFSET
+/// and any INTO, and to keep a `;` inside a literal from splitting a statement.
+namespace InfluxProxy.Core
+
+open System
+open FParsec
+
+/// A FROM source. Subqueries contribute their own sources.
+type Source =
+    | Measurement of db: string option * rp: string option * name: string
+    | MeasurementRegex of db: string option * rp: string option * pattern: string
+    | Subquery of Source list
+
+type StatementKind =
+    | Select
+    | ShowDatabases
+    | ShowMeasurements
+    | ShowSeries
+    | ShowTagKeys
+    | ShowTagValues
+    | ShowFieldKeys
+    | ShowRetentionPolicies
+    | ShowStats
+    | ShowDiagnostics
+    /// `SHOW SERIES|MEASUREMENT|TAG KEY|TAG VALUES|FIELD KEY [EXACT] CARDINALITY`
+    | ShowCardinality of what: string
+    | CreateDatabase of name: string
+    | DropDatabase of name: string
+    | CreateRetentionPolicy of name: string
+    | DropRetentionPolicy of name: string
+    | Delete
+    | DropSeries
+    | DropMeasurement of name: string
+
+/// One statement: what routing needs, and its own text to forward.
+type Statement =
+    { Kind: StatementKind
+      /// The database of an `ON <db>` clause.
+      On: string option
+      Sources: Source list
+      Limit: int option
+      Offset: int option
+      Text: string }
+
+type QueryError =
+    | ParseError of string
+    | Forbidden of string
+
+module Source =
+    /// Every database a source names, subqueries included.
+    let rec databases =
+        function
+        | Measurement(Some db, _, _)
+        | MeasurementRegex(Some db, _, _) -> [ db ]
+        | Subquery sources -> List.collect databases sources
+        | _ -> []
+
+    /// The single measurement (and its db, if named) the sources reduce to, or None when they are several or a regex.
+    let rec single (sources: Source list) =
+        match sources with
+        | [ Measurement(db, _, name) ] -> Some(db, name)
+        | [ Subquery inner ] -> single inner
+        | _ -> None
+
+module InfluxQL =
+
+    type private P<'a> = Parser<'a, bool>
+
+    // ---------------------------------------------------------------- lexical syntax
+    // The user state says whether the last token ended a value; a `/` then divides, otherwise it opens a regex.
+
+    let private comment: P<unit> =
+        (skipString "--" >>. skipRestOfLine true) <|> (skipString "/*" >>. skipCharsTillString "*/" true Int32.MaxValue)
+
+    let private ws: P<unit> = skipMany ((skipMany1Satisfy Char.IsWhiteSpace) <|> attempt comment)
+
+    let private isIdentStart c = Char.IsAsciiLetter c || c = '_'
+    let private isIdentChar c = Char.IsAsciiLetterOrDigit c || c = '_'
+
+    let private valueEnded ended: P<unit> = updateUserState (fun _ -> ended)
+
+    /// A keyword, in any case, not the prefix of a longer identifier.
+    let private keyword (word: string) : P<unit> =
+        attempt (skipStringCI word >>. notFollowedBy (satisfy isIdentChar)) >>. valueEnded false >>. ws
+
+    let private keywords (words: string) : P<unit> =
+        words.Split ' ' |> Array.map keyword |> Array.reduce (>>.) |> attempt
+
+    let private escapedUntil (quote: char) : P<string> =
+        let plain = manySatisfy (fun c -> c <> quote && c <> '\\')
+        let escape = pchar '\\' >>. anyChar |>> fun c -> if c = quote || c = '\\' then string c else "\\" + string c
+        stringsSepBy plain escape
+
+    /// identifier = unquoted_identifier | quoted_identifier
+    let private identifierNoWs: P<string> =
+        (between (pchar '"') (pchar '"') (escapedUntil '"')) <|> many1Satisfy2 isIdentStart isIdentChar
+
+    let private identifier: P<string> = identifierNoWs .>> valueEnded true .>> ws
+
+    /// string_lit = `'` { unicode_char } `'`
+    let private stringLiteral: P<string> = between (pchar '\'') (pchar '\'') (escapedUntil '\'') .>> valueEnded true .>> ws
+
+    /// regex_lit = "/" { unicode_char } "/"  (only `\/` is an escape; other backslashes belong to the regex)
+    let private regexNoWs: P<string> =
+        let plain = manySatisfy (fun c -> c <> '/' && c <> '\\' && c <> '\n')
+        let escape = pchar '\\' >>. anyChar |>> fun c -> if c = '/' then "/" else "\\" + string c
+        between (pchar '/') (pchar '/') (stringsSepBy plain escape)
+
+    let private integer: P<int> = pint32 .>> valueEnded true .>> ws
+
+    /// Any other token of an expression or clause; returns the upper-cased word for bare words, "" otherwise.
+    let private token: P<string> =
+        let word = many1Satisfy2 isIdentStart isIdentChar |>> fun w -> w.ToUpperInvariant()
+        // After these words an expression or a regex starts, so a `/` opens a regex.
+        let beforeExpression = set [ "SELECT"; "FROM"; "WHERE"; "AND"; "OR"; "NOT"; "BY"; "WITH"; "KEY"; "MEASUREMENT"; "IN" ]
+        let number = many1Satisfy (fun c -> Char.IsAsciiDigit c || c = '.') .>> manySatisfy isIdentChar
+        let regexOrSlash =
+            userStateSatisfies not >>. attempt regexNoWs >>% "" .>> valueEnded true
+            <|> (pchar '/' >>% "" .>> valueEnded false)
+        choice [
+            word >>= fun w -> valueEnded (not (beforeExpression.Contains w)) >>% w
+            stringLiteral >>% ""
+            between (pchar '"') (pchar '"') (escapedUntil '"') >>% "" .>> valueEnded true
+            number .>> valueEnded true
+            pchar ')' >>% ")" .>> valueEnded true
+            pchar '(' >>% "(" .>> valueEnded false
+            regexOrSlash
+            satisfy (fun c -> c <> ';') >>% "" .>> valueEnded false ]
+        .>> ws
+
+    // ---------------------------------------------------------------- hierarchical syntax
+
+    /// measurement = [ db "." [ rp ] "." | rp "." ] ( identifier | regex_lit )
+    let private measurementSource: P<Source> =
+        let part = (regexNoWs |>> Choice2Of2) <|> (identifierNoWs |>> Choice1Of2)
+        sepBy1 (opt part) (pchar '.') .>> valueEnded true .>> ws
+        >>= fun parts ->
+            let last, qualifiers =
+                match List.rev parts with
+                | Some last :: rest -> Some last, List.rev rest
+                | _ -> None, []
+            let name = function Some(Choice1Of2 n) -> Some n | _ -> None
+            match last, qualifiers with
+            | None, _ -> fail "a measurement name or regex is required"
+            | _, qs when qs |> List.exists (function Some(Choice2Of2 _) -> true | _ -> false) -> fail "a regex may only be the last part of a source"
+            | Some m, qs ->
+                let db, rp =
+                    match qs with
+                    | [] -> None, None
+                    | [ rp ] -> None, name rp
+                    | [ db; rp ] -> name db, name rp
+                    | _ -> None, None
+                if qs.Length > 2 then fail "a source has at most db.rp.measurement"
+                else
+                    match m with
+                    | Choice1Of2 n -> preturn (Measurement(db, rp, n))
+                    | Choice2Of2 r -> preturn (MeasurementRegex(db, rp, r))
+
+    let private selectRef, private selectImpl = createParserForwardedToRef<Source list * string list, bool> ()
+
+    /// source = measurement | "(" select_stmt ")" ; a subquery's tokens count as the statement's own (for INTO).
+    let private source: P<Source * string list> =
+        (pchar '(' >>. ws >>. keyword "SELECT" >>. selectRef .>> pchar ')' .>> valueEnded true .>> ws
+         |>> fun (inner, tokens) -> Subquery inner, tokens)
+        <|> (measurementSource |>> fun m -> m, [])
+
+    let private sourcesWithTokens: P<Source list * string list> =
+        sepBy1 source (pchar ',' >>. valueEnded false >>. ws) |>> fun list -> List.map fst list, List.collect snd list
+
+    let private sources: P<Source list> = sourcesWithTokens |>> fst
+
+    /// The tokens of the rest of a clause, up to `;`, the end, or an unbalanced `)`.
+    let private rest: P<string list> =
+        let rec tokens depth acc : P<string list> =
+            (if depth = 0 then notFollowedBy (pchar ')') else preturn ())
+            >>. token
+            >>= (fun t ->
+                let depth = depth + (if t = "(" then 1 elif t = ")" then -1 else 0)
+                tokens depth (t :: acc))
+            <|> preturn (List.rev acc)
+        tokens 0 []
+
+    /// The tokens of a field list, up to FROM outside parentheses.
+    let private fields: P<string list> =
+        let rec tokens depth acc : P<string list> =
+            (if depth = 0 then notFollowedBy (keyword "FROM") >>. notFollowedBy (pchar ')') else preturn ())
+            >>. token
+            >>= (fun t -> tokens (depth + (if t = "(" then 1 elif t = ")" then -1 else 0)) (t :: acc))
+            <|> preturn (List.rev acc)
+        tokens 0 []
+
+    /// select_stmt = "SELECT" fields [ into_clause ] from_clause … ; fields and clauses are only scanned.
+    let private selectBody: P<Source list * string list> =
+        fields .>>. (keyword "FROM" >>. sourcesWithTokens) .>>. rest
+        |>> fun ((fieldTokens, (from, inner)), tail) -> from, fieldTokens @ inner @ tail
+
+    do selectImpl.Value <- selectBody
+
+    /// What a statement parser found: the parts routing needs, or why the statement is refused.
+    type private Parsed = Result<StatementKind * string option * Source list * string list, string>
+
+    let private allowed kind on (sources: Source list) (tokens: string list) : Parsed = Result.Ok(kind, on, sources, tokens)
+
+    /// ON <db>
+    let private onClause: P<string option> = opt (keyword "ON" >>. identifier)
+
+    let private fromClause: P<Source list> = (keyword "FROM" >>. sources) <|> preturn []
+
+    let private show (words: string) (kind: StatementKind) : P<Parsed> =
+        keywords words >>. onClause .>>. fromClause .>>. rest |>> fun ((on, from), tail) -> allowed kind on from tail
+
+    let private cardinality (words: string) (what: string) : P<Parsed> =
+        attempt (keywords words >>. opt (keyword "EXACT") >>. keyword "CARDINALITY") >>. onClause .>>. fromClause .>>. rest
+        |>> fun ((on, from), tail) -> allowed (ShowCardinality what) on from tail
+
+    /// A statement we refuse: parsed past, so the statements after it still get their own answer.
+    let private refused (words: string) (why: string) : P<Parsed> = keywords words >>. rest >>% Result.Error why
+
+    let private select: P<Parsed> =
+        (keyword "SELECT" <|> (keyword "EXPLAIN" >>. opt (keyword "ANALYZE") >>. keyword "SELECT")) >>. selectBody
+        |>> fun (from, tokens) -> allowed Select None from tokens
+
+    let private showStatement: P<Parsed> =
+        keyword "SHOW"
+        >>. choice [
+            cardinality "SERIES" "series"
+            cardinality "MEASUREMENT" "measurement"
+            cardinality "TAG KEY" "tag key"
+            cardinality "TAG VALUES" "tag values"
+            cardinality "FIELD KEY" "field key"
+            show "DATABASES" ShowDatabases
+            show "MEASUREMENTS" ShowMeasurements
+            show "SERIES" ShowSeries
+            show "TAG KEYS" ShowTagKeys
+            show "TAG VALUES" ShowTagValues
+            show "FIELD KEYS" ShowFieldKeys
+            show "RETENTION POLICIES" ShowRetentionPolicies
+            show "STATS" ShowStats
+            show "DIAGNOSTICS" ShowDiagnostics
+            rest >>% Result.Error "this SHOW statement describes one server; ask a backend directly" ]
+
+    let private statementBody: P<Parsed> =
+        choice [
+            select
+            showStatement
+            refused "CREATE USER" "user management is per server"
+            refused "DROP USER" "user management is per server"
+            refused "CREATE CONTINUOUS QUERY" "continuous queries would write into one backend only"
+            refused "DROP CONTINUOUS QUERY" "continuous queries are per server"
+            refused "CREATE SUBSCRIPTION" "subscriptions are per server"
+            refused "DROP SUBSCRIPTION" "subscriptions are per server"
+            refused "DROP SHARD" "shards are per server"
+            refused "ALTER" "ALTER changes one server's schema behind the proxy"
+            refused "GRANT" "GRANT is per server"
+            refused "REVOKE" "REVOKE is per server"
+            refused "KILL" "KILL QUERY is per server"
+            refused "SET PASSWORD" "user management is per server"
+            keywords "CREATE DATABASE" >>. identifier .>>. rest |>> fun (db, tail) -> allowed (CreateDatabase db) (Some db) [] tail
+            keywords "DROP DATABASE" >>. identifier .>>. rest |>> fun (db, tail) -> allowed (DropDatabase db) (Some db) [] tail
+            keywords "CREATE RETENTION POLICY" >>. identifier .>>. (keyword "ON" >>. identifier) .>>. rest
+            |>> fun ((rp, db), tail) -> allowed (CreateRetentionPolicy rp) (Some db) [] tail
+            keywords "DROP RETENTION POLICY" >>. identifier .>>. (keyword "ON" >>. identifier) .>>. rest
+            |>> fun ((rp, db), tail) -> allowed (DropRetentionPolicy rp) (Some db) [] tail
+            keyword "DELETE" >>. fromClause .>>. rest |>> fun (from, tail) -> allowed Delete None from tail
+            keywords "DROP SERIES" >>. fromClause .>>. rest |>> fun (from, tail) -> allowed DropSeries None from tail
+            keywords "DROP MEASUREMENT" >>. identifier .>>. rest
+            |>> fun (m, tail) -> allowed (DropMeasurement m) None [ Measurement(None, None, m) ] tail
+            many1Satisfy2 isIdentStart isIdentChar .>> ws .>> rest
+            |>> fun word -> Result.Error(sprintf "%s statements are not supported by the proxy" (word.ToUpperInvariant())) ]
+
+    /// The first top-level LIMIT and OFFSET (not SLIMIT / SOFFSET), and whether INTO appears anywhere.
+    let private clauses (tokens: string list) =
+        let number (text: string) = match Int32.TryParse text with | true, n -> Some n | _ -> None
+        let rec scan depth limit offset into tokens =
+            match tokens with
+            | [] -> limit, offset, into
+            | "(" :: rest -> scan (depth + 1) limit offset into rest
+            | ")" :: rest -> scan (depth - 1) limit offset into rest
+            | "INTO" :: rest -> scan depth limit offset true rest
+            | "LIMIT" :: n :: rest when depth = 0 && Option.isNone limit -> scan depth (number n) offset into rest
+            | "OFFSET" :: n :: rest when depth = 0 && Option.isNone offset -> scan depth limit (number n) into rest
+            | _ :: rest -> scan depth limit offset into rest
+        scan 0 None None false tokens
+
+    let private located: P<int64 * Parsed * int64> =
+        pipe3 getPosition statementBody getPosition (fun start parsed finish -> start.Index, parsed, finish.Index)
+
+    /// query = statement { ";" statement } ; empty statements between semicolons are skipped.
+    let private query: P<(int64 * Parsed * int64) list> =
+        ws >>. skipMany (pchar ';' >>. ws) >>. sepEndBy located (skipMany1 (pchar ';' >>. valueEnded false >>. ws)) .>> eof
+
+    let private toStatement (text: string) (start: int64, parsed: Parsed, finish: int64) : Result<Statement, QueryError> =
+        match parsed with
+        | Result.Error why -> Result.Error(Forbidden why)
+        | Result.Ok(kind, on, from, tokens) ->
+            let limit, offset, into = clauses tokens
+            if into && kind = Select then Result.Error(Forbidden "SELECT … INTO writes data and is not allowed")
+            else
+                Result.Ok
+                    { Kind = kind
+                      On = on
+                      Sources = from
+                      Limit = limit
+                      Offset = offset
+                      Text = text.Substring(int start, int (finish - start)).Trim() }
+
+    /// Parses every statement; the first refused or malformed one decides the error.
+    let parse (text: string) : Result<Statement list, QueryError> =
+        match runParserOnString query false "query" text with
+        | Failure(message, _, _) -> Result.Error(ParseError(message.ReplaceLineEndings(" ").Replace("  ", " ").Trim()))
+        | Success([], _, _) -> Result.Error(ParseError "empty query")
+        | Success(located, _, _) ->
+            located
+            |> List.map (toStatement text)
+            |> List.fold
+                (fun acc next ->
+                    match acc, next with
+                    | Result.Error e, _ -> Result.Error e
+                    | Result.Ok _, Result.Error e -> Result.Error e
+                    | Result.Ok list, Result.Ok s -> Result.Ok(s :: list))
+                (Result.Ok [])
+            |> Result.map List.rev
+
+    let private quote (name: string) = "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
+
+    let rec private printSource =
+        function
+        | Measurement(db, rp, name) -> printQualified db rp (quote name)
+        | MeasurementRegex(db, rp, pattern) -> printQualified db rp ("/" + pattern.Replace("/", "\\/") + "/")
+        | Subquery inner -> "(SELECT * FROM " + (inner |> List.map printSource |> String.concat ", ") + ")"
+
+    and private printQualified db rp name =
+        match db, rp with
+        | None, None -> name
+        | None, Some rp -> quote rp + "." + name
+        | Some db, rp -> quote db + "." + (rp |> Option.map quote |> Option.defaultValue "") + "." + name
+
+    /// A canonical text of the statement's routing parts; parsing it gives the same statement (but its Text).
+    let print (s: Statement) : string =
+        let on = s.On |> Option.map (fun db -> " ON " + quote db) |> Option.defaultValue ""
+        let from = if s.Sources.IsEmpty then "" else " FROM " + (s.Sources |> List.map printSource |> String.concat ", ")
+        let page =
+            (s.Limit |> Option.map (sprintf " LIMIT %d") |> Option.defaultValue "")
+            + (s.Offset |> Option.map (sprintf " OFFSET %d") |> Option.defaultValue "")
+        match s.Kind with
+        | Select -> "SELECT *" + from + page
+        | ShowDatabases -> "SHOW DATABASES" + page
+        | ShowMeasurements -> "SHOW MEASUREMENTS" + on + page
+        | ShowSeries -> "SHOW SERIES" + on + from + page
+        | ShowTagKeys -> "SHOW TAG KEYS" + on + from + page
+        | ShowTagValues -> "SHOW TAG VALUES" + on + from + " WITH KEY = \"host\"" + page
+        | ShowFieldKeys -> "SHOW FIELD KEYS" + on + from + page
+        | ShowRetentionPolicies -> "SHOW RETENTION POLICIES" + on
+        | ShowStats -> "SHOW STATS"
+        | ShowDiagnostics -> "SHOW DIAGNOSTICS"
+        | ShowCardinality what -> "SHOW " + what.ToUpperInvariant() + " CARDINALITY" + on + from
+        | CreateDatabase db -> "CREATE DATABASE " + quote db
+        | DropDatabase db -> "DROP DATABASE " + quote db
+        | CreateRetentionPolicy rp -> "CREATE RETENTION POLICY " + quote rp + on + " DURATION 1d REPLICATION 1"
+        | DropRetentionPolicy rp -> "DROP RETENTION POLICY " + quote rp + on
+        | Delete -> "DELETE" + from
+        | DropSeries -> "DROP SERIES" + from
+        | DropMeasurement m -> "DROP MEASUREMENT " + quote m
