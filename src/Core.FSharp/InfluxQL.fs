@@ -44,7 +44,9 @@ type Statement =
       Sources: Source list
       Limit: int option
       Offset: int option
-      Text: string }
+      Text: string
+      /// The text with `LIMIT n OFFSET m` turned into `LIMIT n+m`, for backends whose answers are merged.
+      UnpagedText: string }
 
 type QueryError =
     | ParseError of string
@@ -101,19 +103,17 @@ module InfluxQL =
 
     let private identifier: P<string> = identifierNoWs .>> valueEnded true .>> ws
 
-    /// string_lit = `'` { unicode_char } `'`
-    let private stringLiteral: P<string> = between (pchar '\'') (pchar '\'') (escapedUntil '\'') .>> valueEnded true .>> ws
-
     /// regex_lit = "/" { unicode_char } "/"  (only `\/` is an escape; other backslashes belong to the regex)
     let private regexNoWs: P<string> =
         let plain = manySatisfy (fun c -> c <> '/' && c <> '\\' && c <> '\n')
         let escape = pchar '\\' >>. anyChar |>> fun c -> if c = '/' then "/" else "\\" + string c
         between (pchar '/') (pchar '/') (stringsSepBy plain escape)
 
-    let private integer: P<int> = pint32 .>> valueEnded true .>> ws
+    /// A scanned token: bare words upper-cased, numbers as written, parentheses, "" for anything else; with its span.
+    type internal Token = { Word: string; Start: int64; End: int64 }
 
-    /// Any other token of an expression or clause; returns the upper-cased word for bare words, "" otherwise.
-    let private token: P<string> =
+    /// Any token of an expression or clause.
+    let private token: P<Token> =
         let word = many1Satisfy2 isIdentStart isIdentChar |>> fun w -> w.ToUpperInvariant()
         // After these words an expression or a regex starts, so a `/` opens a regex.
         let beforeExpression = set [ "SELECT"; "FROM"; "WHERE"; "AND"; "OR"; "NOT"; "BY"; "WITH"; "KEY"; "MEASUREMENT"; "IN" ]
@@ -121,15 +121,17 @@ module InfluxQL =
         let regexOrSlash =
             userStateSatisfies not >>. attempt regexNoWs >>% "" .>> valueEnded true
             <|> (pchar '/' >>% "" .>> valueEnded false)
-        choice [
-            word >>= fun w -> valueEnded (not (beforeExpression.Contains w)) >>% w
-            stringLiteral >>% ""
-            between (pchar '"') (pchar '"') (escapedUntil '"') >>% "" .>> valueEnded true
-            number .>> valueEnded true
-            pchar ')' >>% ")" .>> valueEnded true
-            pchar '(' >>% "(" .>> valueEnded false
-            regexOrSlash
-            satisfy (fun c -> c <> ';') >>% "" .>> valueEnded false ]
+        let core =
+            choice [
+                word >>= fun w -> valueEnded (not (beforeExpression.Contains w)) >>% w
+                between (pchar '\'') (pchar '\'') (escapedUntil '\'') >>% "" .>> valueEnded true
+                between (pchar '"') (pchar '"') (escapedUntil '"') >>% "" .>> valueEnded true
+                number .>> valueEnded true
+                pchar ')' >>% ")" .>> valueEnded true
+                pchar '(' >>% "(" .>> valueEnded false
+                regexOrSlash
+                satisfy (fun c -> c <> ';') >>% "" .>> valueEnded false ]
+        pipe3 getPosition core getPosition (fun start word finish -> { Word = word; Start = start.Index; End = finish.Index })
         .>> ws
 
     // ---------------------------------------------------------------- hierarchical syntax
@@ -160,50 +162,50 @@ module InfluxQL =
                     | Choice1Of2 n -> preturn (Measurement(db, rp, n))
                     | Choice2Of2 r -> preturn (MeasurementRegex(db, rp, r))
 
-    let private selectRef, private selectImpl = createParserForwardedToRef<Source list * string list, bool> ()
+    let private selectRef, private selectImpl = createParserForwardedToRef<Source list * Token list, bool> ()
 
     /// source = measurement | "(" select_stmt ")" ; a subquery's tokens count as the statement's own (for INTO).
-    let private source: P<Source * string list> =
+    let private source: P<Source * Token list> =
         (pchar '(' >>. ws >>. keyword "SELECT" >>. selectRef .>> pchar ')' .>> valueEnded true .>> ws
          |>> fun (inner, tokens) -> Subquery inner, tokens)
         <|> (measurementSource |>> fun m -> m, [])
 
-    let private sourcesWithTokens: P<Source list * string list> =
+    let private sourcesWithTokens: P<Source list * Token list> =
         sepBy1 source (pchar ',' >>. valueEnded false >>. ws) |>> fun list -> List.map fst list, List.collect snd list
 
     let private sources: P<Source list> = sourcesWithTokens |>> fst
 
     /// The tokens of the rest of a clause, up to `;`, the end, or an unbalanced `)`.
-    let private rest: P<string list> =
-        let rec tokens depth acc : P<string list> =
+    let private rest: P<Token list> =
+        let rec tokens depth acc : P<Token list> =
             (if depth = 0 then notFollowedBy (pchar ')') else preturn ())
             >>. token
             >>= (fun t ->
-                let depth = depth + (if t = "(" then 1 elif t = ")" then -1 else 0)
+                let depth = depth + (if t.Word = "(" then 1 elif t.Word = ")" then -1 else 0)
                 tokens depth (t :: acc))
             <|> preturn (List.rev acc)
         tokens 0 []
 
     /// The tokens of a field list, up to FROM outside parentheses.
-    let private fields: P<string list> =
-        let rec tokens depth acc : P<string list> =
+    let private fields: P<Token list> =
+        let rec tokens depth acc : P<Token list> =
             (if depth = 0 then notFollowedBy (keyword "FROM") >>. notFollowedBy (pchar ')') else preturn ())
             >>. token
-            >>= (fun t -> tokens (depth + (if t = "(" then 1 elif t = ")" then -1 else 0)) (t :: acc))
+            >>= (fun t -> tokens (depth + (if t.Word = "(" then 1 elif t.Word = ")" then -1 else 0)) (t :: acc))
             <|> preturn (List.rev acc)
         tokens 0 []
 
     /// select_stmt = "SELECT" fields [ into_clause ] from_clause … ; fields and clauses are only scanned.
-    let private selectBody: P<Source list * string list> =
+    let private selectBody: P<Source list * Token list> =
         fields .>>. (keyword "FROM" >>. sourcesWithTokens) .>>. rest
         |>> fun ((fieldTokens, (from, inner)), tail) -> from, fieldTokens @ inner @ tail
 
     do selectImpl.Value <- selectBody
 
     /// What a statement parser found: the parts routing needs, or why the statement is refused.
-    type private Parsed = Result<StatementKind * string option * Source list * string list, string>
+    type private Parsed = Result<StatementKind * string option * Source list * Token list, string>
 
-    let private allowed kind on (sources: Source list) (tokens: string list) : Parsed = Result.Ok(kind, on, sources, tokens)
+    let private allowed kind on (sources: Source list) (tokens: Token list) : Parsed = Result.Ok(kind, on, sources, tokens)
 
     /// ON <db>
     let private onClause: P<string option> = opt (keyword "ON" >>. identifier)
@@ -272,19 +274,40 @@ module InfluxQL =
             many1Satisfy2 isIdentStart isIdentChar .>> ws .>> rest
             |>> fun word -> Result.Error(sprintf "%s statements are not supported by the proxy" (word.ToUpperInvariant())) ]
 
+    /// A top-level `LIMIT n` or `OFFSET n` clause: its value and where it stands.
+    type private Paging = { Value: int; Start: int64; End: int64 }
+
     /// The first top-level LIMIT and OFFSET (not SLIMIT / SOFFSET), and whether INTO appears anywhere.
-    let private clauses (tokens: string list) =
-        let number (text: string) = match Int32.TryParse text with | true, n -> Some n | _ -> None
-        let rec scan depth limit offset into tokens =
+    let private clauses (tokens: Token list) =
+        let paging (word: Token) (number: Token) =
+            match Int32.TryParse number.Word with
+            | true, n -> Some { Value = n; Start = word.Start; End = number.End }
+            | _ -> None
+        let rec scan depth limit offset into (tokens: Token list) =
             match tokens with
             | [] -> limit, offset, into
-            | "(" :: rest -> scan (depth + 1) limit offset into rest
-            | ")" :: rest -> scan (depth - 1) limit offset into rest
-            | "INTO" :: rest -> scan depth limit offset true rest
-            | "LIMIT" :: n :: rest when depth = 0 && Option.isNone limit -> scan depth (number n) offset into rest
-            | "OFFSET" :: n :: rest when depth = 0 && Option.isNone offset -> scan depth limit (number n) into rest
+            | t :: rest when t.Word = "(" -> scan (depth + 1) limit offset into rest
+            | t :: rest when t.Word = ")" -> scan (depth - 1) limit offset into rest
+            | t :: rest when t.Word = "INTO" -> scan depth limit offset true rest
+            | t :: n :: rest when t.Word = "LIMIT" && depth = 0 && Option.isNone limit -> scan depth (paging t n) offset into (n :: rest)
+            | t :: n :: rest when t.Word = "OFFSET" && depth = 0 && Option.isNone offset -> scan depth limit (paging t n) into (n :: rest)
             | _ :: rest -> scan depth limit offset into rest
         scan 0 None None false tokens
+
+    /// The statement as each backend of a fan-out must run it so that paging can be applied once after the merge:
+    /// `LIMIT n OFFSET m` becomes `LIMIT n+m`.
+    let private unpaged (text: string) (start: int64) (limit: Paging option) (offset: Paging option) =
+        let cut (from: int64) (until: int64) replacement (text: string) =
+            text.Substring(0, int (from - start)) + replacement + text.Substring(int (until - start))
+        let spans =
+            [ match limit with
+              | Some l -> l.Start, l.End, sprintf "LIMIT %d" (l.Value + (offset |> Option.map _.Value |> Option.defaultValue 0))
+              | None -> ()
+              match offset with
+              | Some o -> o.Start, o.End, ""
+              | None -> () ]
+        // From the last span back, so the earlier offsets stay valid.
+        spans |> List.sortByDescending (fun (from, _, _) -> from) |> List.fold (fun t (from, until, r) -> cut from until r t) text
 
     let private located: P<int64 * Parsed * int64> =
         pipe3 getPosition statementBody getPosition (fun start parsed finish -> start.Index, parsed, finish.Index)
@@ -298,15 +321,17 @@ module InfluxQL =
         | Result.Error why -> Result.Error(Forbidden why)
         | Result.Ok(kind, on, from, tokens) ->
             let limit, offset, into = clauses tokens
+            let own = text.Substring(int start, int (finish - start))
             if into && kind = Select then Result.Error(Forbidden "SELECT … INTO writes data and is not allowed")
             else
                 Result.Ok
                     { Kind = kind
                       On = on
                       Sources = from
-                      Limit = limit
-                      Offset = offset
-                      Text = text.Substring(int start, int (finish - start)).Trim() }
+                      Limit = limit |> Option.map _.Value
+                      Offset = offset |> Option.map _.Value
+                      Text = own.Trim()
+                      UnpagedText = (unpaged own start limit offset).Trim() }
 
     /// Parses every statement; the first refused or malformed one decides the error.
     let parse (text: string) : Result<Statement list, QueryError> =

@@ -4,4 +4,4 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    Tests.runTestsWithCLIArgs [] argv (testList "integration" [ BacklogTests.tests; FoundationTests.tests; WriteTests.tests; OperationsTests.tests ])
+    Tests.runTestsWithCLIArgs [] argv (testList "integration" [ BacklogTests.tests; FoundationTests.tests; WriteTests.tests; OperationsTests.tests; QueryTests.tests ])

@@ -65,6 +65,27 @@ public sealed class BackendClient
         }
     }
 
+    /// <summary>
+    /// POSTs one InfluxQL statement with the client's parameters and returns the backend's answer unread, for relaying
+    /// or parsing; null when the backend could not be reached (the reason is returned).
+    /// </summary>
+    public async Task<(HttpResponseMessage? Response, string Failure)> QueryAsync(
+        IEnumerable<KeyValuePair<string, string>> form, string? accept, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, Url("/query")) { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = _auth;
+        if (accept is not null)
+            request.Headers.Accept.ParseAdd(accept);
+        try
+        {
+            return (await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct), "");
+        }
+        catch (Exception e) when (IsTransport(e, ct))
+        {
+            return (null, TransportReason(e));
+        }
+    }
+
     /// <summary>The backend's databases, or null when it cannot tell us.</summary>
     public Task<IReadOnlyList<string>?> ShowDatabasesAsync(CancellationToken ct) => FirstColumnAsync("", "SHOW DATABASES", ct);
 

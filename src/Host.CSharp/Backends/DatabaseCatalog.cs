@@ -45,4 +45,7 @@ public sealed class DatabaseCatalog
         _missingSince[db] = _time.GetUtcNow();
         return DatabaseExistence.Missing;
     }
+
+    /// <summary>Forget a database dropped through the proxy, so writes to it get 404 again.</summary>
+    public void Forget(string db) => _known.TryRemove(db, out _);
 }

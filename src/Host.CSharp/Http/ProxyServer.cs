@@ -31,6 +31,7 @@ public static partial class ProxyServer
         builder.Services.AddSingleton<BackendSet>();
         builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());
         builder.Services.AddSingleton<WritePipeline>();
+        builder.Services.AddSingleton<QueryRouter>();
         // Stopping waits for requests, which wait for their batches: a send is bounded by write_timeout.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.WriteTimeout * 3 + TimeSpan.FromSeconds(5));
 

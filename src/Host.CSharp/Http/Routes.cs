@@ -21,6 +21,8 @@ public static class Routes
             HealthEndpoint.Handle(c, cluster, backends, config));
         secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));
         secured.MapPost("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state));
+        secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, BackendSet backends, ProxyConfig config) =>
+            QueryEndpoint.Handle(c, router, backends, config));
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
         secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
             WriteEndpoint.Handle(c, pipeline, backends, config, time));

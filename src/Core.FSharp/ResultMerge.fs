@@ -1,0 +1,99 @@
+/// Merging the answers of several backends to one statement into the answer one InfluxDB would give.
+/// Each input is one `results[i]` object of a backend's `/query` answer.
+module InfluxProxy.Core.ResultMerge
+
+open System
+open System.Text.Json.Nodes
+
+let private seriesOf (result: JsonObject) : JsonObject list =
+    match result["series"] with
+    | :? JsonArray as series -> [ for s in series -> s :?> JsonObject ]
+    | _ -> []
+
+/// A series is the same across backends when its name and tags are.
+let private seriesKey (s: JsonObject) =
+    let text (node: JsonNode) = if isNull node then "" else node.ToJsonString()
+    text s["name"] + "|" + text s["tags"]
+
+let private values (s: JsonObject) : JsonNode list =
+    match s["values"] with
+    | :? JsonArray as rows -> [ for r in rows -> r ]
+    | _ -> []
+
+let private withValues (template: JsonObject) (rows: JsonNode seq) =
+    let copy = template.DeepClone() :?> JsonObject
+    copy["values"] <- JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
+    copy
+
+let private resultWith (statementId: int) (series: JsonObject list) =
+    let result = JsonObject()
+    result["statement_id"] <- JsonValue.Create statementId
+    if not series.IsEmpty then result["series"] <- JsonArray(series |> Seq.map (fun s -> s.DeepClone()) |> Seq.toArray)
+    result
+
+/// The first backend error, if any backend answered one for this statement.
+let private firstError (results: JsonObject list) =
+    results |> List.tryFind (fun r -> not (isNull r["error"]))
+
+/// SHOW statements: series with the same name and tags become one; rows sorted and de-duplicated, then OFFSET and
+/// LIMIT applied once to the merged rows (each backend applied them to its own part only).
+let mergeShow (statementId: int) (limit: int option) (offset: int option) (results: JsonObject list) : JsonObject =
+    match firstError results with
+    | Some error -> error
+    | None ->
+        results
+        |> List.collect seriesOf
+        |> List.groupBy seriesKey
+        |> List.sortBy fst
+        |> List.map (fun (_, group) ->
+            let rows =
+                group
+                |> List.collect values
+                |> List.distinctBy (fun r -> r.ToJsonString())
+                |> List.sortWith (fun a b -> String.CompareOrdinal(a.ToJsonString(), b.ToJsonString()))
+            let rows = rows |> List.skip (min rows.Length (defaultArg offset 0))
+            let rows = match limit with Some n when n > 0 -> List.truncate n rows | _ -> rows
+            withValues group.Head rows)
+        |> List.filter (fun s -> not (values s).IsEmpty)
+        |> resultWith statementId
+
+/// SELECT over several measurements: each measurement lives on one backend, so the series are put side by side.
+let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
+    match firstError results with
+    | Some error -> error
+    | None -> results |> List.collect seriesOf |> List.sortBy seriesKey |> resultWith statementId
+
+/// Cardinality: counts of the same series are added (measurements are disjoint across a circle's backends).
+let sumCounts (statementId: int) (results: JsonObject list) : JsonObject =
+    match firstError results with
+    | Some error -> error
+    | None ->
+        results
+        |> List.collect seriesOf
+        |> List.groupBy seriesKey
+        |> List.sortBy fst
+        |> List.map (fun (_, group) ->
+            let total =
+                group
+                |> List.collect values
+                |> List.sumBy (fun row ->
+                    match row with
+                    | :? JsonArray as cells when cells.Count > 0 -> (try cells[cells.Count - 1].GetValue<int64>() with _ -> 0L)
+                    | _ -> 0L)
+            withValues group.Head [ JsonArray(JsonValue.Create total) :> JsonNode ])
+        |> resultWith statementId
+
+/// Keeps only the rows whose first column passes `keep` (SHOW DATABASES under a whitelist).
+let filterFirstColumn (keep: string -> bool) (result: JsonObject) : JsonObject =
+    let series =
+        seriesOf result
+        |> List.map (fun s ->
+            values s
+            |> List.filter (fun row ->
+                match row with
+                | :? JsonArray as cells when cells.Count > 0 -> keep (string cells[0])
+                | _ -> true)
+            |> withValues s)
+    match result["statement_id"] with
+    | null -> resultWith 0 series
+    | id -> resultWith (id.GetValue<int>()) series

@@ -1,0 +1,216 @@
+module InfluxProxy.Testing.QueryTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.Json
+open Expecto
+open InfluxProxy.Core
+open InfluxProxy.Testing.Influxd
+open InfluxProxy.Testing.Web
+open InfluxProxy.Testing.Fixtures
+
+let private withProxy circles extra body =
+    let proxy = ProxyProcess.start circles extra
+    try body proxy finally ProxyProcess.dispose proxy
+
+let private queryUrl (baseUrl: string) db q = sprintf "%s/query?db=%s&q=%s" baseUrl (escape db) (escape q)
+
+/// The `results` of an answer, without anything that differs between servers for the same data.
+let private results (body: string) =
+    use doc = JsonDocument.Parse body
+    doc.RootElement.GetProperty("results").GetRawText()
+
+/// A database on every backend, filled through the proxy with `measurements` × 3 hosts × 5 points.
+let private seed (proxy: ProxyProcess.Proxy) (circles: Server list list) label measurements =
+    let db = uniqueDb label
+    for s in List.concat circles do Influx.createDatabase s.Url db
+    let body =
+        [ for m in 1..measurements do
+            for h in 1..3 do
+                for t in 1..5 -> sprintf "m%d,host=h%d,dc=d%d value=%d,count=%di %d" m h (h % 2) (m * 100 + h * 10 + t) t (1_600_000_000L + int64 t) ]
+        |> String.concat "\n"
+    let reply = post (sprintf "%s/write?db=%s&precision=s" proxy.Url db) body
+    if reply.Status <> 204 then failwithf "seed: %s" reply.Body
+    db
+
+let private owner (proxy: ProxyProcess.Proxy) (circles: Server list list) db measurement circle =
+    let config = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")) |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A")
+    let owners = ProxyConfig.placement config |> Placement.owners db measurement
+    circles[circle][owners[circle]]
+
+let private routing =
+    testList "routing" [
+        test "SELECTs through the proxy answer exactly what the owning backend answers" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = seed proxy circles "select" 6
+                let direct = owner proxy circles db "m3" 0
+                for q in [ "SELECT * FROM m3"
+                           "SELECT mean(value), max(count) FROM m3 WHERE time >= 1600000000s AND time < 1600000010s GROUP BY time(2s), host"
+                           "SELECT count(value) FROM \"m3\" GROUP BY dc"
+                           "select last(value) from m3 where host = 'h2'" ] do
+                    for epoch in [ ""; "&epoch=s"; "&epoch=ms" ] do
+                        let viaProxy = get (queryUrl proxy.Url db q + epoch)
+                        let fromOwner = get (queryUrl direct.Url db q + epoch)
+                        Expect.equal viaProxy.Status 200 viaProxy.Body
+                        Expect.equal (results viaProxy.Body) (results fromOwner.Body) (q + epoch))
+        }
+
+        test "fanned-out statements answer the union of the backends, sorted and once" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = seed proxy circles "fanout" 8
+                let measurements = get (queryUrl proxy.Url db "SHOW MEASUREMENTS")
+                Expect.equal (results measurements.Body)
+                    (sprintf """[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[%s]}]}]"""
+                        ([ for m in 1..8 -> sprintf "[\"m%d\"]" m ] |> List.sort |> String.concat ","))
+                    "all measurements, sorted"
+                let limited = get (queryUrl proxy.Url db "SHOW MEASUREMENTS LIMIT 2 OFFSET 1")
+                Expect.stringContains limited.Body "\"values\":[[\"m2\"],[\"m3\"]]" "LIMIT/OFFSET applied once after the merge"
+                let regex = get (queryUrl proxy.Url db "SELECT count(value) FROM /m[1-4]/")
+                Expect.stringContains regex.Body "\"series\"" regex.Body
+                use doc = JsonDocument.Parse regex.Body
+                let series = doc.RootElement.GetProperty("results").[0].GetProperty("series")
+                Expect.equal [ for s in series.EnumerateArray() -> s.GetProperty("name").GetString() ] [ "m1"; "m2"; "m3"; "m4" ] "a regex source reaches every owner"
+                let keys = get (queryUrl proxy.Url db "SHOW TAG KEYS")
+                Expect.stringContains keys.Body "\"name\":\"m7\"" "tag keys of every measurement"
+                let cardinality = get (queryUrl proxy.Url db "SHOW SERIES CARDINALITY")
+                Expect.equal cardinality.Status 200 cardinality.Body
+                Expect.isFalse (cardinality.Body.Contains "error") cardinality.Body)
+        }
+
+        test "schema statements reach every backend; several statements answer in order" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = uniqueDb "ddl"
+                let created = post (queryUrl proxy.Url "" (sprintf "CREATE DATABASE %s; SHOW DATABASES" db)) ""
+                Expect.equal created.Status 200 created.Body
+                use doc = JsonDocument.Parse created.Body
+                let ids = [ for r in doc.RootElement.GetProperty("results").EnumerateArray() -> r.GetProperty("statement_id").GetInt32() ]
+                Expect.equal ids [ 0; 1 ] "statement ids"
+                Expect.stringContains created.Body db "SHOW DATABASES after CREATE sees it"
+                for s in List.concat circles do
+                    Expect.stringContains (get (queryUrl s.Url "" "SHOW DATABASES")).Body db s.Name
+                let dropped = post (queryUrl proxy.Url "" (sprintf "DROP DATABASE \"%s\"" db)) ""
+                Expect.equal dropped.Status 200 dropped.Body
+                for s in List.concat circles do
+                    Expect.isFalse ((get (queryUrl s.Url "" "SHOW DATABASES")).Body.Contains db) s.Name)
+        }
+
+        test "DROP MEASUREMENT removes it from its owner in every circle" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = seed proxy circles "drop" 3
+                let reply = post (queryUrl proxy.Url db "DROP MEASUREMENT m2") ""
+                Expect.equal reply.Status 200 reply.Body
+                for c in 0..1 do
+                    let server = owner proxy circles db "m2" c
+                    Expect.isFalse ((get (queryUrl server.Url db "SHOW MEASUREMENTS")).Body.Contains "\"m2\"" ) server.Name)
+        }
+    ]
+
+let private failover =
+    testList "failover" [
+        test "with a backend down, its measurements are read from the other circle and SHOW still answers" {
+            withCluster 2 2 (fun circles ->
+                withProxy circles [ "\"check_interval\": 1"; "\"write_timeout\": 2" ] (fun proxy ->
+                    let db = seed proxy circles "failover" 6
+                    let victim = owner proxy circles db "m1" 0
+                    kill victim
+                    for _ in 1..5 do
+                        let reply = get (queryUrl proxy.Url db "SELECT count(value) FROM m1")
+                        Expect.equal reply.Status 200 reply.Body
+                        Expect.stringContains reply.Body "15" "all 15 points, from the other circle"
+                    let show = get (queryUrl proxy.Url db "SHOW MEASUREMENTS")
+                    Expect.equal show.Status 200 show.Body
+                    Expect.stringContains show.Body "\"m6\"" "fan-out answered by the healthy circle"))
+        }
+    ]
+
+let private refusals =
+    testList "refusals" [
+        test "empty, forbidden and malformed queries get a 400 with a clear error, never a 5xx" {
+            withProxy shared.Value [] (fun proxy ->
+                let expect400 (q: string) (text: string) =
+                    let reply = get (queryUrl proxy.Url "db" q)
+                    Expect.equal reply.Status 400 (q + ": " + reply.Body)
+                    Expect.stringContains reply.Body text q
+                expect400 "" "missing required parameter"
+                expect400 ";" "empty query"
+                expect400 "SELECT * FROM cpu WHERE host = 'open" "error parsing query"
+                expect400 "SELECT * INTO other FROM cpu" "query forbidden"
+                expect400 "select * from (SELECT mean(v) INTO x FROM y)" "query forbidden"
+                expect400 "alter retention policy autogen on db duration 1d" "query forbidden"
+                expect400 "/* hidden */ GRANT ALL PRIVILEGES TO bob" "query forbidden"
+                expect400 "SHOW MEASUREMENTS; KILL QUERY 1" "query forbidden"
+                let postForm q =
+                    let form = new System.Net.Http.FormUrlEncodedContent(dict [ "q", q ])
+                    send (new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Post, proxy.Url + "/query", Content = form))
+                let garbage = postForm (String.replicate 2000 "garbage ((( '")
+                Expect.equal garbage.Status 400 "long garbage"
+                Expect.stringContains garbage.Body "{\"error\":\"" "long garbage"
+                let reply = postForm "SELECT * INTO x FROM y"
+                Expect.equal reply.Status 400 reply.Body
+                Expect.stringContains reply.Body "query forbidden" "q from a POST form")
+        }
+
+        test "the whitelist covers the db parameter, ON clauses and db.rp.m sources; SHOW DATABASES is filtered" {
+            let circles = shared.Value
+            let allowed = uniqueDb "allowed"
+            for s in List.concat circles do Influx.createDatabase s.Url allowed
+            withProxy circles [ sprintf "\"db_list\": [\"%s\"]" allowed ] (fun proxy ->
+                let status db q = (get (queryUrl proxy.Url db q)).Status
+                Expect.equal (status allowed "SHOW MEASUREMENTS") 200 "allowed"
+                Expect.equal (status allowed "SHOW RETENTION POLICIES ON _internal") 403 "ON another database"
+                Expect.equal (status allowed "SELECT * FROM _internal..runtime") 403 "db.rp.m source"
+                Expect.equal (status "_internal" "SHOW MEASUREMENTS") 403 "db parameter"
+                let databases = get (queryUrl proxy.Url "" "SHOW DATABASES")
+                Expect.stringContains databases.Body allowed "the allowed one"
+                Expect.isFalse (databases.Body.Contains "_internal") "others hidden")
+        }
+    ]
+
+let private run (program: string) (args: string) =
+    let info = ProcessStartInfo(program, args, RedirectStandardOutput = true, RedirectStandardError = true)
+    use proc = Process.Start info
+    let output = proc.StandardOutput.ReadToEnd() + proc.StandardError.ReadToEnd()
+    proc.WaitForExit()
+    proc.ExitCode, output
+
+let private clients =
+    testList "real clients" [
+        test "the influx shell works through the proxy with -execute and -database" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = seed proxy circles "shell" 3
+                let code, output = run "influx" (sprintf "-host 127.0.0.1 -port %d -database %s -execute \"SHOW MEASUREMENTS; SELECT count(value) FROM m2\"" proxy.Port db)
+                Expect.equal code 0 output
+                Expect.stringContains output "m3" "measurements"
+                Expect.stringContains output "15" "count")
+        }
+
+        test "python3-influxdb works with its defaults (msgpack Accept)" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = uniqueDb "python"
+                let script =
+                    String.concat "\n" [
+                        "from influxdb import InfluxDBClient"
+                        sprintf "c = InfluxDBClient('127.0.0.1', %d, database='%s')" proxy.Port db
+                        sprintf "c.create_database('%s')" db
+                        "c.write_points([{'measurement': 'cpu', 'tags': {'host': 'a'}, 'time': 1600000000000000000, 'fields': {'value': 1.5}}])"
+                        sprintf "print('databases', '%s' in [d['name'] for d in c.get_list_database()])" db
+                        "print('measurements', c.get_list_measurements())"
+                        "print('points', list(c.query('SELECT * FROM cpu').get_points()))" ]
+                let path = Path.Combine(proxy.Dir, "client.py")
+                File.WriteAllText(path, script)
+                let code, output = run "/usr/bin/python3" path
+                Expect.equal code 0 output
+                Expect.stringContains output "databases True" output
+                Expect.stringContains output "'name': 'cpu'" output
+                Expect.stringContains output "'value': 1.5" output)
+        }
+    ]
+
+let tests = testList "Query" [ routing; failover; refusals; clients ]
