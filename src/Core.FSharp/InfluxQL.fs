@@ -167,7 +167,10 @@ module InfluxQL =
     /// source = measurement | "(" select_stmt ")" ; a subquery's tokens count as the statement's own (for INTO).
     let private source: P<Source * Token list> =
         (pchar '(' >>. ws >>. keyword "SELECT" >>. selectRef .>> pchar ')' .>> valueEnded true .>> ws
-         |>> fun (inner, tokens) -> Subquery inner, tokens)
+         |>> fun (inner, tokens) ->
+             // The subquery's own tokens stay inside parentheses: its LIMIT is not the statement's.
+             let wrap word = { Word = word; Start = 0L; End = 0L }
+             Subquery inner, wrap "(" :: tokens @ [ wrap ")" ])
         <|> (measurementSource |>> fun m -> m, [])
 
     let private sourcesWithTokens: P<Source list * Token list> =

@@ -63,3 +63,39 @@ let formatLine (p: LinePoint) =
     let fields = p.Fields |> List.map (fun (k, v) -> sprintf "%s=%s" (escapeKey k) v) |> String.concat ","
     let time = p.Timestamp |> Option.map (sprintf " %d") |> Option.defaultValue ""
     sprintf "%s%s %s%s" (escapeMeasurement p.Measurement) tags fields time
+
+// ---- InfluxQL
+
+let private identifierText = Gen.elements [ "cpu"; "cpu load"; "c.pu"; "c,pu"; "c\"pu"; "温度"; "m_1"; "select"; "x;y" ]
+let private maybe g = Gen.optionOf g
+
+let source: Gen<InfluxProxy.Core.Source> =
+    Gen.oneof [
+        Gen.map3 (fun db rp m -> InfluxProxy.Core.Measurement(db, rp, m)) (maybe identifierText) (maybe identifierText) identifierText
+        Gen.map (fun p -> InfluxProxy.Core.MeasurementRegex(None, None, p)) (Gen.elements [ "cpu.*"; "^m[0-9]$"; "a/b" ]) ]
+
+/// Statements whose routing parts `InfluxQL.print` can render.
+let statement: Gen<InfluxProxy.Core.Statement> =
+    gen {
+        let! kind =
+            Gen.elements [
+                InfluxProxy.Core.Select; InfluxProxy.Core.ShowMeasurements; InfluxProxy.Core.ShowSeries; InfluxProxy.Core.ShowTagKeys
+                InfluxProxy.Core.ShowFieldKeys; InfluxProxy.Core.ShowDatabases; InfluxProxy.Core.CreateDatabase "db;1"
+                InfluxProxy.Core.DropMeasurement "cpu load"; InfluxProxy.Core.Delete; InfluxProxy.Core.DropSeries ]
+        let! sources = Gen.nonEmptyListOf source |> Gen.map (List.truncate 3)
+        let! on = maybe identifierText
+        let! limit = maybe (Gen.choose (1, 100))
+        let! offset = maybe (Gen.choose (1, 100))
+        let empty: InfluxProxy.Core.Statement =
+            { Kind = kind; On = None; Sources = []; Limit = None; Offset = None; Text = ""; UnpagedText = "" }
+        return
+            match kind with
+            | InfluxProxy.Core.Select -> { empty with Sources = sources; Limit = limit; Offset = offset }
+            | InfluxProxy.Core.ShowMeasurements -> { empty with On = on; Limit = limit; Offset = offset }
+            | InfluxProxy.Core.ShowSeries | InfluxProxy.Core.ShowTagKeys | InfluxProxy.Core.ShowFieldKeys ->
+                { empty with On = on; Sources = sources; Limit = limit; Offset = offset }
+            | InfluxProxy.Core.ShowDatabases -> { empty with Limit = limit; Offset = offset }
+            | InfluxProxy.Core.CreateDatabase db -> { empty with On = Some db }
+            | InfluxProxy.Core.DropMeasurement m -> { empty with Sources = [ InfluxProxy.Core.Measurement(None, None, m) ] }
+            | _ -> { empty with Sources = sources }
+    }

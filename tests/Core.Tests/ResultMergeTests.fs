@@ -1,0 +1,53 @@
+module InfluxProxy.Core.Tests.ResultMergeTests
+
+open System.Text.Json.Nodes
+open Expecto
+open InfluxProxy.Core
+
+let private result (json: string) = JsonNode.Parse(json) :?> JsonObject
+let private text (node: JsonObject) = node.ToJsonString()
+
+let private measurements (names: string list) =
+    let rows = names |> List.map (sprintf "[\"%s\"]") |> String.concat ","
+    result (sprintf """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[%s]}]}""" rows)
+
+let tests =
+    testList "ResultMerge" [
+        test "SHOW rows from several backends are united, sorted and de-duplicated" {
+            let merged = ResultMerge.mergeShow 3 None None [ measurements [ "m3"; "m1" ]; measurements [ "m2"; "m1" ] ]
+            Expect.equal (text merged) """{"statement_id":3,"series":[{"name":"measurements","columns":["name"],"values":[["m1"],["m2"],["m3"]]}]}""" "union"
+        }
+
+        test "OFFSET and LIMIT apply once, after the merge" {
+            let merged = ResultMerge.mergeShow 0 (Some 2) (Some 1) [ measurements [ "a"; "c" ]; measurements [ "b"; "d" ] ]
+            Expect.stringContains (text merged) "\"values\":[[\"b\"],[\"c\"]]" "b and c"
+        }
+
+        test "tag keys of the same measurement on two backends are merged, not last-one-wins" {
+            let keys (keys: string list) =
+                result (sprintf """{"statement_id":0,"series":[{"name":"cpu","columns":["tagKey"],"values":[%s]}]}""" (keys |> List.map (sprintf "[\"%s\"]") |> String.concat ","))
+            let merged = ResultMerge.mergeShow 0 None None [ keys [ "host" ]; keys [ "dc"; "host" ] ]
+            Expect.stringContains (text merged) "\"values\":[[\"dc\"],[\"host\"]]" "both keys"
+        }
+
+        test "a backend error wins over the others' rows" {
+            let error = result """{"statement_id":0,"error":"database not found: x"}"""
+            Expect.equal (text (ResultMerge.mergeShow 0 None None [ measurements [ "a" ]; error ])) (text error) "error"
+        }
+
+        test "cardinalities of the same series are added" {
+            let count n = result (sprintf """{"statement_id":0,"series":[{"columns":["count"],"values":[[%d]]}]}""" n)
+            Expect.stringContains (text (ResultMerge.sumCounts 0 [ count 3; count 4 ])) "\"values\":[[7]]" "3 + 4"
+        }
+
+        test "series of different measurements are put side by side, by name" {
+            let series name = result (sprintf """{"statement_id":0,"series":[{"name":"%s","columns":["time","v"],"values":[[1,2]]}]}""" name)
+            let merged = ResultMerge.concatSeries 0 [ series "mem"; series "cpu" ]
+            Expect.stringStarts (text merged) """{"statement_id":0,"series":[{"name":"cpu",""" "sorted by name"
+        }
+
+        test "SHOW DATABASES can be filtered by a whitelist" {
+            let dbs = result """{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["a"],["b"]]}]}"""
+            Expect.stringContains (text (ResultMerge.filterFirstColumn (fun db -> db = "b") dbs)) "\"values\":[[\"b\"]]" "only b"
+        }
+    ]
