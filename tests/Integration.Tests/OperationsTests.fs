@@ -29,7 +29,7 @@ let private expectUnauthorized (reply: Reply) =
 let private auth =
     testList "auth" [
         test "with credentials configured, every way of presenting them works and anything else is 401" {
-            withProxy shared.Value [ "\"username\":\"admin\""; "\"password\":\"s3cret\"" ] (fun proxy ->
+            withProxy shared.Value [ "\"username\":\"admin\""; "\"password\":\"s3cret\""; "\"log_enabled\":true" ] (fun proxy ->
                 let replica = proxy.Url + "/replica?db=a&meas=b"
                 expectUnauthorized (get replica)
                 expectUnauthorized (get (replica + "&u=admin&p=wrong"))
@@ -42,7 +42,8 @@ let private auth =
                 Expect.equal (get (proxy.Url + "/encrypt?msg=x")).Status 200 "/encrypt needs no auth"
                 expectUnauthorized (get (proxy.Url + "/decrypt?key=consistentcipher&msg=x"))
                 expectUnauthorized (post (proxy.Url + "/write?db=x") "m v=1")
-                Expect.isFalse (proxy.Log.Contains "s3cret") "credentials never logged")
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 5.0) (fun () -> proxy.Log.Contains "GET /replica?db=a&meas=b -> 200")) proxy.Log
+                Expect.isFalse (proxy.Log.Contains "s3cret") "credentials never logged, even with log_enabled")
         }
 
         test "auth_secure compares the encrypted plaintext with the configured ciphertext" {
@@ -133,4 +134,61 @@ let private health =
         }
     ]
 
-let tests = testList "Operations" [ auth; cipher; state; health ]
+/// A self-signed certificate for 127.0.0.1, written as PEM files into `dir`.
+let private selfSignedPem (dir: string) =
+    use key = System.Security.Cryptography.RSA.Create 2048
+    let request =
+        System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=127.0.0.1", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1)
+    use cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays -1.0, DateTimeOffset.UtcNow.AddDays 1.0)
+    let certPath, keyPath = IO.Path.Combine(dir, "cert.pem"), IO.Path.Combine(dir, "key.pem")
+    IO.File.WriteAllText(certPath, cert.ExportCertificatePem())
+    IO.File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem())
+    certPath, keyPath
+
+let private debugVars =
+    test "/debug/vars answers the process's and every backend's counters as JSON" {
+        withProxy shared.Value [] (fun proxy ->
+            let reply = get (proxy.Url + "/debug/vars")
+            Expect.equal reply.Status 200 reply.Body
+            use doc = JsonDocument.Parse reply.Body
+            Expect.equal (doc.RootElement.GetProperty("backends").GetArrayLength()) 4 "four backends"
+            Expect.isGreaterThan (doc.RootElement.GetProperty("working_set_bytes").GetInt64()) 0L "memory")
+    }
+
+let private https =
+    testList "https" [
+        test "https_enabled serves TLS with the configured PEM certificate and key" {
+            let dir = ProxyProcess.newDir "tls"
+            let certPath, keyPath = selfSignedPem dir
+            let port = freePort ()
+            let config =
+                ProxyProcess.configFor shared.Value port
+                    [ "\"https_enabled\":true"; sprintf "\"https_cert\":\"%s\"" certPath; sprintf "\"https_key\":\"%s\"" keyPath ]
+            IO.File.WriteAllText(IO.Path.Combine(dir, "proxy.json"), config)
+            let code, output =
+                let proc = Diagnostics.Process.Start(Diagnostics.ProcessStartInfo("dotnet", sprintf "\"%s\" -config proxy.json" ProxyProcess.hostDll, WorkingDirectory = dir))
+                try
+                    use handler = new HttpClientHandler(ServerCertificateCustomValidationCallback = (fun _ _ _ _ -> true))
+                    use client = new HttpClient(handler)
+                    let url = sprintf "https://127.0.0.1:%d/ping" port
+                    let answers () = try (client.GetAsync url).Result.StatusCode = Net.HttpStatusCode.NoContent with _ -> false
+                    (if waitUntil (TimeSpan.FromSeconds 30.0) answers then 204 else 0), ""
+                finally
+                    proc.Kill true
+                    proc.WaitForExit()
+            Expect.equal code 204 output
+        }
+
+        test "a missing certificate file stops the proxy with one clear line and a non-zero exit" {
+            let dir = ProxyProcess.newDir "badtls"
+            let config = ProxyProcess.configFor shared.Value (freePort ()) [ "\"https_enabled\":true"; "\"https_cert\":\"nope.pem\""; "\"https_key\":\"nope.key\"" ]
+            IO.File.WriteAllText(IO.Path.Combine(dir, "proxy.json"), config)
+            let code, output = ProxyProcess.run dir "-config proxy.json"
+            Expect.equal code 1 output
+            Expect.stringContains output "cannot start" output
+            Expect.isFalse (output.Contains "   at ") "no stack trace"
+        }
+    ]
+
+let tests = testList "Operations" [ auth; cipher; state; health; debugVars; https ]

@@ -36,6 +36,8 @@ public static partial class ProxyServer
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.WriteTimeout * 3 + TimeSpan.FromSeconds(5));
 
         var app = builder.Build();
+        if (config.LogEnabled)
+            app.Use(RequestLog.Middleware(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Requests")));
         app.Use(ProxyHeaders.Add);
         app.Use(Errors.Unhandled);
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));

@@ -17,6 +17,7 @@ public static class Routes
 
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
+        secured.MapGet("/debug/vars", (HttpContext c, BackendSet backends) => DebugVarsEndpoint.Handle(c, backends));
         secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendSet backends, ProxyConfig config) =>
             HealthEndpoint.Handle(c, cluster, backends, config));
         secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Config;
+
+namespace InfluxProxy.Host.Http;
+
+/// <summary>
+/// <c>GET /debug/vars</c>: the Go proxy's expvar in .NET terms, a JSON snapshot of the process and of every
+/// backend's write path. For CPU and allocation profiles use <c>dotnet-counters</c> and <c>dotnet-trace</c> (README).
+/// </summary>
+public static class DebugVarsEndpoint
+{
+    private sealed record BackendVars(
+        string name, string state, long points_delivered, long points_backlogged, long partial_write_points,
+        long backlog_bytes, long backlog_records, long backlog_replayed_records, long backlog_dropped_records, bool replaying);
+
+    private sealed record Vars(
+        string version, string commit, double uptime_seconds, long working_set_bytes, long gc_heap_bytes,
+        int gen0_collections, int gen1_collections, int gen2_collections, int threads, IReadOnlyList<BackendVars> backends);
+
+    private static readonly DateTime Started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+
+    public static Task Handle(HttpContext context, BackendSet backends)
+    {
+        var process = Process.GetCurrentProcess();
+        var vars = new Vars(
+            BuildInfo.Version, BuildInfo.Commit, (DateTime.UtcNow - Started).TotalSeconds, process.WorkingSet64,
+            GC.GetTotalMemory(forceFullCollection: false), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+            process.Threads.Count,
+            backends.Backends.Select(b => new BackendVars(
+                b.Info.Name, b.Health.State.ToString().ToLowerInvariant(), b.Writer.Stats.DeliveredPoints,
+                b.Writer.Stats.BackloggedPoints, b.Writer.Stats.RefusedBatchPoints, b.Backlog.PendingBytes,
+                b.Backlog.PendingRecords, b.Writer.Stats.ReplayedRecords, b.Writer.Stats.DroppedRecords, b.Replayer.Replaying)).ToList());
+        return JsonBody.Write(context, StatusCodes.Status200OK, vars);
+    }
+}
