@@ -197,6 +197,18 @@ module Bench =
         Task.WaitAll [| for _ in 1..clients -> worker () :> Task |]
         latencies.ToArray() |> Array.sort
 
+    /// p50 and p99 in ms of `count` sequential GETs of one query on a keep-alive connection.
+    let queryLatency (baseUrl: string) (q: string) (count: int) =
+        use http = new HttpClient()
+        let url = baseUrl + "/query?db=bench&q=" + Uri.EscapeDataString q
+        for _ in 1..50 do http.GetStringAsync(url).Result |> ignore
+        let times =
+            [| for _ in 1..count ->
+                let watch = Stopwatch.StartNew()
+                http.GetStringAsync(url).Result |> ignore
+                watch.Elapsed.TotalMilliseconds |] |> Array.sort
+        percentile 0.50 times, percentile 0.99 times
+
     let landedCount (servers: Influxd.Server list) =
         use http = new HttpClient()
         servers
@@ -239,6 +251,14 @@ module Bench =
             printfn "POST p50 / p99 ms:          %.1f / %.1f" (percentile 0.50 latencies) (percentile 0.99 latencies)
             printfn "proxy CPU-s per 1M points:  %.2f" (cpu / (float points / 1_000_000.0))
             printfn "proxy peak RSS MB:          %.0f" (peakRssMb proxy.Id)
+            let owner = all |> List.find (fun s -> http.GetStringAsync(s.Url + "/query?db=bench&q=SHOW+MEASUREMENTS").Result.Contains "\"bench5\"")
+            for label, q, direct in
+                [ "SELECT (one owner)", "SELECT last(value) FROM bench5 WHERE host = 'host1'", owner.Url
+                  "SHOW MEASUREMENTS (fan-out)", "SHOW MEASUREMENTS", all.Head.Url ] do
+                let proxyP50, proxyP99 = queryLatency url q 500
+                let directP50, directP99 = queryLatency direct q 500
+                printfn "%-27s proxy %.2f / %.2f ms, backend directly %.2f / %.2f ms (p50 / p99), p50 overhead %.2f ms"
+                    (label + ":") proxyP50 proxyP99 directP50 directP99 (proxyP50 - directP50)
             let warnings = lock log (fun () -> log.ToString().Split('\n') |> Array.filter (fun l -> l.Contains "warn" || l.Contains "fail"))
             if warnings.Length > 0 then printfn "proxy warnings (%d), first: %s" warnings.Length warnings.[0]
         finally

@@ -336,10 +336,25 @@ module InfluxQL =
                       Text = own.Trim()
                       UnpagedText = (unpaged own start limit offset).Trim() }
 
+    /// `at line 1, column 14: expected FROM` — FParsec's message without the echo of the input and without the
+    /// comment syntax, which is allowed everywhere and so is always "expected".
+    let private describe (text: string) (error: ParserError) =
+        let lines =
+            (sprintf "%O" error).Split('\n')
+            |> Array.map _.Trim()
+            |> Array.filter (fun l -> l.StartsWith "Expecting:" || (l <> "" && not (l.StartsWith "Error in") && not (l.StartsWith "Note:")
+                                                                   && not (l.StartsWith "Other error") && not (l.EndsWith "^") && not (text.Contains l)))
+        let expecting =
+            lines
+            |> Array.map (fun l -> l.Replace("'--', '/*' or ", "").Replace("'--' or '/*'", "").Replace(", '--' or '/*'", "").Replace("'--', ", "").Replace("'/*', ", ""))
+            |> Array.filter (fun l -> l <> "Expecting:" && l <> "Expecting: ")
+        sprintf "at line %d, column %d: %s" error.Position.Line error.Position.Column (String.Join("; ", expecting))
+        |> fun m -> m.TrimEnd(' ', ':', ';')
+
     /// Parses every statement; the first refused or malformed one decides the error.
     let parse (text: string) : Result<Statement list, QueryError> =
         match runParserOnString query false "query" text with
-        | Failure(message, _, _) -> Result.Error(ParseError(message.ReplaceLineEndings(" ").Replace("  ", " ").Trim()))
+        | Failure(_, error, _) -> Result.Error(ParseError(describe text error))
         | Success([], _, _) -> Result.Error(ParseError "empty query")
         | Success(located, _, _) ->
             located

@@ -57,6 +57,20 @@ let private routing =
                         Expect.equal (results viaProxy.Body) (results fromOwner.Body) (q + epoch))
         }
 
+        test "chunked answers stream through, and gzip is used when the client asks for it" {
+            let circles = shared.Value
+            withProxy circles [] (fun proxy ->
+                let db = seed proxy circles "chunked" 2
+                let chunked = get (queryUrl proxy.Url db "SELECT * FROM m1" + "&chunked=true&chunk_size=4")
+                Expect.equal chunked.Status 200 chunked.Body
+                let lines = chunked.Body.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                Expect.equal lines.Length 4 "15 points in chunks of 4"
+                let request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Get, queryUrl proxy.Url db "SHOW MEASUREMENTS")
+                request.Headers.AcceptEncoding.ParseAdd "gzip"
+                use response = client.Send request
+                Expect.equal (Seq.toList response.Content.Headers.ContentEncoding) [ "gzip" ] "compressed")
+        }
+
         test "fanned-out statements answer the union of the backends, sorted and once" {
             let circles = shared.Value
             withProxy circles [] (fun proxy ->

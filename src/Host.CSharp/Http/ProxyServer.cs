@@ -32,6 +32,12 @@ public static partial class ProxyServer
         builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());
         builder.Services.AddSingleton<WritePipeline>();
         builder.Services.AddSingleton<QueryRouter>();
+        // Answers are gzip-compressed only for clients that ask (Accept-Encoding), as InfluxDB does.
+        builder.Services.AddResponseCompression(o =>
+        {
+            o.EnableForHttps = true;
+            o.MimeTypes = ["application/json", "application/csv", "text/plain"];
+        });
         // Stopping waits for requests, which wait for their batches: a send is bounded by write_timeout.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.WriteTimeout * 3 + TimeSpan.FromSeconds(5));
 
@@ -40,6 +46,7 @@ public static partial class ProxyServer
             app.Use(RequestLog.Middleware(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Requests")));
         app.Use(ProxyHeaders.Add);
         app.Use(Errors.Unhandled);
+        app.UseResponseCompression();
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
         app.UseHttpMetrics();
         Routes.Map(app);
