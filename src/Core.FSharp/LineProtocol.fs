@@ -329,3 +329,113 @@ type LineScanner private () =
     static member Measurement(escaped: ReadOnlySpan<byte>) : string =
         let text = Text.Encoding.UTF8.GetString escaped
         if text.IndexOf '\\' < 0 then text else text.Replace("\\,", ",").Replace("\\ ", " ")
+
+/// A field value as line protocol writes it.
+type FieldValue =
+    | Float of float
+    | Integer of int64
+    | Unsigned of uint64
+    | String of string
+    | Boolean of bool
+
+/// One point, as the reference parser reads it. Names are unescaped as InfluxDB stores them.
+type Point =
+    { Measurement: string
+      Tags: (string * string) list
+      Fields: (string * FieldValue) list
+      /// As written, before any precision is applied.
+      Timestamp: int64 option }
+
+/// The reference grammar of one line, in FParsec, production by production after the line protocol reference
+/// (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/). It is the specification the
+/// hand-written `LineScanner` is checked against: every line this parser accepts, the scanner accepts with the
+/// same measurement and timestamp (a property in the tests).
+module LineProtocol =
+    open FParsec
+
+    type private P<'a> = Parser<'a, unit>
+
+    // ---------------------------------------------------------------- lexical syntax
+
+    /// In measurements and tags InfluxDB checks "is the previous byte a backslash", so a run of backslashes and the
+    /// byte after it are one literal unit.
+    let private escapedUnit (stops: string) : P<string> =
+        attempt (many1Chars (pchar '\\') .>>. anyChar |>> fun (run, c) -> run + string c)
+        <|> (noneOf (stops + "\\") |>> string)
+
+    /// In field keys and string values a backslash escapes exactly the next byte.
+    let private escapePair: P<string> = attempt (pchar '\\' >>. anyChar |>> fun c -> "\\" + string c)
+
+    let private unescape (escapes: string) (raw: string) =
+        escapes |> Seq.fold (fun (text: string) c -> text.Replace("\\" + string c, string c)) raw
+
+    let private blanks: P<unit> = skipManySatisfy (fun c -> c = ' ' || c = '\t' || c = '\000')
+
+    let private fieldEnd: P<unit> = notFollowedBy (noneOf ", ")
+
+    // ---------------------------------------------------------------- hierarchical syntax
+
+    /// measurement: any text but an unescaped comma or space, not starting with a comma.
+    let private measurement: P<string> =
+        notFollowedBy (pchar ',') >>. many1Strings (escapedUnit ", ") |>> unescape ", "
+
+    /// tag_set: `,key=value` pairs; a value may start with `=` but contain no other unescaped one.
+    let private tag: P<string * string> =
+        let key = notFollowedBy (anyOf " ,=") >>. many1Strings (escapedUnit " ,=")
+        let value = pipe2 (escapedUnit ", ") (manyStrings (escapedUnit ", =")) (+)
+        pchar ',' >>. key .>> pchar '=' .>>. (value .>> notFollowedBy (pchar '='))
+        |>> fun (k, v) -> unescape ", =" k, unescape ", =" v
+
+    let private digits: P<string> = many1Satisfy isDigit
+
+    /// float | integer "i" | unsigned "u", with InfluxDB's range checks.
+    let private number: P<FieldValue> =
+        let sign = opt (pchar '-') |>> function Some _ -> "-" | None -> ""
+        let integer =
+            attempt (pipe2 sign digits (+) .>> pchar 'i' .>> fieldEnd)
+            >>= fun text -> match Int64.TryParse text with | true, v -> preturn (Integer v) | _ -> fail "integer out of range"
+        let unsigned =
+            attempt (digits .>> pchar 'u' .>> fieldEnd)
+            >>= fun text -> match UInt64.TryParse text with | true, v -> preturn (Unsigned v) | _ -> fail "unsigned out of range"
+        let mantissa = (pipe2 digits (opt (pchar '.' >>. manySatisfy isDigit)) (fun i f -> i + (f |> Option.map ((+) ".") |> Option.defaultValue "")))
+                       <|> (pchar '.' >>. digits |>> (+) ".")
+        let exponent = opt (anyOf "eE" >>. pipe2 (opt (anyOf "+-")) digits (fun s d -> "e" + (s |> Option.map string |> Option.defaultValue "") + d))
+        let float =
+            attempt (pipe3 sign mantissa exponent (fun s m e -> s + m + Option.defaultValue "" e) .>> fieldEnd)
+            >>= fun text ->
+                match Double.TryParse(text, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
+                | true, v when not (Double.IsInfinity v) -> preturn (Float v)
+                | _ -> fail "invalid float"
+        integer <|> unsigned <|> float
+
+    let private boolean: P<FieldValue> =
+        choice [ for w in [ "true"; "True"; "TRUE"; "t"; "T" ] -> attempt (pstring w .>> fieldEnd) >>% Boolean true
+                 for w in [ "false"; "False"; "FALSE"; "f"; "F" ] -> attempt (pstring w .>> fieldEnd) >>% Boolean false ]
+
+    /// string: double-quoted; `\"` and `\\` are escapes, a raw newline is allowed.
+    let private stringValue: P<FieldValue> =
+        between (pchar '"') (pchar '"') (manyStrings (escapePair <|> (noneOf "\"\\" |>> string))) .>> fieldEnd
+        |>> (unescape "\"\\" >> String)
+
+    /// field_set: `key=value` pairs separated by commas.
+    let private field: P<string * FieldValue> =
+        let key = many1Strings (escapePair <|> (noneOf " ,=\\" |>> string)) |>> unescape ", =\\"
+        key .>> pchar '=' .>>. (stringValue <|> number <|> boolean)
+
+    let private timestamp: P<int64> =
+        pipe2 (opt (pchar '-')) digits (fun s d -> (if s.IsSome then "-" else "") + d)
+        >>= fun text -> match Int64.TryParse text with | true, v -> preturn v | _ -> fail "bad timestamp"
+
+    /// line: measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
+    let private line: P<Point> =
+        pipe4 measurement (many tag) (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
+            ((attempt (many1Satisfy (fun c -> c = ' ' || c = '\t' || c = '\000') >>. timestamp |>> Some) .>> skipManySatisfy ((=) ' '))
+             <|> (blanks >>% None))
+            (fun m tags fields ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts })
+        .>> eof
+
+    /// Parses one line (its newline removed); the error says where it stopped.
+    let parseLine (text: string) : Result<Point, string> =
+        match runParserOnString line () "line" text with
+        | Success(point, _, _) -> Result.Ok point
+        | Failure(message, _, _) -> Result.Error message

@@ -154,4 +154,53 @@ let private laws =
                 true))
     ]
 
-let tests = testList "LineProtocol" [ examples; laws ]
+/// A valid line and some edits of it: inserted, removed and replaced characters that matter to the grammar.
+let private mutatedLines =
+    gen {
+        let! point = Arb.linePoint
+        let line = Arb.formatLine point
+        let! at = Gen.choose (0, line.Length)
+        let! c = Gen.elements [ ' '; ','; '='; '"'; '\\'; 'x'; '1'; '-'; '.'; 'i'; 'e'; '\t' ]
+        return!
+            Gen.elements [
+                line
+                line.Insert(at, string c)
+                (if line.Length > 0 then line.Remove(min at (line.Length - 1), 1) else line)
+                (if at < line.Length then line.Remove(at, 1).Insert(at, string c) else line) ]
+    }
+    |> Gen.filter (fun l -> not (l.Contains "\n"))
+
+let private reference =
+    testList "reference grammar" [
+        test "the FParsec grammar reads the examples as InfluxDB does" {
+            let ok (line: string) = Expect.isOk (LineProtocol.parseLine line) line
+            let bad (line: string) = Expect.isError (LineProtocol.parseLine line) line
+            ok "cpu,host=a,region=eu f=1.5,i=-2i,u=3u,s=\"x y\",b=true 1600000000000000000"
+            ok "a\\ \\ b value=1 1"
+            ok "cpu value=\"C:\\\\path\" 1"
+            ok "cpu,host=a\"b value=1 1"
+            ok "cpu  value=1  1"
+            for line in [ "cpu"; "cpu 1"; ",h=a v=1"; "cpu,h= v=1"; "cpu v="; "cpu v=1.2.3"; "cpu v=tru"; "cpu v=\"open"; "cpu v=1 1 2"
+                          "cpu v=99999999999999999999i"; "cpu v=1\t16x" ] do
+                bad line
+            Expect.equal (LineProtocol.parseLine "c\\,pu,t\\=k=v\\ x f\\ k=\"a\\\"b\" -5")
+                (Ok { Measurement = "c,pu"; Tags = [ "t=k", "v x" ]; Fields = [ "f k", String "a\"b" ]; Timestamp = Some -5L }) "unescaped"
+        }
+
+        testPropertyWithConfig config "the FParsec grammar reads a formatted point back"
+            (Prop.forAll (Arb.fromGen Arb.linePoint) (fun point ->
+                match LineProtocol.parseLine (Arb.formatLine point) with
+                | Ok parsed -> parsed.Measurement = point.Measurement && parsed.Timestamp = point.Timestamp && parsed.Tags = point.Tags
+                | Error _ -> false))
+
+        testPropertyWithConfig config "fast scanner agrees with FParsec on every line FParsec accepts"
+            (Prop.forAll (Arb.fromGen mutatedLines) (fun line ->
+                match LineProtocol.parseLine line with
+                | Ok point ->
+                    match scanAll Nanosecond line with
+                    | [ Ok(measurement, _, timestamp) ] -> measurement = point.Measurement && timestamp = point.Timestamp
+                    | _ -> false
+                | Error _ -> true))
+    ]
+
+let tests = testList "LineProtocol" [ examples; reference; laws ]
