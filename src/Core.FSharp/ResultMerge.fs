@@ -35,9 +35,9 @@ let private resultWith (statementId: int) (series: JsonObject list) =
 let private firstError (results: JsonObject list) =
     results |> List.tryFind (fun r -> not (isNull r["error"]))
 
-/// SHOW statements: series with the same name and tags become one; rows sorted and de-duplicated, then OFFSET and
-/// LIMIT applied once to the merged rows (each backend applied them to its own part only).
-let mergeShow (statementId: int) (limit: int option) (offset: int option) (results: JsonObject list) : JsonObject =
+/// Series with the same name and tags become one, whose rows `combine` makes from all of theirs; the first backend
+/// error wins over any rows.
+let private mergeSeries (statementId: int) (combine: JsonNode list -> JsonNode list) (results: JsonObject list) =
     match firstError results with
     | Some error -> error
     | None ->
@@ -45,17 +45,23 @@ let mergeShow (statementId: int) (limit: int option) (offset: int option) (resul
         |> List.collect seriesOf
         |> List.groupBy seriesKey
         |> List.sortBy fst
-        |> List.map (fun (_, group) ->
-            let rows =
-                group
-                |> List.collect values
-                |> List.distinctBy (fun r -> r.ToJsonString())
-                |> List.sortWith (fun a b -> String.CompareOrdinal(a.ToJsonString(), b.ToJsonString()))
-            let rows = rows |> List.skip (min rows.Length (defaultArg offset 0))
-            let rows = match limit with Some n when n > 0 -> List.truncate n rows | _ -> rows
-            withValues group.Head rows)
+        |> List.map (fun (_, group) -> group |> List.collect values |> combine |> withValues group.Head)
         |> List.filter (fun s -> not (values s).IsEmpty)
         |> resultWith statementId
+
+/// SHOW statements: rows sorted and de-duplicated, then OFFSET and LIMIT applied once to the merged rows (each
+/// backend applied them to its own part only).
+let mergeShow (statementId: int) (limit: int option) (offset: int option) (results: JsonObject list) : JsonObject =
+    let page (rows: JsonNode list) =
+        let rows =
+            rows
+            |> List.distinctBy (fun r -> r.ToJsonString())
+            |> List.sortWith (fun a b -> String.CompareOrdinal(a.ToJsonString(), b.ToJsonString()))
+        let rows = rows |> List.skip (min rows.Length (defaultArg offset 0))
+        match limit with
+        | Some n when n > 0 -> List.truncate n rows
+        | _ -> rows
+    mergeSeries statementId page results
 
 /// SELECT over several measurements: each measurement lives on one backend, so the series are put side by side.
 let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
@@ -65,23 +71,14 @@ let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
 
 /// Cardinality: counts of the same series are added (measurements are disjoint across a circle's backends).
 let sumCounts (statementId: int) (results: JsonObject list) : JsonObject =
-    match firstError results with
-    | Some error -> error
-    | None ->
-        results
-        |> List.collect seriesOf
-        |> List.groupBy seriesKey
-        |> List.sortBy fst
-        |> List.map (fun (_, group) ->
-            let total =
-                group
-                |> List.collect values
-                |> List.sumBy (fun row ->
-                    match row with
-                    | :? JsonArray as cells when cells.Count > 0 -> (try cells[cells.Count - 1].GetValue<int64>() with _ -> 0L)
-                    | _ -> 0L)
-            withValues group.Head [ JsonArray(JsonValue.Create total) :> JsonNode ])
-        |> resultWith statementId
+    let count (row: JsonNode) =
+        match row with
+        | :? JsonArray as cells when cells.Count > 0 ->
+            match cells[cells.Count - 1] with
+            | :? JsonValue as v when (fst (v.TryGetValue<int64>())) -> snd (v.TryGetValue<int64>())
+            | _ -> 0L
+        | _ -> 0L
+    mergeSeries statementId (fun rows -> [ JsonArray(JsonValue.Create(List.sumBy count rows)) :> JsonNode ]) results
 
 /// Keeps only the rows whose first column passes `keep` (SHOW DATABASES under a whitelist).
 let filterFirstColumn (keep: string -> bool) (result: JsonObject) : JsonObject =

@@ -10,4 +10,7 @@ public sealed partial class BackendWriter
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Error, Message = "{Lines} lines for backend {Backend}, db {Db} not accepted: {Reason}")]
     private partial void LogBacklogRefused(string backend, string db, int lines, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "writer of backend {Backend} failed a batch for db {Db}")]
+    private partial void LogFlushFailed(Exception error, string backend, string db);
 }

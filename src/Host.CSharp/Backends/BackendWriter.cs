@@ -58,7 +58,7 @@ public sealed partial class BackendWriter
             }
             foreach (var ((db, rp), group) in pending)
                 foreach (var batch in Batches(group))
-                    await FlushAsync(db, rp, batch);
+                    await FlushOrFailAsync(db, rp, batch);
             pending.Clear();
         }
     }
@@ -81,6 +81,20 @@ public sealed partial class BackendWriter
         }
         if (batch.Count > 0)
             yield return batch;
+    }
+
+    /// <summary>A bug or an unexpected I/O error must not stop the writer: the batch's requests learn of it.</summary>
+    private async Task FlushOrFailAsync(string db, string rp, List<LineChunk> batch)
+    {
+        try
+        {
+            await FlushAsync(db, rp, batch);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            LogFlushFailed(e, _client.Info.Name, db);
+            CompleteAll(batch, new Delivery(DeliveryKind.Failed, $"backend {_client.Info.Name}: {e.Message}"));
+        }
     }
 
     private async Task FlushAsync(string db, string rp, List<LineChunk> batch)

@@ -44,7 +44,17 @@ public sealed partial class BacklogReplayer
     {
         while (!stopping.IsCancellationRequested)
         {
-            var progressed = _health.AcceptsWrites && await ReplayOneAsync(stopping);
+            bool progressed;
+            try
+            {
+                progressed = _health.AcceptsWrites && await ReplayOneAsync(stopping);
+            }
+            catch (IOException e)
+            {
+                // The backlog file misbehaves (disk error); the record stays and is tried again after the interval.
+                LogReplayFailed(e, _client.Info.Name);
+                progressed = false;
+            }
             Replaying = progressed;
             if (!progressed)
                 await WaitAsync(stopping);
