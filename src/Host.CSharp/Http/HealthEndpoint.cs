@@ -3,7 +3,7 @@ using InfluxProxy.Host.Backends;
 namespace InfluxProxy.Host.Http;
 
 /// <summary>
-/// <c>GET /health</c>: per circle, per backend, the original's fields (active, backlog, load, name, rewrite, url; keys
+/// <c>GET /health[?pretty=true][&amp;stats=false]</c>: per circle, per backend, the original's fields (active, backlog, load, name, rewrite, url; keys
 /// sorted) plus the backlog's size and the backend's state. Backends are asked in parallel, each within
 /// <c>write_timeout</c>; a dead one shows <c>active: false</c> and an empty load.
 /// </summary>
@@ -21,20 +21,22 @@ public static class HealthEndpoint
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         timeout.CancelAfter(config.WriteTimeout);
-        var views = await Task.WhenAll(backends.Backends.Select(b => ViewAsync(b, cluster, timeout.Token)));
+        // stats=false skips the per-database load (a cheap liveness view); by default it is computed, as in v2.4.7.
+        var withLoad = context.Request.Query["stats"] != "false";
+        var views = await Task.WhenAll(backends.Backends.Select(b => ViewAsync(b, cluster, withLoad, timeout.Token)));
         var circles = cluster.Circles
             .Select(c => new CircleHealthView(c.Backends.Select(b => views[b.Id]).ToList(), c.Name))
             .ToList();
         await JsonBody.Write(context, StatusCodes.Status200OK, circles);
     }
 
-    private static async Task<BackendHealthView> ViewAsync(Backend backend, Cluster cluster, CancellationToken ct)
+    private static async Task<BackendHealthView> ViewAsync(Backend backend, Cluster cluster, bool withLoad, CancellationToken ct)
     {
         var backlog = backend.Backlog;
         SortedDictionary<string, Load> load;
         try
         {
-            load = await LoadAsync(backend, cluster, ct);
+            load = withLoad ? await LoadAsync(backend, cluster, ct) : [];
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
