@@ -426,9 +426,9 @@ module LineProtocol =
         pipe2 (opt (pchar '-')) digits (fun s d -> (if s.IsSome then "-" else "") + d)
         >>= fun text -> match Int64.TryParse text with | true, v -> preturn v | _ -> fail "bad timestamp"
 
-    /// line: measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
+    /// line: leading blanks, measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
     let private line: P<Point> =
-        pipe4 measurement (many tag) (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
+        blanks >>. pipe4 measurement (many tag) (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
             ((attempt (many1Satisfy (fun c -> c = ' ' || c = '\t' || c = '\000') >>. timestamp |>> Some) .>> skipManySatisfy ((=) ' '))
              <|> (blanks >>% None))
             (fun m tags fields ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts })

@@ -183,6 +183,7 @@ let private reference =
             for line in [ "cpu"; "cpu 1"; ",h=a v=1"; "cpu,h= v=1"; "cpu v="; "cpu v=1.2.3"; "cpu v=tru"; "cpu v=\"open"; "cpu v=1 1 2"
                           "cpu v=99999999999999999999i"; "cpu v=1\t16x" ] do
                 bad line
+            Expect.equal (LineProtocol.parseLine "\t m v=1") (Ok { Measurement = "m"; Tags = []; Fields = [ "v", Float 1.0 ]; Timestamp = None }) "leading blanks (replayed shrunk failure)"
             Expect.equal (LineProtocol.parseLine "c\\,pu,t\\=k=v\\ x f\\ k=\"a\\\"b\" -5")
                 (Ok { Measurement = "c,pu"; Tags = [ "t=k", "v x" ]; Fields = [ "f k", String "a\"b" ]; Timestamp = Some -5L }) "unescaped"
         }

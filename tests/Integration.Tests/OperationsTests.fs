@@ -167,7 +167,7 @@ let private https =
                     [ "\"https_enabled\":true"; sprintf "\"https_cert\":\"%s\"" certPath; sprintf "\"https_key\":\"%s\"" keyPath ]
             IO.File.WriteAllText(IO.Path.Combine(dir, "proxy.json"), config)
             let code, output =
-                let proc = Diagnostics.Process.Start(Diagnostics.ProcessStartInfo("dotnet", sprintf "\"%s\" -config proxy.json" ProxyProcess.hostDll, WorkingDirectory = dir))
+                let proc = Diagnostics.Process.Start(Diagnostics.ProcessStartInfo("dotnet", sprintf "\"%s\" -config proxy.json" ProxyProcess.hostDll, WorkingDirectory = dir, RedirectStandardOutput = true))
                 try
                     use handler = new HttpClientHandler(ServerCertificateCustomValidationCallback = (fun _ _ _ _ -> true))
                     use client = new HttpClient(handler)
