@@ -428,7 +428,7 @@ module LineProtocol =
 
     /// line: leading blanks, measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
     let private line: P<Point> =
-        blanks >>. pipe4 measurement (many tag) (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
+        blanks >>. notFollowedByL (pchar '#') "a comment, not a point" >>. pipe4 measurement (many tag) (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
             ((attempt (many1Satisfy (fun c -> c = ' ' || c = '\t' || c = '\000') >>. timestamp |>> Some) .>> skipManySatisfy ((=) ' '))
              <|> (blanks >>% None))
             (fun m tags fields ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts })
