@@ -211,4 +211,22 @@ let private outages =
         }
     ]
 
-let tests = testList "Write" [ landing; errors; outages ]
+let private fullBacklog =
+    test "a backend down with a full backlog makes writes fail loudly with 503, naming it, instead of vanishing" {
+        withCluster 2 1 (fun circles ->
+            let db = uniqueDb "full"
+            createEverywhere circles db
+            kill circles.[1].[0]
+            withProxyOn circles [ "\"backlog_max_size\": 2000"; "\"write_timeout\": 1"; "\"check_interval\": 1" ] (fun proxy ->
+                let body n = [ for i in 1..20 -> sprintf "full,host=h%d value=%d %d" i n (1_600_000_000_000_000_000L + int64 n) ] |> String.concat "\n"
+                let first = post (writeUrl proxy db "") (body 1)
+                Expect.equal first.Status 204 first.Body
+                let replies = [ for n in 2..20 -> post (writeUrl proxy db "") (body n) ]
+                let refused = replies |> List.filter (fun r -> r.Status = 503)
+                Expect.isNonEmpty refused "the cap is reached"
+                Expect.stringContains refused.Head.Body "backlog is full" "clear reason"
+                Expect.stringContains refused.Head.Body circles.[1].[0].Name "names the backend"
+                Expect.isTrue (replies |> List.forall (fun r -> r.Status = 204 || r.Status = 503)) "nothing else"))
+    }
+
+let tests = testList "Write" [ landing; errors; outages; fullBacklog ]
