@@ -229,4 +229,34 @@ let private fullBacklog =
                 Expect.isTrue (replies |> List.forall (fun r -> r.Status = 204 || r.Status = 503)) "nothing else"))
     }
 
-let tests = testList "Write" [ landing; errors; outages; fullBacklog ]
+let private refusals =
+    testList "backend refusals" [
+        test "a field type conflict is refused by the backend and reported to the client as InfluxDB does" {
+            let circles = shared.Value
+            let db = uniqueDb "conflict"
+            createEverywhere circles db
+            withProxyOn circles [] (fun proxy ->
+                Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
+                let reply = post (writeUrl proxy db "") "typed value=1.5 2\nother value=1 2"
+                Expect.equal reply.Status 400 reply.Body
+                Expect.stringContains reply.Body "field type conflict" "the backend's reason"
+                expectPlaced proxy circles db (Map.ofList [ "typed", 1L; "other", 1L ]))
+        }
+
+        test "a batch a backend finds too large (413) is split until it fits, and every point lands" {
+            let dir = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-413-%s" (Guid.NewGuid().ToString "N"))
+            let small = startWithBodyLimit "small-1" (Path.Combine(dir, "small-1")) (freePort ()) 20_000
+            try
+                let circles = [ [ small ] ]
+                let db = uniqueDb "split"
+                createEverywhere circles db
+                withProxyOn circles [] (fun proxy ->
+                    let body = [ for i in 0..2999 -> sprintf "big%d,host=h%d,rack=r%d value=%d.%d,other=%di %d" (i % 10) i (i % 13) i (i % 7) i (1_600_000_000_000_000_000L + int64 i) ] |> String.concat "\n"
+                    let reply = post (writeUrl proxy db "") body
+                    Expect.equal reply.Status 204 reply.Body
+                    expectPlaced proxy circles db (Map.ofList [ for m in 0..9 -> sprintf "big%d" m, 300L ]))
+            finally dispose small
+        }
+    ]
+
+let tests = testList "Write" [ landing; errors; outages; fullBacklog; refusals ]
