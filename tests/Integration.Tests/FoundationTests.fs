@@ -57,10 +57,6 @@ let private commandLine =
         }
     ]
 
-let private withProxy (circles: Server list list) (body: ProxyProcess.Proxy -> unit) =
-    let proxy = ProxyProcess.start circles []
-    try body proxy finally ProxyProcess.dispose proxy
-
 /// Servers that were never started: ports nobody listens on.
 let private deadCircles () =
     [ for c in 1..2 -> [ for b in 1..2 -> { Name = sprintf "dead-%d-%d" c b; Port = freePort (); Dir = ""; Process = null } ] ]
@@ -68,13 +64,13 @@ let private deadCircles () =
 let private endpoints =
     testList "endpoints" [
         test "the proxy starts and answers /ping when every backend is down" {
-            withProxy (deadCircles ()) (fun proxy ->
+            ProxyProcess.using (deadCircles ()) [] (fun proxy ->
                 let reply = get (proxy.Url + "/ping")
                 Expect.equal reply.Status 204 "ping")
         }
 
         test "/ping answers every method with 204 and InfluxDB 1.x headers" {
-            withProxy shared.Value (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 for verb in [ "GET"; "HEAD"; "POST" ] do
                     let reply = methodTo verb (proxy.Url + "/ping")
                     Expect.equal reply.Status 204 verb
@@ -85,7 +81,7 @@ let private endpoints =
         }
 
         test "/ping?verbose=true answers 200 with the version as InfluxDB does" {
-            withProxy shared.Value (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let reply = get (proxy.Url + "/ping?verbose=true")
                 Expect.equal reply.Status 200 reply.Body
                 use doc = JsonDocument.Parse reply.Body
@@ -93,7 +89,7 @@ let private endpoints =
         }
 
         test "/replica names the ring owner in every circle" {
-            withProxy shared.Value (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let config = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")) |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A")
                 for m in [ "cpu1"; "cpu2"; "cpu3"; "温度"; "cpu load" ] do
                     let reply = get (sprintf "%s/replica?db=db1&meas=%s" proxy.Url (escape m))
@@ -108,7 +104,7 @@ let private endpoints =
         }
 
         test "/replica without db or meas is a 400 JSON error" {
-            withProxy shared.Value (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 for query in [ ""; "?db=db1"; "?meas=cpu" ] do
                     let reply = get (proxy.Url + "/replica" + query)
                     Expect.equal reply.Status 400 query
@@ -117,7 +113,7 @@ let private endpoints =
         }
 
         test "unknown paths are 404 and wrong methods 405, both as JSON errors" {
-            withProxy shared.Value (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let missing = get (proxy.Url + "/nowhere")
                 Expect.equal missing.Status 404 missing.Body
                 Expect.equal (missing.Body.TrimEnd()) """{"error":"not found: /nowhere"}""" "404 body"

@@ -9,10 +9,6 @@ open InfluxProxy.Testing.Influxd
 open InfluxProxy.Testing.Web
 open InfluxProxy.Testing.Fixtures
 
-let private withProxy circles extra body =
-    let proxy = ProxyProcess.start circles extra
-    try body proxy finally ProxyProcess.dispose proxy
-
 let private withAuth (header: string) (url: string) =
     let request = new HttpRequestMessage(HttpMethod.Get, url)
     request.Headers.TryAddWithoutValidation("Authorization", header) |> ignore
@@ -29,7 +25,7 @@ let private expectUnauthorized (reply: Reply) =
 let private auth =
     testList "auth" [
         test "with credentials configured, every way of presenting them works and anything else is 401" {
-            withProxy shared.Value [ "\"username\":\"admin\""; "\"password\":\"s3cret\""; "\"log_enabled\":true" ] (fun proxy ->
+            ProxyProcess.using shared.Value [ "\"username\":\"admin\""; "\"password\":\"s3cret\""; "\"log_enabled\":true" ] (fun proxy ->
                 let replica = proxy.Url + "/replica?db=a&meas=b"
                 expectUnauthorized (get replica)
                 expectUnauthorized (get (replica + "&u=admin&p=wrong"))
@@ -48,7 +44,7 @@ let private auth =
 
         test "auth_secure compares the encrypted plaintext with the configured ciphertext" {
             // admin -> YgvEyuPZlDYAH8sGDkC!Ag, password -> 7vnwDnX!xzLY_jqHoFX41w
-            withProxy shared.Value [ "\"username\":\"YgvEyuPZlDYAH8sGDkC!Ag\""; "\"password\":\"7vnwDnX!xzLY_jqHoFX41w\""; "\"auth_secure\":true" ] (fun proxy ->
+            ProxyProcess.using shared.Value [ "\"username\":\"YgvEyuPZlDYAH8sGDkC!Ag\""; "\"password\":\"7vnwDnX!xzLY_jqHoFX41w\""; "\"auth_secure\":true" ] (fun proxy ->
                 let replica = proxy.Url + "/replica?db=a&meas=b"
                 Expect.equal (get (replica + "&u=admin&p=password")).Status 200 "plaintext accepted"
                 expectUnauthorized (get (replica + "&u=YgvEyuPZlDYAH8sGDkC!Ag&p=7vnwDnX!xzLY_jqHoFX41w")))
@@ -58,7 +54,7 @@ let private auth =
 let private cipher =
     testList "cipher" [
         test "/encrypt and /decrypt are byte-compatible with the original" {
-            withProxy shared.Value [] (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let encrypted = get (proxy.Url + "/encrypt?msg=admin")
                 Expect.equal (encrypted.Status, encrypted.Body) (200, "YgvEyuPZlDYAH8sGDkC!Ag\n") "encrypt"
                 let decrypted = get (proxy.Url + "/decrypt?key=consistentcipher&msg=" + escape "YgvEyuPZlDYAH8sGDkC!Ag")
@@ -72,7 +68,7 @@ let private cipher =
 let private state =
     testList "migrate state" [
         test "/migrate/state shows and sets the flags in the original's shapes" {
-            withProxy shared.Value [] (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let url = proxy.Url + "/migrate/state"
                 Expect.equal (get url).Body
                     ("""{"circles":[{"circle_id":0,"circle_name":"circle-1","is_migrating":false},{"circle_id":1,"circle_name":"circle-2","is_migrating":false}],"is_resyncing":false}""" + "\n") "GET"
@@ -93,7 +89,7 @@ let private health =
             withCluster 1 2 (fun circles ->
                 let db = uniqueDb "health"
                 for s in List.concat circles do Influx.createDatabase s.Url db
-                withProxy circles [ "\"check_interval\":1"; "\"write_timeout\":2" ] (fun proxy ->
+                ProxyProcess.using circles [ "\"check_interval\":1"; "\"write_timeout\":2" ] (fun proxy ->
                     let reply = post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1\nmem v=1 1\ndisk v=1 1"
                     Expect.equal reply.Status 204 reply.Body
                     kill circles.[0].[1]
@@ -114,7 +110,7 @@ let private health =
         }
 
         test "/metrics exposes the proxy's write-path series in Prometheus text format" {
-            withProxy shared.Value [] (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let db = uniqueDb "metrics"
                 for s in List.concat shared.Value do Influx.createDatabase s.Url db
                 Expect.equal (post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1").Status 204 "write"
@@ -148,7 +144,7 @@ let private selfSignedPem (dir: string) =
 
 let private debugVars =
     test "/debug/vars answers the process's and every backend's counters as JSON" {
-        withProxy shared.Value [] (fun proxy ->
+        ProxyProcess.using shared.Value [] (fun proxy ->
             let reply = get (proxy.Url + "/debug/vars")
             Expect.equal reply.Status 200 reply.Body
             use doc = JsonDocument.Parse reply.Body

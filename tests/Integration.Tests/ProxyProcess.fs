@@ -99,3 +99,8 @@ let kill (proxy: Proxy) =
 let dispose (proxy: Proxy) =
     kill proxy
     try Directory.Delete(proxy.Dir, true) with :? IOException | :? UnauthorizedAccessException -> ()
+
+/// Runs `body` against a proxy in front of `circles` (with further top-level config members `extra`), then removes it.
+let using (circles: Server list list) (extra: string list) (body: Proxy -> unit) =
+    let proxy = start circles extra
+    try body proxy finally dispose proxy

@@ -10,10 +10,6 @@ open InfluxProxy.Testing.Influxd
 open InfluxProxy.Testing.Web
 open InfluxProxy.Testing.Fixtures
 
-let private withProxy circles extra body =
-    let proxy = ProxyProcess.start circles extra
-    try body proxy finally ProxyProcess.dispose proxy
-
 let private queryUrl (baseUrl: string) db q = sprintf "%s/query?db=%s&q=%s" baseUrl (escape db) (escape q)
 
 /// The `results` of an answer, without anything that differs between servers for the same data.
@@ -43,7 +39,7 @@ let private routing =
     testList "routing" [
         test "SELECTs through the proxy answer exactly what the owning backend answers" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = seed proxy circles "select" 6
                 let direct = owner proxy circles db "m3" 0
                 for q in [ "SELECT * FROM m3"
@@ -59,7 +55,7 @@ let private routing =
 
         test "chunked answers stream through, and gzip is used when the client asks for it" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = seed proxy circles "chunked" 2
                 let chunked = get (queryUrl proxy.Url db "SELECT * FROM m1" + "&chunked=true&chunk_size=4")
                 Expect.equal chunked.Status 200 chunked.Body
@@ -73,7 +69,7 @@ let private routing =
 
         test "fanned-out statements answer the union of the backends, sorted and once" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = seed proxy circles "fanout" 8
                 let measurements = get (queryUrl proxy.Url db "SHOW MEASUREMENTS")
                 Expect.equal (results measurements.Body)
@@ -96,7 +92,7 @@ let private routing =
 
         test "schema statements reach every backend; several statements answer in order" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = uniqueDb "ddl"
                 let created = post (queryUrl proxy.Url "" (sprintf "CREATE DATABASE %s; SHOW DATABASES" db)) ""
                 Expect.equal created.Status 200 created.Body
@@ -114,7 +110,7 @@ let private routing =
 
         test "DROP MEASUREMENT removes it from its owner in every circle" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = seed proxy circles "drop" 3
                 let reply = post (queryUrl proxy.Url db "DROP MEASUREMENT m2") ""
                 Expect.equal reply.Status 200 reply.Body
@@ -128,7 +124,7 @@ let private failover =
     testList "failover" [
         test "with a backend down, its measurements are read from the other circle and SHOW still answers" {
             withCluster 2 2 (fun circles ->
-                withProxy circles [ "\"check_interval\": 1"; "\"write_timeout\": 2" ] (fun proxy ->
+                ProxyProcess.using circles [ "\"check_interval\": 1"; "\"write_timeout\": 2" ] (fun proxy ->
                     let db = seed proxy circles "failover" 6
                     let victim = owner proxy circles db "m1" 0
                     kill victim
@@ -145,7 +141,7 @@ let private failover =
 let private refusals =
     testList "refusals" [
         test "empty, forbidden and malformed queries get a 400 with a clear error, never a 5xx" {
-            withProxy shared.Value [] (fun proxy ->
+            ProxyProcess.using shared.Value [] (fun proxy ->
                 let expect400 (q: string) (text: string) =
                     let reply = get (queryUrl proxy.Url "db" q)
                     Expect.equal reply.Status 400 (q + ": " + reply.Body)
@@ -173,7 +169,7 @@ let private refusals =
             let circles = shared.Value
             let allowed = uniqueDb "allowed"
             for s in List.concat circles do Influx.createDatabase s.Url allowed
-            withProxy circles [ sprintf "\"db_list\": [\"%s\"]" allowed ] (fun proxy ->
+            ProxyProcess.using circles [ sprintf "\"db_list\": [\"%s\"]" allowed ] (fun proxy ->
                 let status db q = (get (queryUrl proxy.Url db q)).Status
                 Expect.equal (status allowed "SHOW MEASUREMENTS") 200 "allowed"
                 Expect.equal (status allowed "SHOW RETENTION POLICIES ON _internal") 403 "ON another database"
@@ -196,7 +192,7 @@ let private clients =
     testList "real clients" [
         test "the influx shell works through the proxy with -execute and -database" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = seed proxy circles "shell" 3
                 let code, output = run "influx" (sprintf "-host 127.0.0.1 -port %d -database %s -execute \"SHOW MEASUREMENTS; SELECT count(value) FROM m2\"" proxy.Port db)
                 Expect.equal code 0 output
@@ -206,7 +202,7 @@ let private clients =
 
         test "python3-influxdb works with its defaults (msgpack Accept)" {
             let circles = shared.Value
-            withProxy circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let db = uniqueDb "python"
                 let script =
                     String.concat "\n" [

@@ -48,17 +48,13 @@ let private expectPlaced (proxy: ProxyProcess.Proxy) (circles: Server list list)
                 let actual = counts |> Map.tryFind measurement |> Option.defaultValue 0L
                 Expect.equal actual (if server = owner then count else 0L) (sprintf "%s on %s" measurement server.Name)
 
-let private withProxyOn circles extra body =
-    let proxy = ProxyProcess.start circles extra
-    try body proxy finally ProxyProcess.dispose proxy
-
 let private landing =
     testList "landing" [
         test "100k points over 50 measurements land on every circle, each on its ring owner" {
             let circles = shared.Value
             let db = uniqueDb "bulk"
             createEverywhere circles db
-            withProxyOn circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let all = lines "m" 50 2000 1_600_000_000L
                 // plain text and gzip, in 5 requests each, precision s
                 let batches = all |> List.chunkBySize 10_000
@@ -74,7 +70,7 @@ let private landing =
             let circles = shared.Value
             let db = uniqueDb "precision"
             createEverywhere circles db
-            withProxyOn circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 for precision, stamp in [ "s", "1600000000"; "ms", "1600000000000"; "ns", "1600000000000000000"; "h", "444444" ] do
                     let reply = post (writeUrl proxy db ("&precision=" + precision)) (sprintf "p_%s value=1 %s" precision stamp)
                     Expect.equal reply.Status 204 reply.Body
@@ -87,7 +83,7 @@ let private landing =
             let circles = shared.Value
             let db = uniqueDb "now"
             createEverywhere circles db
-            withProxyOn circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000L
                 let body = [ for i in 0..99 -> sprintf "nots,host=h%d value=%d" i i ] |> String.concat "\n"
                 let reply = post (writeUrl proxy db "&precision=s") body
@@ -107,7 +103,7 @@ let private errors =
             let circles = shared.Value
             let db = uniqueDb "partial"
             createEverywhere circles db
-            withProxyOn circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 let body = "good value=1 1\nbad value= 2\ngood value=3 3\nalso,bad\n"
                 let reply = post (writeUrl proxy db "") body
                 Expect.equal reply.Status 400 reply.Body
@@ -124,7 +120,7 @@ let private errors =
             let circles = shared.Value
             let db = uniqueDb "errors"
             createEverywhere circles db
-            withProxyOn circles [ "\"max_body_size\": 1000" ] (fun proxy ->
+            ProxyProcess.using circles [ "\"max_body_size\": 1000" ] (fun proxy ->
                 let expectError (reply: Reply) status (text: string) =
                     Expect.equal reply.Status status reply.Body
                     Expect.stringContains reply.Body text reply.Body
@@ -167,7 +163,7 @@ let private outages =
             withCluster 2 2 (fun circles ->
                 let db = uniqueDb "killed"
                 createEverywhere circles db
-                withProxyOn circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 2" ] (fun proxy ->
+                ProxyProcess.using circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 2" ] (fun proxy ->
                     let victim = circles[0][0]
                     writeSeries proxy db "k" 20 500 (fun b ->
                         if b = 5 then kill victim
@@ -179,7 +175,7 @@ let private outages =
             withCluster 2 2 (fun circles ->
                 let db = uniqueDb "hung"
                 createEverywhere circles db
-                withProxyOn circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 1" ] (fun proxy ->
+                ProxyProcess.using circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 1" ] (fun proxy ->
                     let victim = circles[1][1]
                     try
                         writeSeries proxy db "s" 12 500 (fun b ->
@@ -217,7 +213,7 @@ let private fullBacklog =
             let db = uniqueDb "full"
             createEverywhere circles db
             kill circles.[1].[0]
-            withProxyOn circles [ "\"backlog_max_size\": 2000"; "\"write_timeout\": 1"; "\"check_interval\": 1" ] (fun proxy ->
+            ProxyProcess.using circles [ "\"backlog_max_size\": 2000"; "\"write_timeout\": 1"; "\"check_interval\": 1" ] (fun proxy ->
                 let body n = [ for i in 1..20 -> sprintf "full,host=h%d value=%d %d" i n (1_600_000_000_000_000_000L + int64 n) ] |> String.concat "\n"
                 let first = post (writeUrl proxy db "") (body 1)
                 Expect.equal first.Status 204 first.Body
@@ -235,7 +231,7 @@ let private refusals =
             let circles = shared.Value
             let db = uniqueDb "conflict"
             createEverywhere circles db
-            withProxyOn circles [] (fun proxy ->
+            ProxyProcess.using circles [] (fun proxy ->
                 Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
                 let reply = post (writeUrl proxy db "") "typed value=1.5 2\nother value=1 2"
                 Expect.equal reply.Status 400 reply.Body
@@ -250,7 +246,7 @@ let private refusals =
                 let circles = [ [ small ] ]
                 let db = uniqueDb "split"
                 createEverywhere circles db
-                withProxyOn circles [] (fun proxy ->
+                ProxyProcess.using circles [] (fun proxy ->
                     let body = [ for i in 0..2999 -> sprintf "big%d,host=h%d,rack=r%d value=%d.%d,other=%di %d" (i % 10) i (i % 13) i (i % 7) i (1_600_000_000_000_000_000L + int64 i) ] |> String.concat "\n"
                     let reply = post (writeUrl proxy db "") body
                     Expect.equal reply.Status 204 reply.Body
