@@ -63,7 +63,8 @@ public static partial class ProxyServer
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.KeepAliveTimeout = config.IdleTimeout;
-        kestrel.Limits.MaxRequestBodySize = null;
+        // Bounds every body as read; /write also bounds what gzip decompresses to.
+        kestrel.Limits.MaxRequestBodySize = config.MaxBodySize;
         Action<ListenOptions> https = config.HttpsEnabled
             ? o => o.UseHttps(X509Certificate2.CreateFromPemFile(config.HttpsCert, config.HttpsKey))
             : _ => { };
