@@ -171,6 +171,12 @@ let private laws =
             Expect.isError (InfluxQL.parse (String.replicate 5000 "SELECT ")) "repeated keywords"
             Expect.isLessThan watch.Elapsed.TotalSeconds 5.0 "no pathological backtracking"
         }
+
+        test "huge queries parse without exhausting the stack; deep subquery nesting is refused" {
+            Expect.equal (InfluxQL.parse ("SELECT " + String.replicate 200_000 "a+" + "a FROM x") |> Result.map List.length) (Ok 1) "200k tokens"
+            Expect.equal (InfluxQL.parse ("SELECT " + String.replicate 100_000 "(" + "a" + String.replicate 100_000 ")" + " FROM x") |> Result.map List.length) (Ok 1) "deep parentheses"
+            Expect.isError (InfluxQL.parse (String.replicate 1000 "SELECT * FROM (" + "SELECT * FROM x" + String.replicate 1000 ")")) "1000 nested subqueries"
+        }
     ]
 
 let tests = testList "InfluxQL" [ examples; laws ]
