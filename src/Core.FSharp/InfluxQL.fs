@@ -92,9 +92,16 @@ module InfluxQL =
     let private keywords (words: string) : P<unit> =
         words.Split ' ' |> Array.map keyword |> Array.reduce (>>.) |> attempt
 
+    /// The inside of a quoted identifier or string, with InfluxQL's escapes (influxql ScanString): `\n`, `\\`,
+    /// `\"` and `\'`; any other escape, and a raw newline, are errors.
     let private escapedUntil (quote: char) : P<string> =
-        let plain = manySatisfy (fun c -> c <> quote && c <> '\\')
-        let escape = pchar '\\' >>. anyChar |>> fun c -> if c = quote || c = '\\' then string c else "\\" + string c
+        let plain = manySatisfy (fun c -> c <> quote && c <> '\\' && c <> '\n')
+        let escape =
+            pchar '\\' >>. anyChar >>= fun c ->
+                match c with
+                | 'n' -> preturn "\n"
+                | '\\' | '"' | '\'' -> preturn (string c)
+                | _ -> fail (sprintf "bad escape \\%c" c)
         stringsSepBy plain escape
 
     /// identifier = unquoted_identifier | quoted_identifier
@@ -389,7 +396,8 @@ module InfluxQL =
                 (Result.Ok [])
             |> Result.map List.rev
 
-    let private quote (name: string) = "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
+    let private quote (name: string) =
+        "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\""
 
     let rec private printSource =
         function

@@ -89,6 +89,13 @@ let private examples =
                 forbidden q
         }
 
+        test "quoted names take InfluxQL's escapes and refuse others" {
+            Expect.equal (measurementOf (parsed "SELECT * FROM \"c\\'pu\"")) (Some "c'pu") "escaped single quote"
+            Expect.equal (measurementOf (parsed "SELECT * FROM \"a\\nb\"")) (Some "a\nb") "\\n is a newline"
+            Expect.isError (InfluxQL.parse "SELECT * FROM \"a\\qb\"") "unknown escape"
+            Expect.isError (InfluxQL.parse "SELECT * FROM \"a\nb\"") "raw newline in a quoted name"
+        }
+
         test "INTO as a quoted name is not the INTO keyword" {
             Expect.equal (measurementOf (parsed "SELECT * FROM \"into\"")) (Some "into") "quoted"
         }
