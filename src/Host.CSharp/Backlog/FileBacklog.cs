@@ -56,7 +56,6 @@ public sealed partial class FileBacklog : IAsyncDisposable
 
     private long _pendingRecords;
     private long _pendingBytes;
-    private long _replayed;
     private long _corruptSkipped;
 
     private FileBacklog(string dir, BacklogOptions options, TimeProvider time, ILogger logger, FileStream writer, long writeSegment, Position end, Position read)
@@ -76,7 +75,6 @@ public sealed partial class FileBacklog : IAsyncDisposable
     public bool IsEmpty => Volatile.Read(ref _end) == Volatile.Read(ref _read);
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
     public long PendingRecords => Interlocked.Read(ref _pendingRecords);
-    public long ReplayedRecords => Interlocked.Read(ref _replayed);
     public long CorruptRecordsSkipped => Interlocked.Read(ref _corruptSkipped);
 
     /// <summary>When the oldest waiting record was appended; null when nothing waits.</summary>
@@ -190,7 +188,6 @@ public sealed partial class FileBacklog : IAsyncDisposable
         _head = null;
         Interlocked.Decrement(ref _pendingRecords);
         Interlocked.Add(ref _pendingBytes, -(RecordHeader + record.BodyLength));
-        Interlocked.Increment(ref _replayed);
         if (IsEmpty)
             OldestPendingAt = null;
         DeleteConsumedSegments(record.Next.Segment);
