@@ -402,6 +402,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
             file.Flush(flushToDisk: true);
         }
         File.Move(temp, Path.Combine(_dir, "commit"), overwrite: true);
+        DirectorySync.Sync(_dir);
     }
 
     private static Position? ReadCommit(string dir, ILogger logger, string backend)
@@ -471,6 +472,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         var file = new FileStream(SegmentPath(dir, segment), FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
         file.Write(SegmentMagic);
         file.Flush(flushToDisk: true);
+        DirectorySync.Sync(dir);
         return file;
     }
 
