@@ -54,8 +54,8 @@ let ping (url: string) =
         response.StatusCode = HttpStatusCode.NoContent
     with _ -> false
 
-/// An influxd config with its own folders, HTTP on `port`, RPC off :8088 and reporting off; `maxBodySize` 0 is unlimited.
-let configText (dir: string) (port: int) (rpcPort: int) (maxBodySize: int) =
+/// An influxd config with its own folders, HTTP on `port`, RPC off :8088 and reporting off; `http` adds [http] settings.
+let configText (dir: string) (port: int) (rpcPort: int) (http: string list) =
     let path (sub: string) = Path.Combine(dir, sub).Replace("\\", "/")
     String.concat "\n" [
         "reporting-enabled = false"
@@ -73,17 +73,18 @@ let configText (dir: string) (port: int) (rpcPort: int) (maxBodySize: int) =
         "[http]"
         sprintf "  bind-address = \"127.0.0.1:%d\"" port
         "  log-enabled = false"
-        sprintf "  max-body-size = %d" maxBodySize
+        yield! (if http |> List.exists (fun h -> h.StartsWith "max-body-size") then [] else [ "  max-body-size = 0" ])
+        yield! http |> List.map ((+) "  ")
         "[logging]"
         "  level = \"error\""
         "[continuous_queries]"
         "  enabled = false"
         "" ]
 
-let private launch (dir: string) (port: int) (maxBodySize: int) =
+let private launch (dir: string) (port: int) (http: string list) =
     Directory.CreateDirectory dir |> ignore
     let configPath = Path.Combine(dir, "influxdb.conf")
-    File.WriteAllText(configPath, configText dir port (freePort ()) maxBodySize)
+    File.WriteAllText(configPath, configText dir port (freePort ()) http)
     let info = ProcessStartInfo("influxd", sprintf "-config %s" configPath)
     info.RedirectStandardOutput <- true
     info.RedirectStandardError <- true
@@ -99,11 +100,11 @@ let private launch (dir: string) (port: int) (maxBodySize: int) =
 
 /// Starts influxd on `port` with its data under `dir`, and waits until it answers /ping.
 let start (name: string) (dir: string) (port: int) : Server =
-    { Name = name; Port = port; Dir = dir; Process = launch dir port 0 }
+    { Name = name; Port = port; Dir = dir; Process = launch dir port [] }
 
-/// Starts an influxd that answers 413 to write bodies over `maxBodySize` bytes.
-let startWithBodyLimit (name: string) (dir: string) (port: int) (maxBodySize: int) : Server =
-    { Name = name; Port = port; Dir = dir; Process = launch dir port maxBodySize }
+/// Starts an influxd with further [http] settings, e.g. `max-body-size = 20000` or `auth-enabled = true`.
+let startWith (http: string list) (name: string) (dir: string) (port: int) : Server =
+    { Name = name; Port = port; Dir = dir; Process = launch dir port http }
 
 /// Stops the server (SIGKILL) and waits for the process to exit; the data folder stays.
 let kill (server: Server) =
@@ -114,7 +115,7 @@ let kill (server: Server) =
 /// Starts the same server again on the same port and data folder.
 let restart (server: Server) =
     kill server
-    server.Process <- launch server.Dir server.Port 0
+    server.Process <- launch server.Dir server.Port []
 
 /// Stops the server and removes its folder.
 let dispose (server: Server) =

@@ -51,6 +51,52 @@ let private auth =
         }
     ]
 
+/// A circle of one influxd with authentication on and an admin user, for tests of the proxy's backend credentials.
+let private withAuthenticatedBackend (body: Server -> string -> unit) =
+    let dir = ProxyProcess.newDir "authd"
+    let server = startWith [ "auth-enabled = true" ] "secured-1" (IO.Path.Combine(dir, "secured-1")) (freePort ())
+    try
+        // The first user may be created without credentials; everything after needs them.
+        Influx.query server.Url "" "CREATE USER admin WITH PASSWORD 'pw' WITH ALL PRIVILEGES" |> ignore
+        let db = uniqueDb "secured"
+        let created = post (sprintf "%s/query?u=admin&p=pw&q=%s" server.Url (escape (sprintf "CREATE DATABASE %s" db))) ""
+        if created.Status <> 200 then failwithf "CREATE DATABASE: %s" created.Body
+        body server db
+    finally
+        dispose server
+        IO.Directory.Delete(dir, true)
+
+let private backendCredentials =
+    testList "backend credentials" [
+        test "a backend refusing our credentials keeps the points in its backlog and shows as unauthorized" {
+            withAuthenticatedBackend (fun server db ->
+                ProxyProcess.using [ [ server ] ] [ "\"check_interval\":1" ] (fun proxy ->
+                    let reply = post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1"
+                    Expect.equal reply.Status 204 "accepted into the backlog"
+                    let unauthorized () = (get (proxy.Url + "/health")).Body.Contains "\"state\":\"unauthorized\""
+                    Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) unauthorized) "health says why"
+                    Expect.stringContains (get (proxy.Url + "/health")).Body "\"backlog\":true" "kept"
+                    // Pings still succeed (InfluxDB does not check credentials on /ping): the state must not flap back.
+                    Expect.isFalse (waitUntil (TimeSpan.FromSeconds 2.5) (unauthorized >> not)) "stays unauthorized"))
+        }
+
+        test "auth_secure backend credentials are decrypted and sent to the backend" {
+            withAuthenticatedBackend (fun server db ->
+                let backend =
+                    sprintf "{\"name\":\"secured-1\",\"url\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}"
+                        server.Url (InfluxProxy.Core.Cipher.encrypt "admin") (InfluxProxy.Core.Cipher.encrypt "pw")
+                let port = freePort ()
+                let config =
+                    sprintf "{\"circles\":[{\"name\":\"c\",\"backends\":[%s]}],\"listen_addr\":\"127.0.0.1:%d\",\"auth_secure\":true}" backend port
+                let proxy = ProxyProcess.startIn (ProxyProcess.newDir "secure") port config
+                try
+                    Expect.equal (post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1").Status 204 "written"
+                    let stored = get (sprintf "%s/query?u=admin&p=pw&db=%s&q=%s" server.Url db (escape "SELECT count(v) FROM cpu"))
+                    Expect.stringContains stored.Body "1]" "the point reached the backend with the decrypted credentials"
+                finally ProxyProcess.dispose proxy)
+        }
+    ]
+
 let private cipher =
     testList "cipher" [
         test "/encrypt and /decrypt are byte-compatible with the original" {
@@ -189,4 +235,4 @@ let private https =
         }
     ]
 
-let tests = testList "Operations" [ auth; cipher; state; health; debugVars; https ]
+let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https ]

@@ -47,7 +47,8 @@ public sealed partial class BacklogReplayer
             bool progressed;
             try
             {
-                progressed = _health.AcceptsWrites && await ReplayOneAsync(stopping);
+                // While Unauthorized, replay is the probe that finds out when the backend takes our credentials again.
+                progressed = _health.State != BackendState.Down && await ReplayOneAsync(stopping);
             }
             catch (IOException e)
             {
@@ -72,6 +73,8 @@ public sealed partial class BacklogReplayer
             case WriteOutcomeKind.Delivered:
                 await _backlog.CommitAsync(record, CancellationToken.None);
                 _stats.Replayed();
+                if (_health.State == BackendState.Unauthorized)
+                    _health.Set(BackendState.Up);
                 return true;
             case WriteOutcomeKind.PartialWrite:
                 LogDropped(_client.Info.Name, record.Db, outcome.Reason);

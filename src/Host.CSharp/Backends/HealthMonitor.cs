@@ -30,6 +30,9 @@ public sealed partial class HealthMonitor
     {
         var before = backend.Health.State;
         var state = await backend.Client.PingAsync(ct);
+        // InfluxDB answers /ping without checking credentials: only a write the backend accepts clears Unauthorized.
+        if (before == BackendState.Unauthorized && state == BackendState.Up)
+            return;
         backend.Health.Set(state);
         if (state == before)
             return;
