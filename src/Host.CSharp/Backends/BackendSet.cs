@@ -84,7 +84,4 @@ public sealed partial class BackendSet : IHostedService
         LogStopped(_backends.Length);
         _http.Dispose();
     }
-
-    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "write path stopped: {Count} backends drained, backlogs closed")]
-    private partial void LogStopped(int count);
 }

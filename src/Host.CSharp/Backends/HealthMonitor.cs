@@ -52,7 +52,4 @@ public sealed partial class HealthMonitor
             return false;
         }
     }
-
-    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "backend {Backend}: {Before} -> {After}")]
-    private partial void LogStateChanged(string backend, BackendState before, BackendState after);
 }

@@ -1,7 +1,7 @@
 namespace InfluxProxy.Host.Http;
 
 /// <summary>Proxy-generated errors the way InfluxDB 1.x writes them: <c>{"error":"…"}</c> plus <c>X-Influxdb-Error</c>.</summary>
-public static class Errors
+public static partial class Errors
 {
     private sealed record ErrorBody(string error);
 
@@ -35,7 +35,7 @@ public static class Errors
         }
         catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
         {
-            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Http").LogError(e, "unhandled error on {Path}", context.Request.Path);
+            LogUnhandled(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Http"), e, context.Request.Path);
             if (!context.Response.HasStarted)
             {
                 context.Response.Clear();
@@ -51,4 +51,7 @@ public static class Errors
         StatusCodes.Status405MethodNotAllowed => Write(context, 405, $"method not allowed: {context.Request.Method} {context.Request.Path}"),
         var status => Write(context, status, $"request failed with status {status}"),
     };
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "unhandled error on {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception error, string path);
 }
