@@ -349,6 +349,38 @@ let tests =
                     do! close reopened })
             }
 
+            testTask "a commit file of the first format (28 bytes, renamed into place) is carried over" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions())
+                    for i in 1..3 do do! append backlog (sprintf "l%d" i)
+                    let! first = peek backlog
+                    do! close backlog
+                    let legacy = Array.zeroCreate<byte> 28
+                    "IPXC"B.CopyTo(legacy, 0)
+                    BinaryPrimitives.WriteUInt32BigEndian(legacy.AsSpan 4, 1u)
+                    BinaryPrimitives.WriteInt64BigEndian(legacy.AsSpan 8, first.Next.Segment)
+                    BinaryPrimitives.WriteInt64BigEndian(legacy.AsSpan 16, first.Next.Offset)
+                    BinaryPrimitives.WriteUInt32BigEndian(legacy.AsSpan 24, IO.Hashing.Crc32.HashToUInt32(ReadOnlySpan(legacy, 0, 24)))
+                    File.WriteAllBytes(Path.Combine(folder dir, "commit"), legacy)
+                    let! reopened = openIn dir (BacklogOptions())
+                    Expect.isFalse reopened.Recovery.CommitRepaired "read, not repaired"
+                    let! rest = drain reopened
+                    Expect.equal rest [ "l2"; "l3" ] "resumes after l1"
+                    do! close reopened })
+            }
+
+            testTask "a second open of the same backlog fails while the first holds it" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions())
+                    Expect.throws (fun () -> (openIn dir (BacklogOptions())).Wait()) "in use"
+                    do! append backlog "still-works"
+                    do! close backlog
+                    let! again = openIn dir (BacklogOptions())
+                    let! all = drain again
+                    Expect.equal all [ "still-works" ] "open again once closed"
+                    do! close again })
+            }
+
             testTask "a segment of a newer format version is refused and left untouched" {
                 do! withDir (fun dir -> task {
                     let! backlog = openIn dir (BacklogOptions())

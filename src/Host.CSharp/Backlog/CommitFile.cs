@@ -40,6 +40,16 @@ internal sealed class CommitFile : IDisposable
         var opened = false;
         try
         {
+            if (ReadLegacy(file) is { } legacy)
+            {
+                // The first format (one 28-byte record, replaced by rename): carry its position over.
+                file.SetLength(0);
+                file.SetLength(2 * SlotStride);
+                var upgraded = new CommitFile(file, 0, faults);
+                upgraded.Write(legacy);
+                opened = true;
+                return (upgraded, legacy, false);
+            }
             if (file.Length < 2 * SlotStride)
             {
                 file.SetLength(2 * SlotStride);
@@ -87,6 +97,19 @@ internal sealed class CommitFile : IDisposable
         _file.Write(slot);
         _file.Flush(flushToDisk: true);
         _sequence = sequence;
+    }
+
+    /// <summary>A commit file of the first format: "IPXC" u32 1 | i64 segment | i64 offset | u32 crc32(previous 24 bytes).</summary>
+    private static BacklogPosition? ReadLegacy(FileStream file)
+    {
+        if (file.Length != 28)
+            return null;
+        var bytes = new byte[28];
+        if (RandomAccess.Read(file.SafeFileHandle, bytes, 0) != 28 || !bytes.AsSpan(0, 4).SequenceEqual(Magic)
+            || BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(4)) != 1
+            || Crc32.HashToUInt32(bytes.AsSpan(0, 24)) != BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(24)))
+            return null;
+        return new BacklogPosition(BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(16)));
     }
 
     private static (ulong Sequence, BacklogPosition? Position)? Parse(ReadOnlySpan<byte> slot)

@@ -8,13 +8,13 @@ namespace InfluxProxy.Host.Backlog;
 /// </summary>
 internal static class DirectorySync
 {
-    private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+    private const int ReadOnly = 0; // O_RDONLY; a directory opens with it on every Unix (O_DIRECTORY differs by architecture)
 
     public static void Fsync(string dir)
     {
         if (OperatingSystem.IsWindows())
             return;
-        var fd = Open(dir, OperatingSystem.IsLinux() ? ReadOnlyDirectory : 0);
+        var fd = Open(dir, ReadOnly);
         if (fd < 0)
             throw new IOException($"cannot open directory {dir} to fsync it (errno {Marshal.GetLastPInvokeError()})");
         try

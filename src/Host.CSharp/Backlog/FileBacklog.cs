@@ -12,6 +12,7 @@ namespace InfluxProxy.Host.Backlog;
 /// &lt;data_dir&gt;/&lt;escaped backend name&gt;.backlog/
 ///   00000000000000000001.seg   segments, rolled at SegmentBytes, deleted once fully consumed
 ///   commit                     the consumer's position: two slots overwritten in turn (CommitFile)
+///   lock                       held exclusively (flock) while a process has the backlog open
 ///
 /// segment := header record*
 /// header  := "IPXB" | u32 version=1                                                        8 bytes
@@ -50,6 +51,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
     private readonly BacklogOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly FileStream _owner;
     private readonly Channel<PendingAppend> _appends =
         Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private Task _writerTask = Task.CompletedTask;
@@ -79,8 +81,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
     private bool _disposed;
 
     private FileBacklog(string dir, string backend, BacklogOptions options, TimeProvider time, ILogger logger,
-        FileStream writer, long writeSegment, long writeLength, CommitFile commit, BacklogPosition read)
+        FileStream writer, long writeSegment, long writeLength, CommitFile commit, BacklogPosition read, FileStream owner)
     {
+        _owner = owner;
         _dir = dir;
         _backend = backend;
         _options = options;
@@ -143,6 +146,39 @@ public sealed partial class FileBacklog : IAsyncDisposable
             Directory.CreateDirectory(dir);
             DirectorySync.Fsync(Path.GetDirectoryName(dir)!);
         }
+        var owner = TakeOwnership(dir);
+        var opened = false;
+        try
+        {
+            var backlog = Open(dir, backendName, options, time, logger, owner, ct);
+            opened = true;
+            return ValueTask.FromResult(backlog);
+        }
+        finally
+        {
+            if (!opened)
+                owner.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// An exclusive lock on <c>lock</c> in the folder (flock on Unix), so that a second proxy started on the same
+    /// data_dir fails at start-up instead of interleaving writes into the same segments.
+    /// </summary>
+    private static FileStream TakeOwnership(string dir)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(dir, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 0);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"backlog {dir} is in use by another process (or another backlog object): {e.Message}", e);
+        }
+    }
+
+    private static FileBacklog Open(string dir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, FileStream owner, CancellationToken ct)
+    {
         var segments = ListSegments(dir);
         foreach (var segment in segments)
             CheckHeader(dir, segment, segment == segments[^1], backendName, logger);
@@ -155,6 +191,8 @@ public sealed partial class FileBacklog : IAsyncDisposable
         var (torn, lastLength) = CutTornTail(SegmentPath(dir, last), last);
         var (commit, committed, unreadable) = CommitFile.Open(dir, options.FaultInjector);
         FileStream? writer = null;
+        FileBacklog? backlog = null;
+        var opened = false;
         try
         {
             if (unreadable)
@@ -163,9 +201,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
             if (repaired)
                 LogCommitRepaired(logger, backendName, committed?.ToString() ?? "-", read.ToString());
             foreach (var consumed in segments.Where(s => s < read.Segment))
-                File.Delete(SegmentPath(dir, consumed));
+                TryDelete(SegmentPath(dir, consumed)); // a crash came between a commit and the deletion
             writer = new FileStream(SegmentPath(dir, last), FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-            var backlog = new FileBacklog(dir, backendName, options, time, logger, writer, last, lastLength, commit, read);
+            backlog = new FileBacklog(dir, backendName, options, time, logger, writer, last, lastLength, commit, read, owner);
             var corrupt = backlog.CountPending(ct);
             backlog.Recovery = new RecoveryReport(torn, corrupt, backlog._pendingRecords, backlog._pendingBytes, unreadable || repaired);
             if (torn > 0 || corrupt > 0 || unreadable || repaired)
@@ -173,14 +211,16 @@ public sealed partial class FileBacklog : IAsyncDisposable
             else
                 LogRecovered(logger, backendName, backlog._pendingRecords, backlog._pendingBytes);
             backlog._writerTask = Task.Run(backlog.WriteLoopAsync, CancellationToken.None);
-            writer = null;
-            return ValueTask.FromResult(backlog);
+            opened = true;
+            return backlog;
         }
         finally
         {
-            if (writer is not null)
+            // Only when opening failed: close what was opened (the caller closes the lock file).
+            if (!opened)
             {
-                writer.Dispose();
+                backlog?._reader?.Dispose();
+                writer?.Dispose();
                 commit.Dispose();
             }
         }
@@ -275,6 +315,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         if (_reader is not null)
             await _reader.DisposeAsync().ConfigureAwait(false);
         _commit.Dispose();
+        await _owner.DisposeAsync().ConfigureAwait(false);
     }
 
     private sealed record PendingAppend(byte[] Record, TaskCompletionSource<AppendResult> Done);
@@ -380,9 +421,10 @@ public sealed partial class FileBacklog : IAsyncDisposable
 
     private void Fail(PendingAppend append, string error)
     {
+        if (!append.Done.TrySetResult(new AppendResult(AppendOutcome.IoError, error)))
+            return; // already answered (and accounted for)
         lock (_state)
             _queuedBytes -= append.Record.Length;
-        append.Done.TrySetResult(new AppendResult(AppendOutcome.IoError, error));
     }
 
     /// <summary>Truncates the segment to its last good length; null when done, else why not (retried before the next write).</summary>
@@ -658,7 +700,8 @@ public sealed partial class FileBacklog : IAsyncDisposable
         }
         catch (IOException)
         {
-            // A leftover header-less segment is rewritten by the next roll (FileMode.Create) or repaired at open.
+            // A leftover segment is deleted again at the next open or commit; a header-less one is rewritten by the
+            // next roll (FileMode.Create) or repaired at open.
         }
     }
 
