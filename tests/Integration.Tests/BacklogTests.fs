@@ -8,6 +8,7 @@ open System.Text
 open System.Threading
 open System.Threading.Tasks
 open Expecto
+open FsCheck.FSharp
 open Microsoft.Extensions.Logging.Abstractions
 open InfluxProxy.Host.Backlog
 
@@ -78,6 +79,82 @@ type private Faults() =
                 this.Fired <- this.Fired + 1
                 file.Write(bytes.Span.Slice(0, bytes.Length / 2))
                 raise (IOException "No space left on device (simulated)"))
+
+
+/// One step of the model-based property.
+type private Op =
+    | Append of string
+    | Commit
+    | Reopen
+    /// Close, then leave the first n bytes of a record at the end of the last segment, as a crash inside a write does.
+    | CrashMidAppend of int
+    /// Make the next write of this kind fail (after writing half of its bytes).
+    | FailNext of BacklogIoStep
+
+let private opGen =
+    let payload = Gen.choose (0, 90) |> Gen.map (fun n -> String('p', n))
+    Gen.frequency [
+        6, payload |> Gen.map Append
+        4, Gen.constant Commit
+        1, Gen.constant Reopen
+        1, Gen.choose (1, 40) |> Gen.map CrashMidAppend
+        1, Gen.elements [ BacklogIoStep.RecordWrite; BacklogIoStep.RecordFsync; BacklogIoStep.SegmentCreate; BacklogIoStep.CommitWrite ] |> Gen.map FailNext ]
+
+let private scenario =
+    Gen.zip (Gen.choose (40, 400)) (Gen.listOf opGen) |> Arb.fromGen
+
+/// Runs the ops against the backlog and against a queue; they must agree after every step and after a final reopen.
+let private agreesWithQueue (segmentBytes: int, ops: Op list) =
+    let dir = Path.Combine(Path.GetTempPath(), sprintf "backlog-prop-%s" (Guid.NewGuid().ToString "N"))
+    try
+        let faults = Faults()
+        let options = BacklogOptions(SegmentBytes = int64 segmentBytes, FaultInjector = faults.Injector)
+        let reopen () = (openIn dir options).Result
+        let mutable backlog = reopen ()
+        let model = Queue<string>()
+        let mutable counter = 0
+        for op in ops do
+            match op with
+            | Append payload ->
+                counter <- counter + 1
+                let item = sprintf "%06d%s" counter payload
+                let fired = faults.Fired
+                let result = (appendTo backlog item).Result
+                if faults.Fired > fired then
+                    Expect.equal result.Outcome AppendOutcome.IoError "an injected failure is reported"
+                else
+                    Expect.equal result.Outcome AppendOutcome.Appended "appended"
+                    model.Enqueue item
+            | Commit ->
+                match (peek backlog).Result with
+                | null -> Expect.equal model.Count 0 "nothing to commit only when the model is empty"
+                | record ->
+                    Expect.equal (text record) (model.Peek()) "the head"
+                    let fired = faults.Fired
+                    let committed = try (commit backlog record).Wait(); true with :? AggregateException -> false
+                    if faults.Fired > fired then Expect.isFalse committed "an injected commit failure surfaces"
+                    else
+                        Expect.isTrue committed "committed"
+                        model.Dequeue() |> ignore
+            | Reopen ->
+                (close backlog).Wait()
+                backlog <- reopen ()
+                Expect.equal backlog.Recovery.TornBytesCut 0L "a clean close leaves no torn tail"
+            | CrashMidAppend n ->
+                (close backlog).Wait()
+                File.AppendAllBytes(lastSegment dir, Array.init n (fun i -> if i < 4 then [| 0x1Buy; 0x0Cuy; 0x5Euy; 0xEDuy |][i] else byte i))
+                backlog <- reopen ()
+                Expect.equal backlog.Recovery.TornBytesCut (int64 n) "the partial record is cut"
+            | FailNext step -> faults.Armed <- Some step
+            Expect.equal backlog.PendingRecords (int64 model.Count) (sprintf "pending records after %A" op)
+        faults.Armed <- None
+        (close backlog).Wait()
+        let final = reopen ()
+        Expect.equal final.PendingRecords (int64 model.Count) "pending after the final reopen"
+        Expect.equal (drain final).Result (List.ofSeq model) "the same records, in the same order"
+        (close final).Wait()
+    finally
+        try Directory.Delete(dir, true) with :? IOException -> ()
 
 
 /// Size of segments in the crash test: small, so the crash also lands near rolls and deletions.
@@ -566,6 +643,10 @@ let tests =
                         Expect.equal mine [ for i in 1..each -> sprintf "p%d-%04d" p i ] (sprintf "producer %d in order" p)
                     do! close reopened })
             }
+        ]
+
+        testList "properties" [
+            testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 60 } "appends, commits, reopens, crashes and I/O errors agree with a queue" (Prop.forAll scenario agreesWithQueue)
         ]
 
         testList "process crash" [

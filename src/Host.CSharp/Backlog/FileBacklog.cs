@@ -138,6 +138,20 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// </summary>
     public static ValueTask<FileBacklog> OpenAsync(string dataDir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, CancellationToken ct)
     {
+        if (ct.IsCancellationRequested)
+            return ValueTask.FromCanceled<FileBacklog>(ct);
+        try
+        {
+            return ValueTask.FromResult(Open(dataDir, backendName, options, time, logger, ct));
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<FileBacklog>(e); // failures travel in the task, as from an async method
+        }
+    }
+
+    private static FileBacklog Open(string dataDir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, CancellationToken ct)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SegmentBytes, RecordFormat.SegmentHeader + RecordFormat.RecordHeader);
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxBytes);
         var dir = FolderFor(dataDir, backendName);
@@ -150,9 +164,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
         var opened = false;
         try
         {
-            var backlog = Open(dir, backendName, options, time, logger, owner, ct);
+            var backlog = Recover(dir, backendName, options, time, logger, owner, ct);
             opened = true;
-            return ValueTask.FromResult(backlog);
+            return backlog;
         }
         finally
         {
@@ -177,7 +191,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         }
     }
 
-    private static FileBacklog Open(string dir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, FileStream owner, CancellationToken ct)
+    private static FileBacklog Recover(string dir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, FileStream owner, CancellationToken ct)
     {
         var segments = ListSegments(dir);
         foreach (var segment in segments)
@@ -259,8 +273,16 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// <summary>The oldest record not yet committed, or null when none is durable yet. Never a partial record.</summary>
     public ValueTask<BacklogRecord?> PeekAsync(CancellationToken ct)
     {
-        ct.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(ReadHead());
+        if (ct.IsCancellationRequested)
+            return ValueTask.FromCanceled<BacklogRecord?>(ct);
+        try
+        {
+            return ValueTask.FromResult(ReadHead());
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<BacklogRecord?>(e); // failures travel in the task, as from an async method
+        }
     }
 
     /// <summary>
@@ -270,11 +292,25 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// </summary>
     public ValueTask CommitAsync(BacklogRecord record, CancellationToken ct)
     {
-        ct.ThrowIfCancellationRequested();
+        if (ct.IsCancellationRequested)
+            return ValueTask.FromCanceled(ct);
+        try
+        {
+            Commit(record);
+            return ValueTask.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e); // failures travel in the task, as from an async method
+        }
+    }
+
+    private void Commit(BacklogRecord record)
+    {
         if (_head is null || !_head.Position.Equals(record.Position))
         {
             if (record.Next.CompareTo(_read) <= 0)
-                return ValueTask.CompletedTask;
+                return;
             throw new InvalidOperationException($"backlog {_backend}: commit of the record at {record.Position}, but the head is at {_head?.Position ?? _read}");
         }
         _commit.Write(record.Next);
@@ -297,7 +333,6 @@ public sealed partial class FileBacklog : IAsyncDisposable
         {
             // Only a read ahead for the metric; the next PeekAsync reads again and reports the error to the replayer.
         }
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Waits for queued appends to finish, then closes the files. Stop the consumer first.</summary>
