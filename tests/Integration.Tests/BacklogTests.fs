@@ -406,6 +406,19 @@ let tests =
                     do! close backlog })
             }
 
+            testTask "a segment deleted by hand while running is passed over, not a stuck replay" {
+                do! withDir (fun dir -> task {
+                    let options = BacklogOptions(SegmentBytes = 100L)
+                    let payload i = sprintf "hand-%02d-padding-padding" i
+                    let! backlog = openIn dir options
+                    for i in 1..4 do do! append backlog (payload i)
+                    File.Delete((segments dir).[1])
+                    let! all = drain backlog
+                    Expect.equal all [ payload 1; payload 3; payload 4 ] "the others, in order"
+                    Expect.isTrue backlog.IsEmpty "counters settle"
+                    do! close backlog })
+            }
+
             testTask "a commit past the data (segment truncated by hand) is clamped; new records are delivered" {
                 do! withDir (fun dir -> task {
                     let! backlog = openIn dir (BacklogOptions())

@@ -28,4 +28,7 @@ public sealed partial class FileBacklog
 
     [LoggerMessage(EventId = 508, Level = LogLevel.Critical, Message = "backlog of {Backend}: unexpected failure in the writer; the appends of this group are reported as not stored")]
     private static partial void LogWriterFailed(ILogger logger, Exception exception, string backend);
+
+    [LoggerMessage(EventId = 509, Level = LogLevel.Error, Message = "backlog of {Backend}: segment {Segment} disappeared (deleted by hand?); its records are lost, replay goes on with the next segment")]
+    private static partial void LogSegmentMissing(ILogger logger, string backend, long segment);
 }

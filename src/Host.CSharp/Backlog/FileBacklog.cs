@@ -527,13 +527,20 @@ public sealed partial class FileBacklog : IAsyncDisposable
                 }
                 return null;
             }
-            var limit = read.Segment == end.Segment ? end.Offset : SegmentLength(read.Segment);
+            if (ReaderFor(read.Segment) is not { } file)
+            {
+                // Deleted by hand while we run: what it held is gone; carry on with the next segment.
+                LogSegmentMissing(_logger, _backend, read.Segment);
+                _read = read.Segment < end.Segment ? NextSegmentStart(read.Segment, end) : end;
+                continue;
+            }
+            var limit = read.Segment == end.Segment ? end.Offset : RandomAccess.GetLength(file);
             if (read.Offset >= limit)
             {
                 _read = NextSegmentStart(read.Segment, end);
                 continue;
             }
-            var (record, skipped, firstBad) = RecordFormat.ReadValid(ReaderFor(read.Segment), read.Segment, read.Offset, limit);
+            var (record, skipped, firstBad) = RecordFormat.ReadValid(file, read.Segment, read.Offset, limit);
             if (skipped > 0)
             {
                 var resumeAt = record?.Position.Offset ?? limit;
@@ -572,13 +579,18 @@ public sealed partial class FileBacklog : IAsyncDisposable
         while (position.CompareTo(_end) < 0)
         {
             ct.ThrowIfCancellationRequested();
-            var limit = position.Segment == _end.Segment ? _end.Offset : SegmentLength(position.Segment);
+            if (ReaderFor(position.Segment) is not { } file)
+            {
+                position = position.Segment < _end.Segment ? NextSegmentStart(position.Segment, _end) : _end;
+                continue;
+            }
+            var limit = position.Segment == _end.Segment ? _end.Offset : RandomAccess.GetLength(file);
             if (position.Offset >= limit)
             {
                 position = NextSegmentStart(position.Segment, _end);
                 continue;
             }
-            var (record, skipped, _) = RecordFormat.ReadValid(ReaderFor(position.Segment), position.Segment, position.Offset, limit);
+            var (record, skipped, _) = RecordFormat.ReadValid(file, position.Segment, position.Offset, limit);
             corrupt += skipped;
             if (record is null)
             {
@@ -593,13 +605,22 @@ public sealed partial class FileBacklog : IAsyncDisposable
         return corrupt;
     }
 
-    private SafeFileHandle ReaderFor(long segment)
+    /// <summary>A read handle on the segment (kept open while the consumer is in it); null when the file is gone.</summary>
+    private SafeFileHandle? ReaderFor(long segment)
     {
         if (_readerSegment != segment || _reader is null)
         {
             _reader?.Dispose();
             _reader = null;
-            _reader = new FileStream(SegmentPath(_dir, segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            _readerSegment = -1;
+            try
+            {
+                _reader = new FileStream(SegmentPath(_dir, segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            }
+            catch (FileNotFoundException)
+            {
+                return null; // the caller logs and moves on
+            }
             _readerSegment = segment;
         }
         return _reader.SafeFileHandle;
@@ -613,7 +634,6 @@ public sealed partial class FileBacklog : IAsyncDisposable
         return next == 0 || next > end.Segment ? end : new BacklogPosition(next, RecordFormat.SegmentHeader);
     }
 
-    private long SegmentLength(long segment) => new FileInfo(SegmentPath(_dir, segment)).Length;
 
     private void DeleteConsumedSegments(long current)
     {
