@@ -371,8 +371,10 @@ public sealed partial class FileBacklog : IAsyncDisposable
             catch (Exception e)
             {
                 // Not an I/O error (those are handled per record): a bug. Fail what is left of the group loudly and
-                // keep serving; _needsCutBack makes the next write start from the last good length.
+                // keep serving; the next write first cuts the segment back to its published (durable) end.
                 LogWriterFailed(_logger, e, _backend);
+                lock (_state)
+                    _writeLength = _end.Segment == _writeSegment ? _end.Offset : RecordFormat.SegmentHeader;
                 _needsCutBack = true;
                 foreach (var append in group)
                     Fail(append, e.Message);
