@@ -42,18 +42,19 @@ internal sealed class CommitFile : IDisposable
         {
             if (ReadLegacy(file) is { } legacy)
             {
-                // The first format (one 28-byte record, replaced by rename): carry its position over.
-                file.SetLength(0);
-                file.SetLength(2 * SlotStride);
+                // The first format (one 28-byte record, replaced by rename): carry its position over into slot 1,
+                // then blank the old bytes (a crash in between leaves slot 1 valid and the file no longer 28 bytes).
+                Preallocate(file);
                 var upgraded = new CommitFile(file, 0, faults);
                 upgraded.Write(legacy);
+                RandomAccess.Write(file.SafeFileHandle, new byte[SlotBytes], 0);
+                file.Flush(flushToDisk: true);
                 opened = true;
                 return (upgraded, legacy, false);
             }
             if (file.Length < 2 * SlotStride)
             {
-                file.SetLength(2 * SlotStride);
-                file.Flush(flushToDisk: true);
+                Preallocate(file);
                 if (created)
                     DirectorySync.Fsync(dir);
             }
@@ -97,6 +98,18 @@ internal sealed class CommitFile : IDisposable
         _file.Write(slot);
         _file.Flush(flushToDisk: true);
         _sequence = sequence;
+    }
+
+    /// <summary>
+    /// Zeros written up to the full size (not a sparse extension, which would leave holes needing blocks later), so
+    /// that every later commit overwrites allocated blocks.
+    /// </summary>
+    private static void Preallocate(FileStream file)
+    {
+        var length = file.Length;
+        if (length < 2 * SlotStride)
+            RandomAccess.Write(file.SafeFileHandle, new byte[2 * SlotStride - length], length);
+        file.Flush(flushToDisk: true);
     }
 
     /// <summary>A commit file of the first format: "IPXC" u32 1 | i64 segment | i64 offset | u32 crc32(previous 24 bytes).</summary>
