@@ -92,9 +92,16 @@ module InfluxQL =
     let private keywords (words: string) : P<unit> =
         words.Split ' ' |> Array.map keyword |> Array.reduce (>>.) |> attempt
 
+    /// The inside of a quoted identifier or string, with InfluxQL's escapes (influxql ScanString): `\n`, `\\`,
+    /// `\"` and `\'`; any other escape, and a raw newline, are errors.
     let private escapedUntil (quote: char) : P<string> =
-        let plain = manySatisfy (fun c -> c <> quote && c <> '\\')
-        let escape = pchar '\\' >>. anyChar |>> fun c -> if c = quote || c = '\\' then string c else "\\" + string c
+        let plain = manySatisfy (fun c -> c <> quote && c <> '\\' && c <> '\n')
+        let escape =
+            pchar '\\' >>. anyChar >>= fun c ->
+                match c with
+                | 'n' -> preturn "\n"
+                | '\\' | '"' | '\'' -> preturn (string c)
+                | _ -> fail (sprintf "bad escape \\%c" c)
         stringsSepBy plain escape
 
     /// identifier = unquoted_identifier | quoted_identifier
@@ -178,25 +185,37 @@ module InfluxQL =
 
     let private sources: P<Source list> = sourcesWithTokens |>> fst
 
+    /// Tokens up to `;`, the end, an unbalanced `)`, or (with `stopAtFrom`) FROM outside parentheses.
+    /// A loop rather than recursion, so a query of a million tokens cannot exhaust the stack.
+    let private tokensUntil (stopAtFrom: bool) : P<Token list> =
+        let fromAhead = followedBy (keyword "FROM")
+        fun stream ->
+            let tokens = ResizeArray<Token>()
+            let mutable depth = 0
+            let mutable failure = None
+            let mutable go = true
+            while go do
+                if depth = 0 && (stream.Peek() = ')' || (stopAtFrom && (fromAhead stream).Status = ReplyStatus.Ok)) then
+                    go <- false
+                else
+                    let before = stream.StateTag
+                    let reply = token stream
+                    if reply.Status = ReplyStatus.Ok then
+                        tokens.Add reply.Result
+                        depth <- depth + (if reply.Result.Word = "(" then 1 elif reply.Result.Word = ")" then -1 else 0)
+                    else
+                        go <- false
+                        // A token that failed after consuming input (an unterminated literal) fails the statement.
+                        if stream.StateTag <> before then failure <- Some(Reply<Token list>(reply.Status, reply.Error))
+            match failure with
+            | Some reply -> reply
+            | None -> Reply(List.ofSeq tokens)
+
     /// The tokens of the rest of a clause, up to `;`, the end, or an unbalanced `)`.
-    let private rest: P<Token list> =
-        let rec tokens depth acc : P<Token list> =
-            (if depth = 0 then notFollowedBy (pchar ')') else preturn ())
-            >>. token
-            >>= (fun t ->
-                let depth = depth + (if t.Word = "(" then 1 elif t.Word = ")" then -1 else 0)
-                tokens depth (t :: acc))
-            <|> preturn (List.rev acc)
-        tokens 0 []
+    let private rest: P<Token list> = tokensUntil false
 
     /// The tokens of a field list, up to FROM outside parentheses.
-    let private fields: P<Token list> =
-        let rec tokens depth acc : P<Token list> =
-            (if depth = 0 then notFollowedBy (keyword "FROM") >>. notFollowedBy (pchar ')') else preturn ())
-            >>. token
-            >>= (fun t -> tokens (depth + (if t.Word = "(" then 1 elif t.Word = ")" then -1 else 0)) (t :: acc))
-            <|> preturn (List.rev acc)
-        tokens 0 []
+    let private fields: P<Token list> = tokensUntil true
 
     /// select_stmt = "SELECT" fields [ into_clause ] from_clause … ; fields and clauses are only scanned.
     let private selectBody: P<Source list * Token list> =
@@ -351,8 +370,17 @@ module InfluxQL =
         sprintf "at line %d, column %d: %s" error.Position.Line error.Position.Column (String.Join("; ", expecting))
         |> fun m -> m.TrimEnd(' ', ':', ';')
 
+    /// Subqueries are parsed recursively; deeper nesting than this is refused before parsing, so no query can
+    /// exhaust the stack.
+    let private maxSubqueryDepth = 64
+
+    let private nestedSelects = Text.RegularExpressions.Regex(@"\(\s*select\b", Text.RegularExpressions.RegexOptions.IgnoreCase)
+
     /// Parses every statement; the first refused or malformed one decides the error.
     let parse (text: string) : Result<Statement list, QueryError> =
+        if nestedSelects.Count text > maxSubqueryDepth then
+            Result.Error(ParseError(sprintf "more than %d subqueries" maxSubqueryDepth))
+        else
         match runParserOnString query false "query" text with
         | Failure(_, error, _) -> Result.Error(ParseError(describe text error))
         | Success([], _, _) -> Result.Error(ParseError "empty query")
@@ -368,7 +396,8 @@ module InfluxQL =
                 (Result.Ok [])
             |> Result.map List.rev
 
-    let private quote (name: string) = "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
+    let private quote (name: string) =
+        "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\""
 
     let rec private printSource =
         function

@@ -24,7 +24,7 @@ type ShardKey = private ShardKey of string
 type RingMember = { Name: string; Url: string }
 
 /// One circle's ring: sorted points and, index for index, the backend that owns each.
-type Ring = private { Points: uint32[]; Owners: int[]; Size: int }
+type Ring = private { Points: uint32[]; Owners: int[] }
 
 /// Who owns a (db, measurement) in every circle: the shard key and one ring per circle, in circle order.
 type Placement = { ShardKey: ShardKey; Rings: Ring list }
@@ -64,8 +64,6 @@ module ShardKey =
         if template.Contains "%db" || template.Contains "%mm" then Ok(ShardKey template)
         else Error "invalid shard_key, require template containing %db or %mm"
 
-    let text (ShardKey t) = t
-
     /// Renders the key left to right; a db name containing `%mm` is not expanded again.
     let render (ShardKey template) (db: string) (measurement: string) : string =
         if template = "%db,%mm" then
@@ -96,20 +94,15 @@ module Ring =
     /// Builds the ring of one circle from its members in config order.
     let create (vnodes: int) (members: string seq) : Ring =
         let owners = Collections.Generic.Dictionary<uint32, int>()
-        let mutable count = 0
         for owner, m in Seq.indexed members do
-            count <- count + 1
             for r in 0 .. vnodes - 1 do
                 // Equal points: the later member overwrites, as the original's map assignment does.
                 owners[crc32 (r.ToString CultureInfo.InvariantCulture + m)] <- owner
         let points = owners.Keys |> Seq.toArray |> Array.sort
-        { Points = points; Owners = points |> Array.map (fun p -> owners[p]); Size = count }
+        { Points = points; Owners = points |> Array.map (fun p -> owners[p]) }
 
     let ofBackends (hashKey: HashKey) (vnodes: int) (backends: RingMember seq) : Ring =
         backends |> Seq.mapi (HashKey.memberOf hashKey) |> create vnodes
-
-    /// The number of members the ring was built from.
-    let size (ring: Ring) = ring.Size
 
     /// The number of distinct points; fewer than members × vnodes when labels or hashes collide.
     let pointCount (ring: Ring) = ring.Points.Length

@@ -89,6 +89,13 @@ let private examples =
                 forbidden q
         }
 
+        test "quoted names take InfluxQL's escapes and refuse others" {
+            Expect.equal (measurementOf (parsed "SELECT * FROM \"c\\'pu\"")) (Some "c'pu") "escaped single quote"
+            Expect.equal (measurementOf (parsed "SELECT * FROM \"a\\nb\"")) (Some "a\nb") "\\n is a newline"
+            Expect.isError (InfluxQL.parse "SELECT * FROM \"a\\qb\"") "unknown escape"
+            Expect.isError (InfluxQL.parse "SELECT * FROM \"a\nb\"") "raw newline in a quoted name"
+        }
+
         test "INTO as a quoted name is not the INTO keyword" {
             Expect.equal (measurementOf (parsed "SELECT * FROM \"into\"")) (Some "into") "quoted"
         }
@@ -170,6 +177,12 @@ let private laws =
             Expect.isError (InfluxQL.parse (String.replicate 5000 "(( 'x ")) "garbage"
             Expect.isError (InfluxQL.parse (String.replicate 5000 "SELECT ")) "repeated keywords"
             Expect.isLessThan watch.Elapsed.TotalSeconds 5.0 "no pathological backtracking"
+        }
+
+        test "huge queries parse without exhausting the stack; deep subquery nesting is refused" {
+            Expect.equal (InfluxQL.parse ("SELECT " + String.replicate 200_000 "a+" + "a FROM x") |> Result.map List.length) (Ok 1) "200k tokens"
+            Expect.equal (InfluxQL.parse ("SELECT " + String.replicate 100_000 "(" + "a" + String.replicate 100_000 ")" + " FROM x") |> Result.map List.length) (Ok 1) "deep parentheses"
+            Expect.isError (InfluxQL.parse (String.replicate 1000 "SELECT * FROM (" + "SELECT * FROM x" + String.replicate 1000 ")")) "1000 nested subqueries"
         }
     ]
 

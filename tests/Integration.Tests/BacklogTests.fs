@@ -371,6 +371,7 @@ let tests =
                     Expect.equal reopened.Recovery.RecordsPending 2L "two valid records wait"
                     let! all = drain reopened
                     Expect.equal all [ "payload-1"; "payload-3" ] "later records survive"
+                    Expect.equal reopened.CorruptRecordsSkipped 0L "counted once, in the recovery report"
                     do! close reopened })
             }
 
@@ -401,6 +402,7 @@ let tests =
                         f.WriteByte(byte '!'))
                     let! all = drain backlog
                     Expect.equal all [ "live-1"; "live-3" ] "the damaged record is skipped"
+                    Expect.equal backlog.CorruptRecordsSkipped 1L "counted"
                     Expect.equal (backlog.PendingRecords, backlog.PendingBytes) (0L, 0L) "counters settle"
                     Expect.isTrue backlog.IsEmpty "empty"
                     do! close backlog })

@@ -173,6 +173,7 @@ let private https =
                 finally
                     proc.Kill true
                     proc.WaitForExit()
+                    IO.Directory.Delete(dir, true)
             Expect.equal code 204 output
         }
 
@@ -181,6 +182,7 @@ let private https =
             let config = ProxyProcess.configFor shared.Value (freePort ()) [ "\"https_enabled\":true"; "\"https_cert\":\"nope.pem\""; "\"https_key\":\"nope.key\"" ]
             IO.File.WriteAllText(IO.Path.Combine(dir, "proxy.json"), config)
             let code, output = ProxyProcess.run dir "-config proxy.json"
+            IO.Directory.Delete(dir, true)
             Expect.equal code 1 output
             Expect.stringContains output "cannot start" output
             Expect.isFalse (output.Contains "   at ") "no stack trace"

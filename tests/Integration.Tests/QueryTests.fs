@@ -160,6 +160,10 @@ let private refusals =
                 let garbage = postForm (String.replicate 2000 "garbage ((( '")
                 Expect.equal garbage.Status 400 "long garbage"
                 Expect.stringContains garbage.Body "{\"error\":\"" "long garbage"
+                let huge = postForm ("SELECT * FROM cpu WHERE " + String.replicate 500_000 "a=1 OR ")
+                Expect.equal huge.Status 413 "a q over the form limits is too large, not a crash"
+                let deep = postForm (String.replicate 200 "SELECT * FROM (" + "SELECT * FROM x" + String.replicate 200 ")")
+                Expect.equal deep.Status 400 "deeply nested subqueries are refused"
                 let reply = postForm "SELECT * INTO x FROM y"
                 Expect.equal reply.Status 400 reply.Body
                 Expect.stringContains reply.Body "query forbidden" "q from a POST form")

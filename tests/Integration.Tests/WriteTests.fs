@@ -251,7 +251,9 @@ let private refusals =
                     let reply = post (writeUrl proxy db "") body
                     Expect.equal reply.Status 204 reply.Body
                     expectPlaced proxy circles db (Map.ofList [ for m in 0..9 -> sprintf "big%d" m, 300L ]))
-            finally dispose small
+            finally
+                dispose small
+                Directory.Delete(dir, true)
         }
     ]
 

@@ -44,24 +44,23 @@ public sealed class BackendClient
     }
 
     /// <summary>GET /ping with our credentials: Up on 204, Unauthorized on 401/403, Down otherwise.</summary>
-    public async Task<(BackendState State, string? Version)> PingAsync(CancellationToken ct)
+    public async Task<BackendState> PingAsync(CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, Url("/ping"));
         request.Headers.Authorization = _auth;
         try
         {
             using var response = await _http.SendAsync(request, ct);
-            var version = response.Headers.TryGetValues("X-Influxdb-Version", out var v) ? v.FirstOrDefault() : null;
             return response.StatusCode switch
             {
-                HttpStatusCode.NoContent or HttpStatusCode.OK => (BackendState.Up, version),
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => (BackendState.Unauthorized, version),
-                _ => (BackendState.Down, version),
+                HttpStatusCode.NoContent or HttpStatusCode.OK => BackendState.Up,
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => BackendState.Unauthorized,
+                _ => BackendState.Down,
             };
         }
         catch (Exception e) when (IsTransport(e, ct))
         {
-            return (BackendState.Down, null);
+            return BackendState.Down;
         }
     }
 

@@ -23,13 +23,5 @@ public sealed class BackendHealth
     /// <summary>Writes may be sent directly (not only to the backlog).</summary>
     public bool AcceptsWrites => State is BackendState.Up or BackendState.Unknown;
 
-    /// <summary>The InfluxDB version the backend reported on its last ping.</summary>
-    public string? Version { get; private set; }
-
-    public void Set(BackendState state, string? version = null)
-    {
-        if (version is not null)
-            Version = version;
-        Volatile.Write(ref _state, (int)state);
-    }
+    public void Set(BackendState state) => Volatile.Write(ref _state, (int)state);
 }

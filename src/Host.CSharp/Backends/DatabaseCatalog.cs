@@ -48,4 +48,11 @@ public sealed class DatabaseCatalog
 
     /// <summary>Forget a database dropped through the proxy, so writes to it get 404 again.</summary>
     public void Forget(string db) => _known.TryRemove(db, out _);
+
+    /// <summary>Remember a database created through the proxy, so a write right after it is not told 404.</summary>
+    public void Remember(string db)
+    {
+        _known.TryAdd(db, true);
+        _missingSince.TryRemove(db, out _);
+    }
 }

@@ -29,8 +29,8 @@ public sealed partial class HealthMonitor
     private async Task CheckAsync(Backend backend, CancellationToken ct)
     {
         var before = backend.Health.State;
-        var (state, version) = await backend.Client.PingAsync(ct);
-        backend.Health.Set(state, version);
+        var state = await backend.Client.PingAsync(ct);
+        backend.Health.Set(state);
         if (state == before)
             return;
         LogStateChanged(backend.Info.Name, before, state);

@@ -45,18 +45,16 @@ public sealed partial class FileBacklog
                 continue;
             }
             var (record, skipped, firstBad) = RecordFormat.ReadValid(file, read.Segment, read.Offset, limit);
-            if (skipped > 0)
+            if (skipped > 0 && !_damageSeenAtOpen.Contains(new BacklogPosition(read.Segment, firstBad)))
             {
+                // Damage that appeared after open: it was counted as pending (as valid records) until now.
                 var resumeAt = record?.Position.Offset ?? limit;
                 LogCorruptSkipped(_logger, _backend, skipped, read.Segment, firstBad, resumeAt - firstBad);
-                if (read.CompareTo(_openEnd) >= 0)
+                lock (_state)
                 {
-                    // Damage in what was appended since open: those bytes were counted as pending.
-                    lock (_state)
-                    {
-                        _pendingBytes = Math.Max(0, _pendingBytes - (resumeAt - firstBad));
-                        _pendingRecords = Math.Max(0, _pendingRecords - skipped);
-                    }
+                    _pendingBytes = Math.Max(0, _pendingBytes - (resumeAt - firstBad));
+                    _pendingRecords = Math.Max(0, _pendingRecords - skipped);
+                    _corruptSkipped += skipped;
                 }
             }
             if (record is null)
@@ -94,8 +92,10 @@ public sealed partial class FileBacklog
                 position = NextSegmentStart(position.Segment, _end);
                 continue;
             }
-            var (record, skipped, _) = RecordFormat.ReadValid(file, position.Segment, position.Offset, limit);
+            var (record, skipped, firstBad) = RecordFormat.ReadValid(file, position.Segment, position.Offset, limit);
             corrupt += skipped;
+            if (skipped > 0)
+                _damageSeenAtOpen.Add(new BacklogPosition(position.Segment, firstBad)); // reported once, in Recovery
             if (record is null)
             {
                 position = new BacklogPosition(position.Segment, limit);

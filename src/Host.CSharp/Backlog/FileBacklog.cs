@@ -63,7 +63,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
 
     // Owned by the consumer.
     private readonly CommitFile _commit;
-    private readonly BacklogPosition _openEnd;
+    private readonly HashSet<BacklogPosition> _damageSeenAtOpen = [];
     private BacklogPosition _read;
     private FileStream? _reader;
     private long _readerSegment = -1;
@@ -77,6 +77,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
     private long _queuedBytes;
     private DateTimeOffset? _oldest;
     private long _replayed;
+    private long _corruptSkipped;
     private bool _disposed;
 
     private FileBacklog(string dir, string backend, BacklogOptions options, TimeProvider time, ILogger logger,
@@ -92,7 +93,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         _writeSegment = writeSegment;
         _writeLength = writeLength;
         _commit = commit;
-        _end = _openEnd = new BacklogPosition(writeSegment, writeLength);
+        _end = new BacklogPosition(writeSegment, writeLength);
         _read = read;
     }
 
@@ -110,6 +111,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
 
     /// <summary>When the oldest waiting record was appended; null when nothing waits.</summary>
     public DateTimeOffset? OldestPendingAt { get { lock (_state) return _oldest; } }
+
+    /// <summary>Corrupt records stepped over since open that <see cref="Recovery"/> did not already count.</summary>
+    public long CorruptRecordsSkipped { get { lock (_state) return _corruptSkipped; } }
 
     /// <summary>Records committed since open (the replay rate is its derivative).</summary>
     public long ReplayedRecords { get { lock (_state) return _replayed; } }

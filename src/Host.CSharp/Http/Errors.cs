@@ -21,6 +21,18 @@ public static class Errors
         {
             await next();
         }
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            // The client's fault, e.g. a body over max_body_size: its own status, not a 500.
+            context.Response.Clear();
+            await Write(context, e.StatusCode, e.Message);
+        }
+        catch (InvalidDataException e) when (!context.Response.HasStarted)
+        {
+            // A form body over the framework's limits (ReadFormAsync).
+            context.Response.Clear();
+            await Write(context, StatusCodes.Status413PayloadTooLarge, $"request body too large: {e.Message}");
+        }
         catch (Exception e) when (!context.RequestAborted.IsCancellationRequested)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Http").LogError(e, "unhandled error on {Path}", context.Request.Path);

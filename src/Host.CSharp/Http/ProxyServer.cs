@@ -63,6 +63,8 @@ public static partial class ProxyServer
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.KeepAliveTimeout = config.IdleTimeout;
+        // /write bounds its body itself (max_body_size, also after gzip) and answers 413 without reading the rest;
+        // a server-wide limit would instead reset such connections. Form bodies are bounded by the form reader.
         kestrel.Limits.MaxRequestBodySize = null;
         Action<ListenOptions> https = config.HttpsEnabled
             ? o => o.UseHttps(X509Certificate2.CreateFromPemFile(config.HttpsCert, config.HttpsKey))

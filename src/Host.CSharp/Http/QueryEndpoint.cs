@@ -57,6 +57,8 @@ public static class QueryEndpoint
                 result = ResultMerge.filterFirstColumn(FSharpFunc(db => config.DbList.Contains(db)), result);
             if (statement.Kind is StatementKind.DropDatabase drop && result["error"] is null)
                 backends.Databases.Forget(drop.name);
+            if (statement.Kind is StatementKind.CreateDatabase create && result["error"] is null)
+                backends.Databases.Remember(create.name);
             results.Add(result);
         }
         await WriteResults(context, new JsonObject { ["results"] = results });

@@ -62,6 +62,11 @@ public sealed class RequestBody : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             return (null, Problem.BadGzip, e.Message);
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return (null, Problem.TooLarge, "");
+        }
         if (length > maxBytes)
         {
             ArrayPool<byte>.Shared.Return(buffer);
