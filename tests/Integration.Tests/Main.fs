@@ -4,4 +4,7 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
+    match argv with
+    | [| "--backlog-crash-child"; dir |] -> BacklogTests.crashChild dir
+    | _ ->
     Tests.runTestsWithCLIArgs [] argv (testList "integration" [ BacklogTests.tests; FoundationTests.tests; WriteTests.tests; OperationsTests.tests; QueryTests.tests ])

@@ -149,9 +149,12 @@ public sealed partial class BackendWriter
             _backlogGrew();
             return;
         }
-        var reason = result.Outcome == AppendOutcome.Full
-            ? $"backend {_client.Info.Name} is unavailable and its backlog is full"
-            : $"backend {_client.Info.Name} is unavailable and its backlog cannot be written: {result.Error}";
+        var reason = result.Outcome switch
+        {
+            AppendOutcome.Full => $"backend {_client.Info.Name} is unavailable and its backlog is full",
+            AppendOutcome.TooLarge => $"backend {_client.Info.Name} is unavailable and the batch cannot be backlogged: {result.Error}",
+            _ => $"backend {_client.Info.Name} is unavailable and its backlog cannot be written: {result.Error}",
+        };
         LogBacklogRefused(_client.Info.Name, db, lines, reason);
         CompleteAll(batch, new Delivery(DeliveryKind.Failed, reason));
     }

@@ -3,35 +3,37 @@ using System.Runtime.InteropServices;
 namespace InfluxProxy.Host.Backlog;
 
 /// <summary>
-/// fsync of a directory, so a file just created or renamed in it survives a power cut (POSIX makes the entry
-/// durable only then). .NET has no API for it; elsewhere than Linux this does nothing.
+/// fsync of a directory, so that a file created (or renamed) in it survives a power cut, not only its contents.
+/// .NET cannot open a directory as a file, hence libc. A no-op on Windows, where NTFS journals the metadata.
 /// </summary>
 internal static class DirectorySync
 {
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open(string path, int flags);
+    private const int ReadOnly = 0; // O_RDONLY; a directory opens with it on every Unix (O_DIRECTORY differs by architecture)
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int fsync(int fd);
-
-    [DllImport("libc")]
-    private static extern int close(int fd);
-
-    public static void Sync(string directory)
+    public static void Fsync(string dir)
     {
-        if (!OperatingSystem.IsLinux())
+        if (OperatingSystem.IsWindows())
             return;
-        var fd = open(directory, 0 /* O_RDONLY */);
+        var fd = Open(dir, ReadOnly);
         if (fd < 0)
-            throw new IOException($"cannot open {directory} to sync it (errno {Marshal.GetLastPInvokeError()})");
+            throw new IOException($"cannot open directory {dir} to fsync it (errno {Marshal.GetLastPInvokeError()})");
         try
         {
-            if (fsync(fd) != 0)
-                throw new IOException($"fsync of {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+            if (FsyncFd(fd) != 0)
+                throw new IOException($"fsync of directory {dir} failed (errno {Marshal.GetLastPInvokeError()})");
         }
         finally
         {
-            close(fd);
+            _ = Close(fd);
         }
     }
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int FsyncFd(int fd);
+
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static extern int Close(int fd);
 }

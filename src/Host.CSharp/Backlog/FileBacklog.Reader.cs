@@ -1,0 +1,162 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace InfluxProxy.Host.Backlog;
+
+/// <summary>The consumer side: reads up to the published durable end, steps over damage, follows segments.</summary>
+public sealed partial class FileBacklog
+{
+    /// <summary>The head record (cached until committed), reading only up to the published durable end.</summary>
+    private BacklogRecord? ReadHead()
+    {
+        if (_head is not null)
+            return _head;
+        while (true)
+        {
+            BacklogPosition end;
+            lock (_state)
+                end = _end;
+            var read = _read;
+            if (read.CompareTo(end) >= 0)
+            {
+                lock (_state)
+                {
+                    // The consumer caught up with the durable end: nothing waits, whatever the counters drifted to
+                    // (they can only drift when bit rot appeared after open).
+                    if (_end.Equals(end))
+                    {
+                        _pendingRecords = 0;
+                        _pendingBytes = 0;
+                        _oldest = null;
+                    }
+                }
+                return null;
+            }
+            if (ReaderFor(read.Segment) is not { } file)
+            {
+                // Deleted by hand while we run: what it held is gone; carry on with the next segment.
+                LogSegmentMissing(_logger, _backend, read.Segment);
+                _read = read.Segment < end.Segment ? NextSegmentStart(read.Segment, end) : end;
+                continue;
+            }
+            var limit = read.Segment == end.Segment ? end.Offset : RandomAccess.GetLength(file);
+            if (read.Offset >= limit)
+            {
+                _read = NextSegmentStart(read.Segment, end);
+                continue;
+            }
+            var (record, skipped, firstBad) = RecordFormat.ReadValid(file, read.Segment, read.Offset, limit);
+            if (skipped > 0 && !_damageSeenAtOpen.Contains(new BacklogPosition(read.Segment, firstBad)))
+            {
+                // Damage that appeared after open: it was counted as pending (as valid records) until now.
+                var resumeAt = record?.Position.Offset ?? limit;
+                LogCorruptSkipped(_logger, _backend, skipped, read.Segment, firstBad, resumeAt - firstBad);
+                lock (_state)
+                {
+                    _pendingBytes = Math.Max(0, _pendingBytes - (resumeAt - firstBad));
+                    _pendingRecords = Math.Max(0, _pendingRecords - skipped);
+                    _corruptSkipped += skipped;
+                }
+            }
+            if (record is null)
+            {
+                _read = new BacklogPosition(read.Segment, limit);
+                continue;
+            }
+            _read = record.Position;
+            _head = record;
+            lock (_state)
+            {
+                if (_pendingRecords > 0)
+                    _oldest = record.AppendedAt;
+            }
+            return record;
+        }
+    }
+
+    /// <summary>At open: counts the valid records between the committed position and the end; returns the corrupt spots.</summary>
+    private int CountPending(CancellationToken ct)
+    {
+        var position = _read;
+        var corrupt = 0;
+        while (position.CompareTo(_end) < 0)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (ReaderFor(position.Segment) is not { } file)
+            {
+                position = position.Segment < _end.Segment ? NextSegmentStart(position.Segment, _end) : _end;
+                continue;
+            }
+            var limit = position.Segment == _end.Segment ? _end.Offset : RandomAccess.GetLength(file);
+            if (position.Offset >= limit)
+            {
+                position = NextSegmentStart(position.Segment, _end);
+                continue;
+            }
+            var (record, skipped, firstBad) = RecordFormat.ReadValid(file, position.Segment, position.Offset, limit);
+            corrupt += skipped;
+            if (skipped > 0)
+                _damageSeenAtOpen.Add(new BacklogPosition(position.Segment, firstBad)); // reported once, in Recovery
+            if (record is null)
+            {
+                position = new BacklogPosition(position.Segment, limit);
+                continue;
+            }
+            _pendingRecords++;
+            _pendingBytes += record.RecordBytes;
+            _oldest ??= record.AppendedAt;
+            position = record.Next;
+        }
+        return corrupt;
+    }
+
+    /// <summary>A read handle on the segment (kept open while the consumer is in it); null when the file is gone.</summary>
+    private SafeFileHandle? ReaderFor(long segment)
+    {
+        if (_readerSegment != segment || _reader is null)
+        {
+            _reader?.Dispose();
+            _reader = null;
+            _readerSegment = -1;
+            try
+            {
+                _reader = new FileStream(SegmentPath(_dir, segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            }
+            catch (FileNotFoundException)
+            {
+                return null; // the caller logs and moves on
+            }
+            _readerSegment = segment;
+        }
+        return _reader.SafeFileHandle;
+    }
+
+    /// <summary>The start of the first segment after <paramref name="segment"/>, or <paramref name="end"/> when none is durable.</summary>
+    private BacklogPosition NextSegmentStart(long segment, BacklogPosition end)
+    {
+        var next = ListSegments(_dir).FirstOrDefault(s => s > segment);
+        // A segment after the durable end may be one the writer just started: nothing in it is published yet.
+        return next == 0 || next > end.Segment ? end : new BacklogPosition(next, RecordFormat.SegmentHeader);
+    }
+
+
+    private void DeleteConsumedSegments(long current)
+    {
+        foreach (var segment in ListSegments(_dir).Where(s => s < current))
+        {
+            if (_readerSegment == segment)
+            {
+                _reader?.Dispose();
+                _reader = null;
+                _readerSegment = -1;
+            }
+            try
+            {
+                File.Delete(SegmentPath(_dir, segment));
+            }
+            catch (IOException e)
+            {
+                LogDeleteFailed(_logger, _backend, segment, e.Message); // tried again after the next commit
+            }
+        }
+    }
+}
