@@ -68,6 +68,20 @@ let private folder dir = FileBacklog.FolderFor(dir, backend)
 let private segments dir = Directory.GetFiles(folder dir, "*.seg") |> Array.sort
 let private lastSegment dir = segments dir |> Array.last
 
+/// Appends `payloads` to a new backlog, closes it, lets `damage` edit the last segment's bytes, and reopens it.
+let private reopenDamaged dir (payloads: string list) (damage: byte[] -> unit) =
+    task {
+        let! backlog = openIn dir (BacklogOptions())
+        for payload in payloads do
+            do! append backlog payload
+        do! close backlog
+        let segment = lastSegment dir
+        let bytes = File.ReadAllBytes segment
+        damage bytes
+        File.WriteAllBytes(segment, bytes)
+        return! openIn dir (BacklogOptions())
+    }
+
 /// A fault injector failing the next `step` (after writing half of its bytes) while `armed` is set.
 type private Faults() =
     member val Armed: BacklogIoStep option = None with get, set
@@ -357,15 +371,9 @@ let tests =
 
             testTask "a corrupt record in the middle is skipped and counted; the later ones are delivered" {
                 do! withDir (fun dir -> task {
-                    let! backlog = openIn dir (BacklogOptions())
-                    for i in 1..3 do do! append backlog (sprintf "payload-%d" i)
-                    do! close backlog
-                    let segment = lastSegment dir
-                    let bytes = File.ReadAllBytes segment
-                    let second = Encoding.ASCII.GetString(bytes).IndexOf "payload-2"
-                    bytes[second] <- byte 'X'
-                    File.WriteAllBytes(segment, bytes)
-                    let! reopened = openIn dir (BacklogOptions())
+                    let! reopened =
+                        reopenDamaged dir [ for i in 1..3 -> sprintf "payload-%d" i ] (fun bytes ->
+                            bytes[Encoding.ASCII.GetString(bytes).IndexOf "payload-2"] <- byte 'X')
                     Expect.equal reopened.Recovery.CorruptRecordsSkipped 1 "one corrupt record"
                     Expect.equal reopened.Recovery.TornBytesCut 0L "not a torn tail"
                     Expect.equal reopened.Recovery.RecordsPending 2L "two valid records wait"
@@ -377,15 +385,9 @@ let tests =
 
             testTask "a garbage length in the middle is never allocated; the next record is found again" {
                 do! withDir (fun dir -> task {
-                    let! backlog = openIn dir (BacklogOptions())
-                    for i in 1..3 do do! append backlog (sprintf "len-%d" i)
-                    do! close backlog
-                    let segment = lastSegment dir
-                    let bytes = File.ReadAllBytes segment
-                    let second = 8 + int (recordBytes "len-1")
-                    BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(second + 4), 0xFFFFFFF0u)
-                    File.WriteAllBytes(segment, bytes)
-                    let! reopened = openIn dir (BacklogOptions())
+                    let! reopened =
+                        reopenDamaged dir [ for i in 1..3 -> sprintf "len-%d" i ] (fun bytes ->
+                            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(8 + int (recordBytes "len-1") + 4), 0xFFFFFFF0u))
                     Expect.equal reopened.Recovery.CorruptRecordsSkipped 1 "one corrupt record"
                     let! all = drain reopened
                     Expect.equal all [ "len-1"; "len-3" ] "resynchronised"

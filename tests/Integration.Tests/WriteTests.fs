@@ -32,6 +32,13 @@ let private postGzip (url: string) (text: string) =
 let private createEverywhere (circles: Server list list) db =
     for server in List.concat circles do Influx.createDatabase server.Url db
 
+/// A proxy in front of the shared cluster and a new database on every backend of it.
+let private onSharedCluster (label: string) (extra: string list) (body: Server list list -> string -> ProxyProcess.Proxy -> unit) =
+    let circles = shared.Value
+    let db = uniqueDb label
+    createEverywhere circles db
+    ProxyProcess.using circles extra (body circles db)
+
 /// The owner of `measurement` in each circle, from the same config the proxy runs with.
 let private owners (proxy: ProxyProcess.Proxy) (circles: Server list list) db measurement =
     let config = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")) |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A")
@@ -51,10 +58,7 @@ let private expectPlaced (proxy: ProxyProcess.Proxy) (circles: Server list list)
 let private landing =
     testList "landing" [
         test "100k points over 50 measurements land on every circle, each on its ring owner" {
-            let circles = shared.Value
-            let db = uniqueDb "bulk"
-            createEverywhere circles db
-            ProxyProcess.using circles [] (fun proxy ->
+            onSharedCluster "bulk" [] (fun circles db proxy ->
                 let all = lines "m" 50 2000 1_600_000_000L
                 // plain text and gzip, in 5 requests each, precision s
                 let batches = all |> List.chunkBySize 10_000
@@ -67,10 +71,7 @@ let private landing =
         }
 
         test "precisions s, ms and ns mean the same instant" {
-            let circles = shared.Value
-            let db = uniqueDb "precision"
-            createEverywhere circles db
-            ProxyProcess.using circles [] (fun proxy ->
+            onSharedCluster "precision" [] (fun circles db proxy ->
                 for precision, stamp in [ "s", "1600000000"; "ms", "1600000000000"; "ns", "1600000000000000000"; "h", "444444" ] do
                     let reply = post (writeUrl proxy db ("&precision=" + precision)) (sprintf "p_%s value=1 %s" precision stamp)
                     Expect.equal reply.Status 204 reply.Body
@@ -80,10 +81,7 @@ let private landing =
         }
 
         test "lines without a timestamp get one proxy clock, the same in every circle" {
-            let circles = shared.Value
-            let db = uniqueDb "now"
-            createEverywhere circles db
-            ProxyProcess.using circles [] (fun proxy ->
+            onSharedCluster "now" [] (fun circles db proxy ->
                 let before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000L
                 let body = [ for i in 0..99 -> sprintf "nots,host=h%d value=%d" i i ] |> String.concat "\n"
                 let reply = post (writeUrl proxy db "&precision=s") body
@@ -100,10 +98,7 @@ let private landing =
 let private errors =
     testList "errors" [
         test "bad lines are rejected as InfluxDB does while the valid ones land" {
-            let circles = shared.Value
-            let db = uniqueDb "partial"
-            createEverywhere circles db
-            ProxyProcess.using circles [] (fun proxy ->
+            onSharedCluster "partial" [] (fun circles db proxy ->
                 let body = "good value=1 1\nbad value= 2\ngood value=3 3\nalso,bad\n"
                 let reply = post (writeUrl proxy db "") body
                 Expect.equal reply.Status 400 reply.Body
@@ -117,10 +112,7 @@ let private errors =
         }
 
         test "request errors have InfluxDB's status codes and texts" {
-            let circles = shared.Value
-            let db = uniqueDb "errors"
-            createEverywhere circles db
-            ProxyProcess.using circles [ "\"max_body_size\": 1000" ] (fun proxy ->
+            onSharedCluster "errors" [ "\"max_body_size\": 1000" ] (fun circles db proxy ->
                 let expectError (reply: Reply) status (text: string) =
                     Expect.equal reply.Status status reply.Body
                     Expect.stringContains reply.Body text reply.Body
@@ -228,10 +220,7 @@ let private fullBacklog =
 let private refusals =
     testList "backend refusals" [
         test "a field type conflict is refused by the backend and reported to the client as InfluxDB does" {
-            let circles = shared.Value
-            let db = uniqueDb "conflict"
-            createEverywhere circles db
-            ProxyProcess.using circles [] (fun proxy ->
+            onSharedCluster "conflict" [] (fun circles db proxy ->
                 Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
                 let reply = post (writeUrl proxy db "") "typed value=1.5 2\nother value=1 2"
                 Expect.equal reply.Status 400 reply.Body

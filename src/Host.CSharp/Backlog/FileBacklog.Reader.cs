@@ -31,17 +31,9 @@ public sealed partial class FileBacklog
                 }
                 return null;
             }
-            if (ReaderFor(read.Segment) is not { } file)
+            if (!TryOpenAt(ref read, end, logMissing: true, out var file, out var limit))
             {
-                // Deleted by hand while we run: what it held is gone; carry on with the next segment.
-                LogSegmentMissing(_logger, _backend, read.Segment);
-                _read = read.Segment < end.Segment ? NextSegmentStart(read.Segment, end) : end;
-                continue;
-            }
-            var limit = read.Segment == end.Segment ? end.Offset : RandomAccess.GetLength(file);
-            if (read.Offset >= limit)
-            {
-                _read = NextSegmentStart(read.Segment, end);
+                _read = read;
                 continue;
             }
             var (record, skipped, firstBad) = RecordFormat.ReadValid(file, read.Segment, read.Offset, limit);
@@ -81,17 +73,8 @@ public sealed partial class FileBacklog
         while (position.CompareTo(_end) < 0)
         {
             ct.ThrowIfCancellationRequested();
-            if (ReaderFor(position.Segment) is not { } file)
-            {
-                position = position.Segment < _end.Segment ? NextSegmentStart(position.Segment, _end) : _end;
+            if (!TryOpenAt(ref position, _end, logMissing: false, out var file, out var limit))
                 continue;
-            }
-            var limit = position.Segment == _end.Segment ? _end.Offset : RandomAccess.GetLength(file);
-            if (position.Offset >= limit)
-            {
-                position = NextSegmentStart(position.Segment, _end);
-                continue;
-            }
             var (record, skipped, firstBad) = RecordFormat.ReadValid(file, position.Segment, position.Offset, limit);
             corrupt += skipped;
             if (skipped > 0)
@@ -107,6 +90,30 @@ public sealed partial class FileBacklog
             position = record.Next;
         }
         return corrupt;
+    }
+
+    /// <summary>
+    /// The segment to read at <paramref name="position"/> and how far it may be read; false (with the position moved
+    /// on) when the segment is gone or exhausted, so the caller looks again.
+    /// </summary>
+    private bool TryOpenAt(ref BacklogPosition position, BacklogPosition end, bool logMissing, out SafeFileHandle file, out long limit)
+    {
+        limit = 0;
+        if (ReaderFor(position.Segment) is not { } handle)
+        {
+            // Deleted by hand while we run: what it held is gone; carry on with the next segment.
+            if (logMissing)
+                LogSegmentMissing(_logger, _backend, position.Segment);
+            position = position.Segment < end.Segment ? NextSegmentStart(position.Segment, end) : end;
+            file = null!;
+            return false;
+        }
+        file = handle;
+        limit = position.Segment == end.Segment ? end.Offset : RandomAccess.GetLength(handle);
+        if (position.Offset < limit)
+            return true;
+        position = NextSegmentStart(position.Segment, end);
+        return false;
     }
 
     /// <summary>A read handle on the segment (kept open while the consumer is in it); null when the file is gone.</summary>
