@@ -70,6 +70,18 @@ let private landing =
                 expectPlaced proxy circles db (Map.ofList [ for m in 0..49 -> sprintf "m%d" m, 2000L ]))
         }
 
+        test "every write_compression setting delivers the same points (one gzip stream of members, or plain)" {
+            for compression in [ "none"; "fastest"; "optimal"; "smallest" ] do
+                onSharedCluster ("compress_" + compression) [ sprintf "\"write_compression\": \"%s\"" compression ] (fun circles db proxy ->
+                    // several requests group into one batch per backend: a body of several members
+                    let replies =
+                        [ for part in lines "z" 8 500 1_600_000_000L |> List.chunkBySize 400 ->
+                            async { return post (writeUrl proxy db "&precision=s") (String.concat "\n" part) } ]
+                        |> Async.Parallel |> Async.RunSynchronously
+                    for reply in replies do Expect.equal reply.Status 204 reply.Body
+                    expectPlaced proxy circles db (Map.ofList [ for m in 0..7 -> sprintf "z%d" m, 500L ]))
+        }
+
         test "precisions s, ms and ns mean the same instant" {
             onSharedCluster "precision" [] (fun circles db proxy ->
                 for precision, stamp in [ "s", "1600000000"; "ms", "1600000000000"; "ns", "1600000000000000000"; "h", "444444" ] do

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -10,14 +11,14 @@ namespace InfluxProxy.Host.Backends;
 public sealed class BackendClient
 {
     private readonly HttpClient _http;
-    private readonly WriteCompression _compression;
+    private readonly CompressionLevel? _gzipLevel;
     private readonly AuthenticationHeaderValue? _auth;
 
     public BackendClient(BackendInfo info, HttpClient http, WriteCompression compression)
     {
         Info = info;
         _http = http;
-        _compression = compression;
+        _gzipLevel = Gzip.Level(compression);
         _auth = info.Username.Length > 0 || info.Password.Length > 0
             ? new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{info.Username}:{info.Password}")))
             : null;
@@ -26,10 +27,10 @@ public sealed class BackendClient
     public BackendInfo Info { get; }
 
     /// <summary>Posts one batch of ns-precision lines; transport failures become <see cref="WriteOutcomeKind.Transient"/>.</summary>
-    public async Task<WriteOutcome> WriteAsync(string db, string rp, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken ct)
+    public async Task<WriteOutcome> WriteAsync(string db, string rp, IReadOnlyList<BatchPart> parts, CancellationToken ct)
     {
         var query = $"/write?db={Uri.EscapeDataString(db)}&precision=ns" + (rp.Length > 0 ? $"&rp={Uri.EscapeDataString(rp)}" : "");
-        using var request = new HttpRequestMessage(HttpMethod.Post, Url(query)) { Content = new BatchContent(parts, _compression) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, Url(query)) { Content = new BatchContent(parts, _gzipLevel) };
         request.Headers.Authorization = _auth;
         try
         {

@@ -105,7 +105,7 @@ public sealed partial class BackendWriter
             await ToBacklogAsync(db, rp, batch, lines);
             return;
         }
-        var parts = batch.Select(c => c.Bytes).ToList();
+        var parts = batch.Select(c => c.Part).ToList();
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
         var started = Stopwatch.GetTimestamp();
         var outcome = await BatchSender.SendAsync(_client, db, rp, parts, CancellationToken.None);

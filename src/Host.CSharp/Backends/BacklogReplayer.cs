@@ -67,7 +67,7 @@ public sealed partial class BacklogReplayer
     {
         if (await _backlog.PeekAsync(stopping) is not { } record)
             return false;
-        var outcome = await BatchSender.SendAsync(_client, record.Db, record.Rp, [record.Payload], CancellationToken.None);
+        var outcome = await BatchSender.SendAsync(_client, record.Db, record.Rp, [BatchPart.Uncompressed(record.Payload)], CancellationToken.None);
         switch (outcome.Kind)
         {
             case WriteOutcomeKind.Delivered:

@@ -1,41 +1,40 @@
 using System.IO.Compression;
 using System.Net;
-using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Backends;
 
-/// <summary>A batch body: the parts' bytes in order, gzip-compressed on the way out unless compression is off.</summary>
+/// <summary>
+/// A batch body: the parts' lines in order, as gzip members when a level is given. Parts compressed ahead of time
+/// are sent as they are (with a Content-Length); the others are compressed on the way out.
+/// </summary>
 public sealed class BatchContent : HttpContent
 {
-    private readonly IReadOnlyList<ReadOnlyMemory<byte>> _parts;
+    private readonly IReadOnlyList<BatchPart> _parts;
     private readonly CompressionLevel? _level;
 
-    public BatchContent(IReadOnlyList<ReadOnlyMemory<byte>> parts, WriteCompression compression)
+    public BatchContent(IReadOnlyList<BatchPart> parts, CompressionLevel? level)
     {
         _parts = parts;
-        _level = compression.Tag switch
-        {
-            WriteCompression.Tags.NoCompression => null,
-            WriteCompression.Tags.Optimal => CompressionLevel.Optimal,
-            WriteCompression.Tags.Smallest => CompressionLevel.SmallestSize,
-            _ => CompressionLevel.Fastest,
-        };
+        _level = level;
         Headers.ContentType = new("text/plain") { CharSet = "utf-8" };
-        if (_level is not null)
+        if (level is not null)
             Headers.ContentEncoding.Add("gzip");
     }
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken ct)
     {
-        if (_level is not { } level)
-        {
-            foreach (var part in _parts)
-                await stream.WriteAsync(part, ct);
-            return;
-        }
-        await using var gzip = new GZipStream(stream, level, leaveOpen: true);
         foreach (var part in _parts)
-            await gzip.WriteAsync(part, ct);
+        {
+            if (_level is not { } level)
+                await stream.WriteAsync(part.Lines, ct);
+            else if (part.IsCompressed)
+                await stream.WriteAsync(part.Gzip, ct);
+            else
+            {
+                await using var gzip = new GZipStream(stream, level, leaveOpen: true);
+                await gzip.WriteAsync(part.Lines, ct);
+            }
+        }
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
@@ -43,7 +42,8 @@ public sealed class BatchContent : HttpContent
 
     protected override bool TryComputeLength(out long length)
     {
-        length = _level is null ? _parts.Sum(p => (long)p.Length) : 0;
-        return _level is null;
+        var known = _level is null || _parts.All(p => p.IsCompressed);
+        length = known ? _parts.Sum(p => (long)(_level is null ? p.Lines : p.Gzip).Length) : 0;
+        return known;
     }
 }

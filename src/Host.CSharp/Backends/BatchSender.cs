@@ -6,7 +6,7 @@ namespace InfluxProxy.Host.Backends;
 /// </summary>
 public static class BatchSender
 {
-    public static async Task<WriteOutcome> SendAsync(BackendClient client, string db, string rp, IReadOnlyList<ReadOnlyMemory<byte>> parts, CancellationToken ct)
+    public static async Task<WriteOutcome> SendAsync(BackendClient client, string db, string rp, IReadOnlyList<BatchPart> parts, CancellationToken ct)
     {
         var outcome = await client.WriteAsync(db, rp, parts, ct);
         if (outcome.Kind != WriteOutcomeKind.TooLarge)
@@ -20,12 +20,15 @@ public static class BatchSender
         return b.Kind == WriteOutcomeKind.Delivered ? a : b;
     }
 
-    /// <summary>Splits at the part boundary or the newline nearest the middle; null when only one line is left.</summary>
-    private static (IReadOnlyList<ReadOnlyMemory<byte>>, IReadOnlyList<ReadOnlyMemory<byte>>)? Halve(IReadOnlyList<ReadOnlyMemory<byte>> parts)
+    /// <summary>
+    /// Splits at the part boundary or the newline nearest the middle (the halves of a part are compressed again when
+    /// sent); null when only one line is left.
+    /// </summary>
+    private static (IReadOnlyList<BatchPart>, IReadOnlyList<BatchPart>)? Halve(IReadOnlyList<BatchPart> parts)
     {
         if (parts.Count > 1)
             return (parts.Take(parts.Count / 2).ToList(), parts.Skip(parts.Count / 2).ToList());
-        var bytes = parts[0];
+        var bytes = parts[0].Lines;
         var span = bytes.Span;
         var middle = span.Length / 2;
         var cut = span[..middle].LastIndexOf((byte)'\n') + 1;
@@ -34,6 +37,6 @@ public static class BatchSender
             var after = span[middle..].IndexOf((byte)'\n');
             cut = after < 0 ? span.Length : middle + after + 1;
         }
-        return cut >= span.Length ? null : ([bytes[..cut]], [bytes[cut..]]);
+        return cut >= span.Length ? null : ([BatchPart.Uncompressed(bytes[..cut])], [BatchPart.Uncompressed(bytes[cut..])]);
     }
 }

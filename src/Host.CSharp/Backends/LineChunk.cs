@@ -1,65 +1,78 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.IO.Compression;
 
 namespace InfluxProxy.Host.Backends;
 
 /// <summary>
-/// The lines of one /write request bound for one backend and one (db, rp), in a pooled buffer, with the promise
-/// the request awaits. The request fills it; then the backend's writer owns it until it completes it.
+/// The lines of one /write request bound for one (db, rp) and one set of owners, one backend per circle, in a pooled
+/// buffer. The request fills it and may compress it once; then it is shared, read-only, by the owners' writers, and
+/// each of them completes it exactly once with what became of the lines at its backend. The last one returns the
+/// buffers.
 /// </summary>
 public sealed class LineChunk
 {
-    private byte[] _buffer;
+    private readonly DeliveryTally _tally;
+    private byte[] _lines;
     private int _length;
-    private readonly TaskCompletionSource<Delivery> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private byte[] _gzip = [];
+    private int _gzipLength;
+    private int _holders;
 
-    public LineChunk(string db, string rp, int capacityHint)
+    public LineChunk(string db, string rp, int owners, DeliveryTally tally, int capacityHint)
     {
         Db = db;
         Rp = rp;
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(capacityHint, 256));
+        _holders = owners;
+        _tally = tally;
+        _lines = ArrayPool<byte>.Shared.Rent(Math.Max(capacityHint, 256));
     }
 
     public string Db { get; }
     public string Rp { get; }
     public int Lines { get; private set; }
-    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
-    public Task<Delivery> Completion => _done.Task;
+    public ReadOnlyMemory<byte> Bytes => _lines.AsMemory(0, _length);
+    public BatchPart Part => new(Bytes, _gzip.AsMemory(0, _gzipLength));
 
     /// <summary>Appends <c>point + ' ' + timestamp + '\n'</c>: every line leaves with an explicit ns timestamp.</summary>
     public void Append(ReadOnlySpan<byte> pointWithoutTimestamp, long timestampNs)
     {
         Ensure(pointWithoutTimestamp.Length + 22);
-        pointWithoutTimestamp.CopyTo(_buffer.AsSpan(_length));
+        pointWithoutTimestamp.CopyTo(_lines.AsSpan(_length));
         _length += pointWithoutTimestamp.Length;
-        _buffer[_length++] = (byte)' ';
-        Utf8Formatter.TryFormat(timestampNs, _buffer.AsSpan(_length), out var written);
+        _lines[_length++] = (byte)' ';
+        Utf8Formatter.TryFormat(timestampNs, _lines.AsSpan(_length), out var written);
         _length += written;
-        _buffer[_length++] = (byte)'\n';
+        _lines[_length++] = (byte)'\n';
         Lines++;
     }
 
+    /// <summary>Compresses the lines once, for every owner; before the chunk is shared.</summary>
+    public void Compress(CompressionLevel level) => (_gzip, _gzipLength) = Gzip.Member(Bytes.Span, level);
+
+    /// <summary>One owner is done with the chunk; it must not touch it afterwards.</summary>
     public void Complete(Delivery delivery)
     {
-        if (_done.TrySetResult(delivery))
+        _tally.Report(delivery);
+        if (Interlocked.Decrement(ref _holders) == 0)
             Release();
     }
 
     private void Release()
     {
-        var buffer = _buffer;
-        _buffer = [];
-        _length = 0;
-        ArrayPool<byte>.Shared.Return(buffer);
+        ArrayPool<byte>.Shared.Return(_lines);
+        if (_gzip.Length > 0)
+            ArrayPool<byte>.Shared.Return(_gzip);
+        (_lines, _length, _gzip, _gzipLength) = ([], 0, [], 0);
     }
 
     private void Ensure(int extra)
     {
-        if (_length + extra <= _buffer.Length)
+        if (_length + extra <= _lines.Length)
             return;
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + extra));
-        _buffer.AsSpan(0, _length).CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = bigger;
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_lines.Length * 2, _length + extra));
+        _lines.AsSpan(0, _length).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_lines);
+        _lines = bigger;
     }
 }

@@ -2,17 +2,29 @@ using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Backends;
 
-/// <summary>The lines of one /write body split by owner: chunks per backend, and the lines that did not parse.</summary>
+/// <summary>
+/// The lines of one /write body split by owners: chunks per set of owners (one backend per circle, so one chunk
+/// serves every circle), and the lines that did not parse.
+/// </summary>
 public sealed class WriteFanOut
 {
     /// <summary>InfluxDB lists every bad line; we list this many and count the rest.</summary>
     private const int ListedErrors = 10;
 
-    private readonly Dictionary<int, List<LineChunk>> _chunks = [];
+    /// <summary>The chunks bound for one set of owners, the last one filling.</summary>
+    private sealed record OwnerGroup(IReadOnlyList<BackendInfo> Owners, List<LineChunk> Chunks);
+
+    private readonly Dictionary<string, OwnerGroup> _groups = [];
     private readonly List<string> _errors = [];
 
-    public IEnumerable<(int BackendId, LineChunk Chunk)> Chunks =>
-        _chunks.SelectMany(kv => kv.Value.Select(c => (kv.Key, c)));
+    /// <summary>Every owner reports each of its chunks here; expect <see cref="Deliveries"/> reports.</summary>
+    public DeliveryTally Tally { get; } = new();
+
+    public IEnumerable<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> Chunks =>
+        _groups.Values.SelectMany(g => g.Chunks.Select(c => (g.Owners, c)));
+
+    /// <summary>One per chunk and owner.</summary>
+    public int Deliveries => _groups.Values.Sum(g => g.Chunks.Count * g.Owners.Count);
 
     public int Points { get; private set; }
     public int Dropped { get; private set; }
@@ -29,9 +41,9 @@ public sealed class WriteFanOut
     {
         var fanOut = new WriteFanOut();
         var defaultTime = PrecisionModule.truncate(precision, nowNs);
-        var owners = new Dictionary<string, IReadOnlyList<BackendInfo>>();
+        var groupOf = new Dictionary<string, OwnerGroup>();
         var lastMeasurement = ReadOnlySpan<byte>.Empty;
-        IReadOnlyList<BackendInfo> lastOwners = [];
+        OwnerGroup group = null!;
         var chunkHint = Math.Min(body.Length / Math.Max(1, cluster.Backends.Count / cluster.Circles.Count) + 1024, flushSize * 256);
         var offset = 0;
         while (offset < body.Length)
@@ -49,14 +61,12 @@ public sealed class WriteFanOut
             if (!measurement.SequenceEqual(lastMeasurement))
             {
                 var name = LineScanner.Measurement(measurement);
-                if (!owners.TryGetValue(name, out lastOwners!))
-                    owners[name] = lastOwners = cluster.Owners(db, name);
+                if (!groupOf.TryGetValue(name, out group!))
+                    groupOf[name] = group = fanOut.GroupOf(cluster.Owners(db, name));
                 lastMeasurement = measurement;
             }
-            var point = body[line.Start..line.FieldsEnd];
             var timestamp = line.HasTimestamp ? line.Timestamp : defaultTime;
-            foreach (var owner in lastOwners)
-                fanOut.ChunkFor(owner.Id, db, rp, flushSize, chunkHint).Append(point, timestamp);
+            fanOut.ChunkFor(group, db, rp, flushSize, chunkHint).Append(body[line.Start..line.FieldsEnd], timestamp);
             fanOut.Points++;
         }
         return fanOut;
@@ -69,13 +79,20 @@ public sealed class WriteFanOut
             _errors.Add($"unable to parse '{System.Text.Encoding.UTF8.GetString(line)}': {reason}");
     }
 
-    /// <summary>The backend's current chunk, a new one once it holds flush_size lines.</summary>
-    private LineChunk ChunkFor(int backendId, string db, string rp, int flushSize, int capacityHint)
+    private OwnerGroup GroupOf(IReadOnlyList<BackendInfo> owners)
     {
-        if (!_chunks.TryGetValue(backendId, out var list))
-            _chunks[backendId] = list = [];
-        if (list.Count == 0 || list[^1].Lines >= flushSize)
-            list.Add(new LineChunk(db, rp, capacityHint));
-        return list[^1];
+        var key = string.Join(',', owners.Select(o => o.Id));
+        if (!_groups.TryGetValue(key, out var group))
+            _groups[key] = group = new OwnerGroup(owners, []);
+        return group;
+    }
+
+    /// <summary>The owners' current chunk, a new one once it holds flush_size lines.</summary>
+    private LineChunk ChunkFor(OwnerGroup group, string db, string rp, int flushSize, int capacityHint)
+    {
+        var chunks = group.Chunks;
+        if (chunks.Count == 0 || chunks[^1].Lines >= flushSize)
+            chunks.Add(new LineChunk(db, rp, group.Owners.Count, Tally, capacityHint));
+        return chunks[^1];
     }
 }

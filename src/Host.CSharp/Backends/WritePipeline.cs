@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Backends;
@@ -21,29 +22,33 @@ public sealed class WritePipeline
     private readonly Cluster _cluster;
     private readonly BackendSet _backends;
     private readonly int _flushSize;
+    private readonly CompressionLevel? _gzipLevel;
 
     public WritePipeline(Cluster cluster, BackendSet backends, ProxyConfig config)
     {
         _cluster = cluster;
         _backends = backends;
         _flushSize = config.FlushSize;
+        _gzipLevel = Gzip.Level(config.WriteCompression);
     }
 
     public async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body)
     {
         var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster, _flushSize);
-        var pending = new List<Task<Delivery>>();
-        foreach (var (backendId, chunk) in fanOut.Chunks)
+        fanOut.Tally.Expect(fanOut.Deliveries);
+        foreach (var (owners, chunk) in fanOut.Chunks)
         {
+            if (_gzipLevel is { } level)
+                chunk.Compress(level);
             // Submission is not cancelled with the request: once a chunk is queued, it is delivered or backlogged.
-            await _backends.Backends[backendId].Writer.SubmitAsync(chunk, CancellationToken.None);
-            pending.Add(chunk.Completion);
+            foreach (var owner in owners)
+                await _backends[owner].Writer.SubmitAsync(chunk, CancellationToken.None);
         }
-        var deliveries = await Task.WhenAll(pending);
-        if (deliveries.FirstOrDefault(d => d.Kind == DeliveryKind.Failed) is { Kind: DeliveryKind.Failed } failed)
-            return new WriteResult.NotPersisted(failed.Reason);
-        if (deliveries.FirstOrDefault(d => d.Kind == DeliveryKind.PartialWrite) is { Kind: DeliveryKind.PartialWrite } refused)
-            return new WriteResult.RefusedByBackend(refused.Reason);
+        var worst = await fanOut.Tally.Outcome;
+        if (worst.Kind == DeliveryKind.Failed)
+            return new WriteResult.NotPersisted(worst.Reason);
+        if (worst.Kind == DeliveryKind.PartialWrite)
+            return new WriteResult.RefusedByBackend(worst.Reason);
         if (fanOut.Dropped > 0)
             return new WriteResult.PartiallyParsed(fanOut.ParseErrors, fanOut.Dropped, fanOut.Points > 0);
         return new WriteResult.Accepted();

@@ -1,0 +1,13 @@
+namespace InfluxProxy.Host.Backends;
+
+/// <summary>
+/// Lines of a batch body and, when they were compressed ahead of sending, the same lines as one gzip member.
+/// Gzip members concatenated form one valid gzip stream (RFC 1952 §2.2), so a batch of parts compressed once can be
+/// sent to every circle without compressing it again.
+/// </summary>
+public readonly record struct BatchPart(ReadOnlyMemory<byte> Lines, ReadOnlyMemory<byte> Gzip)
+{
+    public static BatchPart Uncompressed(ReadOnlyMemory<byte> lines) => new(lines, ReadOnlyMemory<byte>.Empty);
+
+    public bool IsCompressed => !Gzip.IsEmpty;
+}
