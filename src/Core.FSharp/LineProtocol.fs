@@ -104,6 +104,16 @@ type LineScanner private () =
     static let isDigit (b: byte) = b >= '0'B && b <= '9'B
 
     static let lineSpecials = Buffers.SearchValues.Create("\n\"\\"B)
+    static let fieldSpecials = Buffers.SearchValues.Create("\\\"=, "B)
+
+    /// The first of the three bytes at or after `i`, or -1: the token scanners below jump from delimiter to
+    /// delimiter with one vectorised search instead of testing every byte.
+    static let indexOf3 (buf: ReadOnlySpan<byte>) (i: int) (a: byte) (b: byte) (c: byte) =
+        let found = buf.Slice(i).IndexOfAny(a, b, c)
+        if found < 0 then -1 else i + found
+
+    /// InfluxDB tests "is the previous byte a backslash" to tell an escaped delimiter from a real one.
+    static let escaped (buf: ReadOnlySpan<byte>) (i: int) = buf[i - 1] = '\\'B
 
     static member private SkipWhitespace(buf: ReadOnlySpan<byte>, i: int) =
         let mutable i = i
@@ -145,10 +155,11 @@ type LineScanner private () =
             let mutable i = i + 1
             let mutable result = 0
             while result = 0 do
-                if i >= buf.Length then result <- MissingFields
-                elif buf[i - 1] = '\\'B then i <- i + 1
-                elif buf[i] = ','B || buf[i] = ' 'B then result <- i
-                else i <- i + 1
+                let found = buf.Slice(i).IndexOfAny(','B, ' 'B)
+                let stop = if found < 0 then -1 else i + found
+                if stop < 0 then result <- MissingFields
+                elif escaped buf stop then i <- stop + 1
+                else result <- stop
             result
 
     /// scanTagsKey: a non-empty key up to an unescaped `=`.
@@ -158,9 +169,11 @@ type LineScanner private () =
             let mutable i = i + 1
             let mutable result = 0
             while result = 0 do
-                if i >= buf.Length || ((buf[i] = ' 'B || buf[i] = ','B) && buf[i - 1] <> '\\'B) then result <- MissingTagValue
-                elif buf[i] = '='B && buf[i - 1] <> '\\'B then result <- i + 1
-                else i <- i + 1
+                let stop = indexOf3 buf i ' 'B ','B '='B
+                if stop < 0 then result <- MissingTagValue
+                elif escaped buf stop then i <- stop + 1
+                elif buf[stop] = '='B then result <- stop + 1
+                else result <- MissingTagValue
             result
 
     /// scanTagsValue: a non-empty value up to an unescaped comma or space (returned as its position).
@@ -170,10 +183,11 @@ type LineScanner private () =
             let mutable i = i + 1
             let mutable result = 0
             while result = 0 do
-                if i >= buf.Length then result <- MissingFields
-                elif buf[i] = '='B && buf[i - 1] <> '\\'B then result <- InvalidTagFormat
-                elif (buf[i] = ','B || buf[i] = ' 'B) && buf[i - 1] <> '\\'B then result <- i
-                else i <- i + 1
+                let stop = indexOf3 buf i '='B ','B ' 'B
+                if stop < 0 then result <- MissingFields
+                elif escaped buf stop then i <- stop + 1
+                elif buf[stop] = '='B then result <- InvalidTagFormat
+                else result <- stop
             result
 
     /// scanTags: `key=value` pairs after the measurement's comma; returns the position of the space before the fields.
@@ -201,6 +215,9 @@ type LineScanner private () =
         let mutable scientific = false
         let mutable fin = false
         while error = 0 && not fin && i < buf.Length do
+            // A digit only ever advances: skip a run of them at once.
+            while i < buf.Length - 1 && isDigit buf[i] do
+                i <- i + 1
             let b = buf[i]
             if b = ','B || b = ' 'B then fin <- true
             elif b = 'i'B && i > start && not (isInt || isUnsigned) then isInt <- true; i <- i + 1
@@ -256,8 +273,13 @@ type LineScanner private () =
         let mutable error = 0
         let mutable fin = false
         while not fin && error = 0 && i < buf.Length do
-            let b = buf[i]
-            if b = '\\'B && i + 1 < buf.Length then i <- i + 2
+            // Only a backslash or a quote matters inside a string; outside, those and `=`, `,`, space.
+            let next =
+                if quoted then buf.Slice(i).IndexOfAny('\\'B, '"'B) else buf.Slice(i).IndexOfAny(fieldSpecials)
+            i <- if next < 0 then buf.Length else i + next
+            let b = if i < buf.Length then buf[i] else 0uy
+            if i >= buf.Length then ()
+            elif b = '\\'B && i + 1 < buf.Length then i <- i + 2
             elif b = '"'B && equals > commas then quoted <- not quoted; i <- i + 1
             elif b = '='B && not quoted then
                 equals <- equals + 1
@@ -309,8 +331,7 @@ type LineScanner private () =
                     elif rest < line.Length then malformed InvalidPoint
                     else
                         let mutable raw = 0L
-                        let mutable used = 0
-                        if not (Utf8Parser.TryParse(line.Slice(tsStart, tsEnd - tsStart), &raw, &used)) || used <> tsEnd - tsStart then
+                        if not (LineScanner.Timestamp(line.Slice(tsStart, tsEnd - tsStart), &raw)) then
                             malformed BadTimestamp
                         else
                             match Precision.tryToNanoseconds precision raw with
@@ -318,6 +339,19 @@ type LineScanner private () =
                             | ValueSome ns ->
                                 { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
                                   FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null }
+
+    /// `-?digits` as an int64; false when empty or out of range. Up to 18 digits cannot overflow.
+    static member private Timestamp(digits: ReadOnlySpan<byte>, value: byref<int64>) =
+        let negative = digits.Length > 0 && digits[0] = '-'B
+        if digits.Length - (if negative then 1 else 0) > 18 then
+            let mutable used = 0
+            Utf8Parser.TryParse(digits, &value, &used) && used = digits.Length
+        else
+            let mutable v = 0L
+            for i in (if negative then 1 else 0) .. digits.Length - 1 do
+                v <- v * 10L + int64 (digits[i] - '0'B)
+            value <- if negative then -v else v
+            digits.Length > (if negative then 1 else 0)
 
     static member private SkipSpaces(buf: ReadOnlySpan<byte>, i: int) =
         let mutable i = i
