@@ -13,7 +13,14 @@ public static partial class ProxyServer
 {
     public static WebApplication Build(ProxyConfig config)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // The proxy reads proxy.json only; ASP.NET Core's appsettings files would otherwise be watched for changes
+        // with a recursive inotify watcher on the working folder, which then wakes on every write below it (our own
+        // data_dir, or influxd's files when they live there).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {
