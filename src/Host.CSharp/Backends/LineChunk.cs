@@ -47,6 +47,16 @@ public sealed class LineChunk
         Lines++;
     }
 
+    /// <summary>Appends a line that already ends with its ns timestamp, as it came, plus <c>'\n'</c>.</summary>
+    public void AppendVerbatim(ReadOnlySpan<byte> line)
+    {
+        Ensure(line.Length + 1);
+        line.CopyTo(_lines.AsSpan(_length));
+        _length += line.Length;
+        _lines[_length++] = (byte)'\n';
+        Lines++;
+    }
+
     /// <summary>Compresses the lines once, for every owner; before the chunk is shared.</summary>
     public void Compress(CompressionLevel level) => (_gzip, _gzipLength) = Gzip.Member(Bytes.Span, level);
 

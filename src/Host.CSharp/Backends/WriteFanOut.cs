@@ -41,6 +41,8 @@ public sealed class WriteFanOut
     {
         var fanOut = new WriteFanOut();
         var defaultTime = PrecisionModule.truncate(precision, nowNs);
+        // In ns a line's own timestamp is already what the backends are sent: most lines go out byte for byte.
+        var verbatim = precision.IsNanosecond;
         var groupOf = new Dictionary<string, OwnerGroup>();
         var lastMeasurement = ReadOnlySpan<byte>.Empty;
         OwnerGroup group = null!;
@@ -65,12 +67,20 @@ public sealed class WriteFanOut
                     groupOf[name] = group = fanOut.GroupOf(cluster.Owners(db, name));
                 lastMeasurement = measurement;
             }
-            var timestamp = line.HasTimestamp ? line.Timestamp : defaultTime;
-            fanOut.ChunkFor(group, db, rp, flushSize, chunkHint).Append(body[line.Start..line.FieldsEnd], timestamp);
+            var chunk = fanOut.ChunkFor(group, db, rp, flushSize, chunkHint);
+            if (verbatim && IsPointSpaceTimestamp(body, line))
+                chunk.AppendVerbatim(body[line.Start..line.End]);
+            else
+                chunk.Append(body[line.Start..line.FieldsEnd], line.HasTimestamp ? line.Timestamp : defaultTime);
             fanOut.Points++;
         }
         return fanOut;
     }
+
+    /// <summary>The line is <c>point ' ' timestamp</c> exactly: one space before the timestamp, nothing after it.</summary>
+    private static bool IsPointSpaceTimestamp(ReadOnlySpan<byte> body, in ScannedLine line) =>
+        line.HasTimestamp && body[line.FieldsEnd] == (byte)' ' && body[line.FieldsEnd + 1] is not ((byte)' ' or (byte)'\t' or 0)
+        && body[line.End - 1] != (byte)' ';
 
     private void Reject(ReadOnlySpan<byte> line, string reason)
     {
