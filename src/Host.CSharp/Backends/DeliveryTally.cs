@@ -7,6 +7,7 @@ namespace InfluxProxy.Host.Backends;
 public sealed class DeliveryTally
 {
     private readonly TaskCompletionSource<Delivery> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _worstLock = new();
     private int _outstanding;
     private Delivery _worst = Delivery.Delivered;
 
@@ -22,7 +23,7 @@ public sealed class DeliveryTally
 
     public void Report(Delivery delivery)
     {
-        lock (_done)
+        lock (_worstLock)
             if (Severity(delivery.Kind) > Severity(_worst.Kind))
                 _worst = delivery;
         if (Interlocked.Decrement(ref _outstanding) == 0)
