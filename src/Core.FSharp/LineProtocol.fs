@@ -90,13 +90,14 @@ type LineScanner private () =
            "missing field key"; "missing field value"; "invalid number"; "invalid boolean"; "unbalanced quotes"
            "invalid field format"; "bad timestamp"
            sprintf "time outside range %d - %d" Precision.minNanoTime Precision.maxNanoTime
-           "point is invalid"; "max key length exceeded"; "unable to parse integer: value out of range"; "invalid float" |]
+           "point is invalid"; "max key length exceeded"; "unable to parse integer: value out of range"; "invalid float"
+           "duplicate tags" |]
 
     static let fail code = -1 - code
     static let MissingMeasurement, MissingFields, MissingTagKey, MissingTagValue, InvalidTagFormat = fail 0, fail 1, fail 2, fail 3, fail 4
     static let MissingFieldKey, MissingFieldValue, InvalidNumber, InvalidBoolean, UnbalancedQuotes = fail 5, fail 6, fail 7, fail 8, fail 9
     static let InvalidFieldFormat, BadTimestamp, TimeOutOfRange, InvalidPoint, KeyTooLong = fail 10, fail 11, fail 12, fail 13, fail 14
-    static let IntegerOutOfRange, InvalidFloat = fail 15, fail 16
+    static let IntegerOutOfRange, InvalidFloat, DuplicateTags = fail 15, fail 16, fail 17
 
     /// InfluxDB's MaxKeyLength: a series key (measurement and tags) must stay below 64 KiB.
     static let maxKeyLength = 65535
@@ -191,18 +192,47 @@ type LineScanner private () =
             result
 
     /// scanTags: `key=value` pairs after the measurement's comma; returns the position of the space before the fields.
-    static member private Tags(buf: ReadOnlySpan<byte>, i: int) =
-        let mutable i = i
+    /// A key named twice (as escaped bytes) is refused once the tags are well-formed, as scanKey does: comparing each
+    /// key with the one before settles it when the keys are sorted, as clients usually send them.
+    static member private Tags(buf: ReadOnlySpan<byte>, start: int) =
+        let mutable i = start
         let mutable result = 0
+        let mutable previousKey = -1
+        let mutable previousKeyEnd = -1
+        let mutable duplicate = false
+        let mutable sorted = true
         while result = 0 do
             let valueStart = LineScanner.TagKey(buf, i)
             if valueStart < 0 then result <- valueStart
             else
+                if previousKey >= 0 then
+                    let order = buf.Slice(previousKey, previousKeyEnd - previousKey).SequenceCompareTo(buf.Slice(i, valueStart - 1 - i))
+                    if order = 0 then duplicate <- true
+                    elif order > 0 then sorted <- false
+                previousKey <- i
+                previousKeyEnd <- valueStart - 1
                 let stop = LineScanner.TagValue(buf, valueStart)
                 if stop < 0 then result <- stop
                 elif buf[stop] = ' 'B then result <- stop
                 else i <- stop + 1
-        result
+        if result >= 0 && (duplicate || (not sorted && LineScanner.AnyKeyTwice(buf, start, result))) then DuplicateTags
+        else result
+
+    /// Whether two keys of the well-formed tags in buf[start..stop) are equal; every pair is compared.
+    static member private AnyKeyTwice(buf: ReadOnlySpan<byte>, start: int, stop: int) =
+        let mutable tag = start
+        let mutable found = false
+        while not found && tag < stop do
+            let valueStart = LineScanner.TagKey(buf, tag)
+            let key = buf.Slice(tag, valueStart - 1 - tag)
+            let next = LineScanner.TagValue(buf, valueStart) + 1
+            let mutable other = next
+            while not found && other < stop do
+                let otherValueStart = LineScanner.TagKey(buf, other)
+                found <- buf.Slice(other, otherValueStart - 1 - other).SequenceEqual(key)
+                other <- LineScanner.TagValue(buf, otherValueStart) + 1
+            tag <- next
+        found
 
     /// scanNumber: float, `i` integer or `u` unsigned; returns the position after it.
     static member private Number(buf: ReadOnlySpan<byte>, start: int) =
@@ -440,11 +470,18 @@ module LineProtocol =
         notFollowedBy (pchar ',') >>. many1Strings (escapedUnit ", ") |>> unescape ", "
 
     /// tag_set: `,key=value` pairs; a value may start with `=` but contain no other unescaped one.
-    let private tag: P<string * string> =
+    /// Keys and values as written (escaped): InfluxDB compares keys before unescaping them.
+    let private rawTag: P<string * string> =
         let key = notFollowedBy (anyOf " ,=") >>. many1Strings (escapedUnit " ,=")
         let value = pipe2 (escapedUnit ", ") (manyStrings (escapedUnit ", =")) (+)
         pchar ',' >>. key .>> pchar '=' .>>. (value .>> notFollowedBy (pchar '='))
-        |>> fun (k, v) -> unescape ", =" k, unescape ", =" v
+
+    /// A key may appear once: `duplicate tags` otherwise.
+    let private tags: P<(string * string) list> =
+        many rawTag
+        >>= fun raw ->
+            if (raw |> List.map fst |> List.distinct |> List.length) < raw.Length then fail "duplicate tags"
+            else preturn [ for k, v in raw -> unescape ", =" k, unescape ", =" v ]
 
     let private digits: P<string> = many1Satisfy isDigit
 
@@ -488,7 +525,7 @@ module LineProtocol =
 
     /// line: leading blanks, measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
     let private line: P<Point> =
-        blanks >>. notFollowedByL (pchar '#') "a comment, not a point" >>. pipe4 measurement (many tag) (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
+        blanks >>. notFollowedByL (pchar '#') "a comment, not a point" >>. pipe4 measurement tags (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
             ((attempt (many1Satisfy (fun c -> c = ' ' || c = '\t' || c = '\000') >>. timestamp |>> Some) .>> skipManySatisfy ((=) ' '))
              <|> (blanks >>% None))
             (fun m tags fields ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts })

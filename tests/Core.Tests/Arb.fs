@@ -52,7 +52,8 @@ let private fieldValue =
 let linePoint: Gen<LinePoint> =
     gen {
         let! measurement = name |> Gen.filter (fun n -> n.[0] <> ',' && not (n.EndsWith "\\"))
-        let! tags = Gen.listOf (Gen.zip name name) |> Gen.map (List.truncate 3)
+        // InfluxDB refuses a key named twice ("duplicate tags"), so a valid point's keys are distinct.
+        let! tags = Gen.listOf (Gen.zip name name) |> Gen.map (List.distinctBy fst >> List.truncate 3)
         let! fields = Gen.nonEmptyListOf (Gen.zip name fieldValue) |> Gen.map (List.truncate 3)
         let! timestamp = Gen.optionOf (Gen.choose (-1000000, 1000000) |> Gen.map (fun t -> int64 t * 1_000_000_000L))
         return { Measurement = measurement; Tags = tags; Fields = fields; Timestamp = timestamp }

@@ -89,6 +89,17 @@ let private examples =
             refuses "cpu value=99999999999999999999i" "unable to parse integer: value out of range"
         }
 
+        test "a tag key named twice is refused as InfluxDB 1.6 does, whatever the order, after the tags' own syntax" {
+            refuses "cpu,a=1,a=2 value=1" "duplicate tags"
+            refuses "cpu,b=1,a=2,b=3 value=1" "duplicate tags"
+            refuses "cpu,a\\=b=1,a\\=b=2 value=1" "duplicate tags"
+            refuses "cpu,a=1,a=2 value=" "duplicate tags"
+            refuses "cpu,a=1,a=2,c= value=1" "missing tag value"
+            accepts "cpu,a=1,b=1 value=1"
+            accepts "cpu,b=1,a=1,ab=1 value=1"
+            accepts "cpu,a\\=b=1,a=b\\=1 value=1"
+        }
+
         test "precisions convert to nanoseconds" {
             for precision, stamp in [ Second, "1600000000"; Millisecond, "1600000000000"; Microsecond, "1600000000000000"; Nanosecond, "1600000000000000000" ] do
                 Expect.equal (one precision ("cpu value=1 " + stamp)) (Ok("cpu", "cpu value=1", Some 1600000000000000000L)) (string precision)
@@ -181,7 +192,7 @@ let private reference =
             ok "cpu,host=a\"b value=1 1"
             ok "cpu  value=1  1"
             for line in [ "cpu"; "cpu 1"; ",h=a v=1"; "cpu,h= v=1"; "cpu v="; "cpu v=1.2.3"; "cpu v=tru"; "cpu v=\"open"; "cpu v=1 1 2"
-                          "cpu v=99999999999999999999i"; "cpu v=1\t16x" ] do
+                          "cpu v=99999999999999999999i"; "cpu v=1\t16x"; "cpu,a=1,b=2,a=3 v=1" ] do
                 bad line
             Expect.equal (LineProtocol.parseLine "\t m v=1") (Ok { Measurement = "m"; Tags = []; Fields = [ "v", Float 1.0 ]; Timestamp = None }) "leading blanks (replayed shrunk failure)"
             Expect.equal (LineProtocol.parseLine "c\\,pu,t\\=k=v\\ x f\\ k=\"a\\\"b\" -5")
