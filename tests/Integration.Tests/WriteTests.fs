@@ -240,6 +240,36 @@ let private refusals =
                 expectPlaced proxy circles db (Map.ofList [ "typed", 1L; "other", 1L ]))
         }
 
+        test "a refusal in a batch grouped from several requests reaches only the request that sent the refused line" {
+            withCluster 1 1 (fun circles ->
+                let db = uniqueDb "blame"
+                createEverywhere circles db
+                let backend = circles[0][0]
+                ProxyProcess.using circles [] (fun proxy ->
+                    Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
+                    // A thread each (not the pool, which adds threads slowly), so every request is on its way at once.
+                    let later (body: string) =
+                        Threading.Tasks.Task.Factory.StartNew((fun () -> post (writeUrl proxy db "") body), Threading.Tasks.TaskCreationOptions.LongRunning)
+                    // While the backend is stopped, one request's send hangs and the next two queue behind it: the
+                    // writer then sends those two as one batch, which the backend answers with one partial write.
+                    Signals.send Signals.stop backend.Process
+                    let first, conflicting, valid =
+                        try
+                            let first = later "first value=1 2"
+                            Threading.Thread.Sleep 300
+                            let conflicting = later "typed value=1.5 2"
+                            let valid = later "other value=1 2"
+                            Threading.Thread.Sleep 300
+                            first, conflicting, valid
+                        finally
+                            Signals.send Signals.cont backend.Process
+                    Expect.equal first.Result.Status 204 first.Result.Body
+                    Expect.equal conflicting.Result.Status 400 conflicting.Result.Body
+                    Expect.stringContains conflicting.Result.Body "field type conflict" "the backend's reason, to the request that caused it"
+                    Expect.equal valid.Result.Status 204 valid.Result.Body
+                    expectPlaced proxy circles db (Map.ofList [ "typed", 1L; "other", 1L; "first", 1L ])))
+        }
+
         test "a batch a backend finds too large (413) is split until it fits, and every point lands" {
             let dir = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-413-%s" (Guid.NewGuid().ToString "N"))
             let small = startWith [ "max-body-size = 20000" ] "small-1" (Path.Combine(dir, "small-1")) (freePort ())

@@ -99,17 +99,37 @@ public sealed partial class BackendWriter
 
     private async Task FlushAsync(string db, string rp, List<LineChunk> batch)
     {
-        var lines = batch.Sum(c => c.Lines);
         if (!_backlog.IsEmpty || !_health.AcceptsWrites)
         {
-            await ToBacklogAsync(db, rp, batch, lines);
+            await ToBacklogAsync(db, rp, batch, batch.Sum(c => c.Lines));
             return;
         }
-        var parts = batch.Select(c => c.Part).ToList();
+        var outcome = await SendAsync(db, rp, batch);
+        if (outcome.Kind == WriteOutcomeKind.PartialWrite && batch.Count > 1)
+        {
+            // The backend kept the valid lines of the batch, but its answer does not say whose lines it refused: each
+            // request's chunk is sent again alone (a point written twice is stored once), so only the request that
+            // sent the refused lines is told. Each settles (or fails) on its own.
+            foreach (var chunk in batch)
+                await FlushOrFailAsync(db, rp, [chunk]);
+            return;
+        }
+        await SettleAsync(db, rp, batch, outcome);
+    }
+
+    private async Task<WriteOutcome> SendAsync(string db, string rp, List<LineChunk> batch)
+    {
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
         var started = Stopwatch.GetTimestamp();
-        var outcome = await BatchSender.SendAsync(_client, db, rp, parts, CancellationToken.None);
+        var outcome = await BatchSender.SendAsync(_client, db, rp, batch.Select(c => c.Part).ToList(), CancellationToken.None);
         ProxyMetrics.FlushSeconds.WithLabels(_client.Info.Name, outcome.Kind.ToString()).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return outcome;
+    }
+
+    /// <summary>Completes the batch's chunks with what the backend's answer means for them.</summary>
+    private async Task SettleAsync(string db, string rp, List<LineChunk> batch, WriteOutcome outcome)
+    {
+        var lines = batch.Sum(c => c.Lines);
         switch (outcome.Kind)
         {
             case WriteOutcomeKind.Delivered:
