@@ -225,10 +225,8 @@ module Bench =
             let json = http.GetStringAsync(s.Url + "/query?db=bench&q=" + Uri.EscapeDataString "SELECT count(value) FROM /bench.*/").Result
             Regex.Matches(json, @"\[""1970-01-01T00:00:00Z"",(\d+)\]") |> Seq.sumBy (fun m -> int64 m.Groups[1].Value))
 
-    let run () =
-        let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-{Guid.NewGuid():N}")
-        let circles =
-            [ for c in 1..2 -> [ for b in 1..2 -> Influxd.start $"influxdb-{c}-{b}" (Path.Combine(dir, $"influxdb-{c}-{b}")) (Influxd.freePort ()) ] ]
+    /// Starts the proxy in front of the servers, writes the workload through it and prints the figures.
+    let measure (dir: string) (circles: Influxd.Server list list) =
         let all = List.concat circles
         let port = Influxd.freePort ()
         let backend (s: Influxd.Server) = sprintf "{\"name\":\"%s\",\"url\":\"%s\"}" s.Name s.Url
@@ -283,7 +281,18 @@ module Bench =
             if not proxy.HasExited then
                 Influxd.Signals.send Influxd.Signals.term proxy
                 if not (proxy.WaitForExit 30_000) then proxy.Kill true
-            for s in all do Influxd.dispose s
+
+    let run () =
+        let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-{Guid.NewGuid():N}")
+        let started = Collections.Generic.List<Influxd.Server>()
+        let startServer name =
+            let server = Influxd.startOnFreePort name (Path.Combine(dir, name))
+            started.Add server
+            server
+        try
+            measure dir [ for c in 1..2 -> [ for b in 1..2 -> startServer $"influxdb-{c}-{b}" ] ]
+        finally
+            for s in started do Influxd.dispose s
             try Directory.Delete(dir, true) with _ -> ()
 
 let bench () =

@@ -7,11 +7,19 @@ open InfluxProxy.Testing.Influxd
 
 let private newRoot () = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-influxd-%s" (Guid.NewGuid().ToString "N"))
 
+/// Every server started, or none left running when one fails to start.
 let private startServers (root: string) (circles: int) (perCircle: int) =
-    [ for c in 1..circles ->
-        [ for b in 1..perCircle ->
-            let name = sprintf "influxdb-%d-%d" c b
-            start name (Path.Combine(root, name)) (freePort ()) ] ]
+    let started = Collections.Generic.List<Server>()
+    try
+        [ for c in 1..circles ->
+            [ for b in 1..perCircle ->
+                let name = sprintf "influxdb-%d-%d" c b
+                let server = startOnFreePort name (Path.Combine(root, name))
+                started.Add server
+                server ] ]
+    with _ ->
+        for server in started do dispose server
+        reraise ()
 
 let private disposeAll (root: string) (circles: Server list list) =
     for server in List.concat circles do dispose server

@@ -81,7 +81,8 @@ let configText (dir: string) (port: int) (rpcPort: int) (http: string list) =
         "  enabled = false"
         "" ]
 
-let private launch (dir: string) (port: int) (http: string list) =
+/// Starts influxd and waits for /ping; None when it exited at once, as it does when a port it was given is taken.
+let private tryLaunch (dir: string) (port: int) (http: string list) =
     Directory.CreateDirectory dir |> ignore
     let configPath = Path.Combine(dir, "influxdb.conf")
     File.WriteAllText(configPath, configText dir port (freePort ()) http)
@@ -94,9 +95,23 @@ let private launch (dir: string) (port: int) (http: string list) =
     proc.BeginOutputReadLine()
     proc.BeginErrorReadLine()
     let url = sprintf "http://127.0.0.1:%d" port
-    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping url)) || proc.HasExited then
-        failwithf "influxd on port %d did not start (see %s)" port configPath
-    proc
+    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping url)) then
+        proc.Kill true
+        failwithf "influxd on port %d did not answer /ping (see %s)" port configPath
+    if proc.HasExited then None else Some proc
+
+/// A port from freePort can be taken by someone else before influxd binds it (as can the RPC port): a few attempts,
+/// each with new ports when `pickPort` picks them.
+let private launchWithRetries (pickPort: unit -> int) (dir: string) (http: string list) =
+    let rec attempt n =
+        let port = pickPort ()
+        match tryLaunch dir port http with
+        | Some proc -> port, proc
+        | None when n < 3 -> attempt (n + 1)
+        | None -> failwithf "influxd on port %d exited at start (see %s)" port (Path.Combine(dir, "influxdb.conf"))
+    attempt 1
+
+let private launch (dir: string) (port: int) (http: string list) = launchWithRetries (fun () -> port) dir http |> snd
 
 /// Starts influxd on `port` with its data under `dir`, and waits until it answers /ping.
 let start (name: string) (dir: string) (port: int) : Server =
@@ -105,6 +120,14 @@ let start (name: string) (dir: string) (port: int) : Server =
 /// Starts an influxd with further [http] settings, e.g. `max-body-size = 20000` or `auth-enabled = true`.
 let startWith (http: string list) (name: string) (dir: string) (port: int) : Server =
     { Name = name; Port = port; Dir = dir; Process = launch dir port http }
+
+/// Starts an influxd on a free loopback port, with further [http] settings.
+let startOnFreePortWith (http: string list) (name: string) (dir: string) : Server =
+    let port, proc = launchWithRetries freePort dir http
+    { Name = name; Port = port; Dir = dir; Process = proc }
+
+/// Starts an influxd on a free loopback port.
+let startOnFreePort (name: string) (dir: string) : Server = startOnFreePortWith [] name dir
 
 /// Stops the server (SIGKILL) and waits for the process to exit; the data folder stays.
 let kill (server: Server) =

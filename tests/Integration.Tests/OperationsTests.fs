@@ -54,7 +54,7 @@ let private auth =
 /// A circle of one influxd with authentication on and an admin user, for tests of the proxy's backend credentials.
 let private withAuthenticatedBackend (body: Server -> string -> unit) =
     let dir = ProxyProcess.newDir "authd"
-    let server = startWith [ "auth-enabled = true" ] "secured-1" (IO.Path.Combine(dir, "secured-1")) (freePort ())
+    let server = startOnFreePortWith [ "auth-enabled = true" ] "secured-1" (IO.Path.Combine(dir, "secured-1"))
     try
         // The first user may be created without credentials; everything after needs them.
         Influx.query server.Url "" "CREATE USER admin WITH PASSWORD 'pw' WITH ALL PRIVILEGES" |> ignore

@@ -272,7 +272,7 @@ let private refusals =
 
         test "a batch a backend finds too large (413) is split until it fits, and every point lands" {
             let dir = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-413-%s" (Guid.NewGuid().ToString "N"))
-            let small = startWith [ "max-body-size = 20000" ] "small-1" (Path.Combine(dir, "small-1")) (freePort ())
+            let small = startOnFreePortWith [ "max-body-size = 20000" ] "small-1" (Path.Combine(dir, "small-1"))
             try
                 let circles = [ [ small ] ]
                 let db = uniqueDb "split"
