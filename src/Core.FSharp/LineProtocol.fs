@@ -426,20 +426,15 @@ type LineScanner private () =
                 else p <- blockAt + 64
         found
 
-    /// A line without quotes or backslashes, the common case, scanned by jumping between delimiters found 64 bytes at
-    /// a time. It accepts only well-formed lines with single spaces between sections and nothing after the timestamp,
-    /// giving what `Line` gives for them; anything else (every error included) returns false and goes through `Line`.
-    static member private PlainLine(body: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision,
-                                    scanned: outref<ScannedLine>) : bool =
-        let line = body.Slice(0, finish)
-        let mutable blockAt = Int32.MinValue / 2
-        let mutable bits = 0UL
-        // measurement: up to the first comma or space (an `=` is part of it)
+    /// Plain line: the measurement's end (first comma or space; an `=` is part of it), then `,key=value` tags up to a
+    /// space, keys in increasing order (so none is named twice); the position of that space, or -1.
+    static member private PlainKey(body: ReadOnlySpan<byte>, start: int, finish: int, measurementEnd: outref<int>,
+                                   blockAt: byref<int>, bits: byref<uint64>) =
         let mutable m = if body[start] = ','B then -1 else LineScanner.NextDelimiter(body, start + 1, &blockAt, &bits)
         while m >= 0 && m < finish && body[m] = '='B do
             m <- LineScanner.NextDelimiter(body, m + 1, &blockAt, &bits)
+        measurementEnd <- m
         let mutable ok = m >= 0 && m < finish
-        // tags: `,key=value` until a space; keys compared with the previous one for duplicates
         let mutable p = m
         let mutable previousKey = -1
         let mutable previousKeyEnd = -1
@@ -454,29 +449,48 @@ type LineScanner private () =
                 previousKey <- p + 1
                 previousKeyEnd <- equals
                 p <- stop
-        ok <- ok && p - start <= maxKeyLength && p + 1 < finish && not (body[p + 1] = ' 'B || body[p + 1] = '\t'B || body[p + 1] = 0uy)
-        // fields: `key=value` separated by commas, numbers and booleans only (no quote in a plain line)
-        let mutable fieldsEnd = -1
-        p <- p + 1
-        while ok && fieldsEnd < 0 do
+        if ok && p - start <= maxKeyLength then p else -1
+
+    /// Plain line: `key=value` fields from `p`, numbers and booleans only (a plain line has no quote), separated by
+    /// commas; the position after the last value, or -1. Delimiters are found in the body, which goes on after the
+    /// line; values end at the line's end.
+    static member private PlainFields(body: ReadOnlySpan<byte>, finish: int, p: int, blockAt: byref<int>, bits: byref<uint64>) =
+        let line = body.Slice(0, finish)
+        let mutable p = p
+        let mutable fieldsEnd = -2
+        while fieldsEnd = -2 do
             let equals = LineScanner.NextDelimiter(body, p, &blockAt, &bits)
-            ok <- equals > p && equals + 1 < finish && body[equals] = '='B
-            if ok then
-                let value = body[equals + 1]
+            if equals <= p || equals + 1 >= line.Length || line[equals] <> '='B then fieldsEnd <- -1
+            else
+                let value = line[equals + 1]
                 let after =
                     if isDigit value || value = '-'B || value = '.'B || value = 'N'B || value = 'n'B then LineScanner.Number(line, equals + 1)
                     else LineScanner.Boolean(line, equals + 1)
-                ok <- after >= 0
-                if ok then
-                    if after < finish && body[after] = ','B then p <- after + 1
-                    else fieldsEnd <- after
-        // timestamp: nothing, or one space and -?digits up to the end
-        if not ok then false
+                if after < 0 then fieldsEnd <- -1
+                elif after < line.Length && line[after] = ','B then p <- after + 1
+                else fieldsEnd <- after
+        fieldsEnd
+
+    /// A line without quotes or backslashes, the common case, scanned by jumping between delimiters found 64 bytes at
+    /// a time. It accepts only well-formed lines with single spaces between sections and nothing after the timestamp,
+    /// giving what `Line` gives for them; anything else (every error included) returns false and goes through `Line`.
+    static member private PlainLine(body: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision,
+                                    scanned: outref<ScannedLine>) : bool =
+        let mutable blockAt = Int32.MinValue / 2
+        let mutable bits = 0UL
+        let mutable measurementEnd = -1
+        let keyEnd = LineScanner.PlainKey(body, start, finish, &measurementEnd, &blockAt, &bits)
+        let fieldsStart = keyEnd + 1
+        let fieldsEnd =
+            if keyEnd < 0 || fieldsStart >= finish || body[fieldsStart] = ' 'B || body[fieldsStart] = '\t'B || body[fieldsStart] = 0uy then -1
+            else LineScanner.PlainFields(body, finish, fieldsStart, &blockAt, &bits)
+        if fieldsEnd < 0 then false
         elif fieldsEnd = finish then
-            scanned <- { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = m
+            scanned <- { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
                          FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = null }
             true
         else
+            // one space, then -?digits up to the end
             let digits = body.Slice(fieldsEnd + 1, finish - fieldsEnd - 1)
             let mutable raw = 0L
             if digits.IsEmpty || digits.Slice(if digits[0] = '-'B then 1 else 0).IndexOfAnyExceptInRange('0'B, '9'B) >= 0
@@ -485,7 +499,7 @@ type LineScanner private () =
                 match Precision.tryToNanoseconds precision raw with
                 | ValueNone -> false
                 | ValueSome ns ->
-                    scanned <- { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = m
+                    scanned <- { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
                                  FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null }
                     true
 
