@@ -209,7 +209,7 @@ type LineScanner private () =
             if valueStart < 0 then result <- valueStart
             else
                 if previousKey >= 0 then
-                    let order = buf.Slice(previousKey, previousKeyEnd - previousKey).SequenceCompareTo(buf.Slice(i, valueStart - 1 - i))
+                    let order = LineScanner.KeyOrder(buf, previousKey, previousKeyEnd, i, valueStart - 1)
                     if order = 0 then duplicate <- true
                     elif order > 0 then sorted <- false
                 previousKey <- i
@@ -220,6 +220,10 @@ type LineScanner private () =
                 else i <- stop + 1
         if result >= 0 && (duplicate || (not sorted && LineScanner.AnyKeyTwice(buf, start, result))) then DuplicateTags
         else result
+
+    /// How the tag key buf[previous..previousEnd) sorts against buf[key..keyEnd), as escaped bytes (scanKey's order).
+    static member private KeyOrder(buf: ReadOnlySpan<byte>, previous: int, previousEnd: int, key: int, keyEnd: int) =
+        buf.Slice(previous, previousEnd - previous).SequenceCompareTo(buf.Slice(key, keyEnd - key))
 
     /// Whether two keys of the well-formed tags in buf[start..stop) are equal; every pair is compared.
     static member private AnyKeyTwice(buf: ReadOnlySpan<byte>, start: int, stop: int) =
@@ -445,7 +449,7 @@ type LineScanner private () =
                 let stop = LineScanner.NextDelimiter(body, equals + 1, &blockAt, &bits)
                 ok <- stop > equals + 1 && stop < finish && body[stop] <> '='B
                 if ok && previousKey >= 0 then
-                    ok <- body.Slice(previousKey, previousKeyEnd - previousKey).SequenceCompareTo(body.Slice(p + 1, equals - p - 1)) < 0
+                    ok <- LineScanner.KeyOrder(body, previousKey, previousKeyEnd, p + 1, equals) < 0
                 previousKey <- p + 1
                 previousKeyEnd <- equals
                 p <- stop
