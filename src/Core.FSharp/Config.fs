@@ -24,6 +24,13 @@ type WriteCompression =
     | Optimal
     | Smallest
 
+/// When a /write is answered 204 (`write_ack`).
+type WriteAck =
+    /// Once its points are fsynced to the proxy's write journal; delivery follows.
+    | Journaled
+    /// Once every owner stored its points or fsynced them to its backlog.
+    | Stored
+
 /// `[host]:port` to listen on; an empty host means every interface.
 type ListenAddress = { Host: string; Port: int }
 
@@ -55,6 +62,7 @@ type ProxyConfig =
       /// Largest /write body accepted, in bytes, after gzip decompression (`max_body_size`).
       MaxBodySize: int
       WriteCompression: WriteCompression
+      WriteAck: WriteAck
       /// Cap of each backend's on-disk backlog in bytes; 0 = unbounded (`backlog_max_size`).
       BacklogMaxSize: int64 }
 
@@ -151,7 +159,7 @@ module ProxyConfig =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
           "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
           "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
-          "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "backlog_max_size" ]
+          "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size" ]
 
     let private isHttpUrl (text: string) =
         match Uri.TryCreate(text, UriKind.Absolute) with
@@ -211,6 +219,12 @@ module ProxyConfig =
         | Ok a -> a
         | Error message -> r.Fail("listen_addr", message); { Host = ""; Port = 7076 }
 
+    let private readAck (r: Reader) f =
+        match r.String(id, f, "write_ack", "journaled") with
+        | "journaled" -> Journaled
+        | "stored" -> Stored
+        | other -> r.Fail("write_ack", sprintf "expected journaled or stored, got %A" other); Journaled
+
     let private readCompression (r: Reader) f =
         match r.String(id, f, "write_compression", "fastest") with
         | "none" -> NoCompression
@@ -251,6 +265,7 @@ module ProxyConfig =
           HaAddrs = r.StringList(id, f, "ha_addrs")
           MaxBodySize = r.PositiveInt(id, f, "max_body_size", 25_000_000)
           WriteCompression = readCompression r f
+          WriteAck = readAck r f
           BacklogMaxSize = r.NonNegativeInt64(id, f, "backlog_max_size", 0L) }
 
     let private checkHttps (r: Reader) (config: ProxyConfig) =

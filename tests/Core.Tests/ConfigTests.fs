@@ -110,6 +110,14 @@ let tests =
             expectError (withKey "write_timeout" "\"10\"") "write_timeout: expected an integer"
         }
 
+        test "write_ack is journaled unless set to stored; anything else is refused" {
+            let withAck value = (oneCircle """{"name":"a","url":"http://h:1"}""").TrimEnd('}') + sprintf ",\"write_ack\":\"%s\"}" value
+            let ackOf json = (ProxyConfig.parse json |> Result.defaultWith (failwithf "%A")).WriteAck
+            Expect.equal (ackOf (oneCircle """{"name":"a","url":"http://h:1"}""")) Journaled "default"
+            Expect.equal (ackOf (withAck "stored")) Stored "stored"
+            expectError (withAck "delivered") "write_ack: expected journaled or stored, got \"delivered\""
+        }
+
         test "every error is reported at once" {
             let json = """{"circles":[{"name":"c","backends":[{"name":"","url":"x"}]}],"hash_key":"no","flush_size":-5}"""
             Expect.equal (errorsOf json).Length 4 (sprintf "%A" (errorsOf json))

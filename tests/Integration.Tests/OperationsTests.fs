@@ -91,8 +91,9 @@ let private backendCredentials =
                 let proxy = ProxyProcess.startIn (ProxyProcess.newDir "secure") port config
                 try
                     Expect.equal (post (sprintf "%s/write?db=%s" proxy.Url db) "cpu v=1 1").Status 204 "written"
-                    let stored = get (sprintf "%s/query?u=admin&p=pw&db=%s&q=%s" server.Url db (escape "SELECT count(v) FROM cpu"))
-                    Expect.stringContains stored.Body "1]" "the point reached the backend with the decrypted credentials"
+                    let stored () = (get (sprintf "%s/query?u=admin&p=pw&db=%s&q=%s" server.Url db (escape "SELECT count(v) FROM cpu"))).Body
+                    waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> (stored ()).Contains "1]") |> ignore
+                    Expect.stringContains (stored ()) "1]" "the point reached the backend with the decrypted credentials"
                 finally ProxyProcess.dispose proxy)
         }
     ]

@@ -55,6 +55,12 @@ let private expectPlaced (proxy: ProxyProcess.Proxy) (circles: Server list list)
                 let actual = counts |> Map.tryFind measurement |> Option.defaultValue 0L
                 Expect.equal actual (if server = owner then count else 0L) (sprintf "%s on %s" measurement server.Name)
 
+/// Polls until every circle holds the expected points on their owners: delivery follows the answer (write_ack
+/// journaled), and backlog replay is asynchronous.
+let private eventuallyPlaced proxy circles db expected =
+    let placed () = try expectPlaced proxy circles db expected; true with _ -> false
+    if not (waitUntil (TimeSpan.FromSeconds 60.0) placed) then expectPlaced proxy circles db expected
+
 let private landing =
     testList "landing" [
         test "100k points over 50 measurements land on every circle, each on its ring owner" {
@@ -67,7 +73,7 @@ let private landing =
                     let url = writeUrl proxy db "&precision=s"
                     let reply = if i % 2 = 0 then post url body else postGzip url body
                     Expect.equal reply.Status 204 reply.Body
-                expectPlaced proxy circles db (Map.ofList [ for m in 0..49 -> sprintf "m%d" m, 2000L ]))
+                eventuallyPlaced proxy circles db (Map.ofList [ for m in 0..49 -> sprintf "m%d" m, 2000L ]))
         }
 
         test "every write_compression setting delivers the same points (one gzip stream of members, or plain)" {
@@ -79,7 +85,7 @@ let private landing =
                             async { return post (writeUrl proxy db "&precision=s") (String.concat "\n" part) } ]
                         |> Async.Parallel |> Async.RunSynchronously
                     for reply in replies do Expect.equal reply.Status 204 reply.Body
-                    expectPlaced proxy circles db (Map.ofList [ for m in 0..7 -> sprintf "z%d" m, 500L ]))
+                    eventuallyPlaced proxy circles db (Map.ofList [ for m in 0..7 -> sprintf "z%d" m, 500L ]))
         }
 
         test "precisions s, ms and ns mean the same instant" {
@@ -89,7 +95,9 @@ let private landing =
                     Expect.equal reply.Status 204 reply.Body
                 for precision, expected in [ "s", 1600000000000000000L; "ms", 1600000000000000000L; "ns", 1600000000000000000L; "h", 444444L * 3_600_000_000_000L ] do
                     for server in owners proxy circles db ("p_" + precision) do
-                        Expect.equal (Influx.times server.Url db ("p_" + precision)) [ expected ] (precision + " on " + server.Name))
+                        let times () = Influx.times server.Url db ("p_" + precision)
+                        waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> not (List.isEmpty (times ()))) |> ignore
+                        Expect.equal (times ()) [ expected ] (precision + " on " + server.Name))
         }
 
         test "lines without a timestamp get one proxy clock, the same in every circle" {
@@ -98,7 +106,9 @@ let private landing =
                 let body = [ for i in 0..99 -> sprintf "nots,host=h%d value=%d" i i ] |> String.concat "\n"
                 let reply = post (writeUrl proxy db "&precision=s") body
                 Expect.equal reply.Status 204 reply.Body
-                let perCircle = owners proxy circles db "nots" |> List.map (fun s -> Influx.times s.Url db "nots")
+                let perCircle () = owners proxy circles db "nots" |> List.map (fun s -> Influx.times s.Url db "nots")
+                waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> perCircle () |> List.forall (fun t -> t.Length = 100)) |> ignore
+                let perCircle = perCircle ()
                 Expect.equal perCircle[0].Length 100 "100 series, one point each"
                 Expect.equal perCircle[0] perCircle[1] "identical timestamps across circles"
                 let t = perCircle[0].Head
@@ -117,7 +127,7 @@ let private errors =
                 Expect.stringContains reply.Body "partial write: unable to parse 'bad value= 2': " "first bad line"
                 Expect.stringContains reply.Body "unable to parse 'also,bad': " "second bad line"
                 Expect.stringContains reply.Body "dropped=2" "dropped count"
-                expectPlaced proxy circles db (Map.ofList [ "good", 2L ])
+                eventuallyPlaced proxy circles db (Map.ofList [ "good", 2L ])
                 let allBad = post (writeUrl proxy db "") "bad value="
                 Expect.equal allBad.Status 400 allBad.Body
                 Expect.stringStarts allBad.Body "{\"error\":\"unable to parse 'bad value=': " "no partial write when nothing is valid")
@@ -155,11 +165,6 @@ let private writeSeries (proxy: ProxyProcess.Proxy) db (prefix: string) batches 
 
 let private expectedCounts prefix total =
     Map.ofList [ for m in 0..9 -> sprintf "%s%d" prefix m, int64 (total / 10) ]
-
-/// Polls until every circle holds the expected points on their owners (replay is asynchronous).
-let private eventuallyPlaced proxy circles db expected =
-    let placed () = try expectPlaced proxy circles db expected; true with _ -> false
-    if not (waitUntil (TimeSpan.FromSeconds 60.0) placed) then expectPlaced proxy circles db expected
 
 let private outages =
     testSequenced <| testList "outages" [
@@ -209,6 +214,31 @@ let private outages =
                     finally ProxyProcess.kill again
                 finally ProxyProcess.dispose proxy)
         }
+
+        test "points answered from the journal survive a kill -9 of the proxy while a backend hangs" {
+            withCluster 2 2 (fun circles ->
+                let db = uniqueDb "journal"
+                createEverywhere circles db
+                let victim = circles[1][0]
+                // Sends to the hung backend wait for write_timeout: nothing the proxy answered has reached it yet.
+                let proxy = ProxyProcess.start circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 30" ]
+                try
+                    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known before the backend hangs"
+                    Signals.send Signals.stop victim.Process
+                    try
+                        let started = Diagnostics.Stopwatch.StartNew()
+                        writeSeries proxy db "j" 10 300 ignore
+                        Expect.isLessThan started.Elapsed (TimeSpan.FromSeconds 10.0) "answered before the hung backend had the points"
+                        ProxyProcess.kill proxy
+                    finally
+                        Signals.send Signals.cont victim.Process
+                    let again = ProxyProcess.startIn proxy.Dir proxy.Port (File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")))
+                    try
+                        eventuallyPlaced again circles db (expectedCounts "j" 3_000)
+                        Expect.stringContains again.Log "records of the previous run replayed" "the journal was replayed"
+                    finally ProxyProcess.kill again
+                finally ProxyProcess.dispose proxy)
+        }
     ]
 
 let private fullBacklog =
@@ -229,10 +259,25 @@ let private fullBacklog =
                 Expect.isTrue (replies |> List.forall (fun r -> r.Status = 204 || r.Status = 503)) "nothing else"))
     }
 
+/// Answers once every owner stored the points: a backend's refusal reaches the client.
+let private storedAck = "\"write_ack\": \"stored\""
+
 let private refusals =
     testList "backend refusals" [
-        test "a field type conflict is refused by the backend and reported to the client as InfluxDB does" {
-            onSharedCluster "conflict" [] (fun circles db proxy ->
+        test "with write_ack journaled (the default), a field type conflict is answered 204, counted and logged, and the rest lands" {
+            onSharedCluster "conflict_journaled" [] (fun circles db proxy ->
+                Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
+                eventuallyPlaced proxy circles db (Map.ofList [ "typed", 1L ])
+                let reply = post (writeUrl proxy db "") "typed value=1.5 2\nother value=1 2"
+                Expect.equal reply.Status 204 "answered from the journal"
+                eventuallyPlaced proxy circles db (Map.ofList [ "typed", 1L; "other", 1L ])
+                let counted () = (get (proxy.Url + "/metrics")).Body.Split('\n') |> Array.exists (fun l -> l.StartsWith "influxproxy_backend_partial_write_points_total{" && not (l.EndsWith " 0"))
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) counted) "counted in /metrics"
+                Expect.stringContains proxy.Log "field type conflict" "logged with the backend's reason")
+        }
+
+        test "with write_ack stored, a field type conflict is refused by the backend and reported to the client as InfluxDB does" {
+            onSharedCluster "conflict" [ storedAck ] (fun circles db proxy ->
                 Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
                 let reply = post (writeUrl proxy db "") "typed value=1.5 2\nother value=1 2"
                 Expect.equal reply.Status 400 reply.Body
@@ -240,12 +285,12 @@ let private refusals =
                 expectPlaced proxy circles db (Map.ofList [ "typed", 1L; "other", 1L ]))
         }
 
-        test "a refusal in a batch grouped from several requests reaches only the request that sent the refused line" {
+        test "with write_ack stored, a refusal in a batch grouped from several requests reaches only the request that sent the refused line" {
             withCluster 1 1 (fun circles ->
                 let db = uniqueDb "blame"
                 createEverywhere circles db
                 let backend = circles[0][0]
-                ProxyProcess.using circles [] (fun proxy ->
+                ProxyProcess.using circles [ storedAck ] (fun proxy ->
                     Expect.equal (post (writeUrl proxy db "") "typed value=1i 1").Status 204 "integer first"
                     // A thread each (not the pool, which adds threads slowly), so every request is on its way at once.
                     let later (body: string) =
@@ -281,7 +326,7 @@ let private refusals =
                     let body = [ for i in 0..2999 -> sprintf "big%d,host=h%d,rack=r%d value=%d.%d,other=%di %d" (i % 10) i (i % 13) i (i % 7) i (1_600_000_000_000_000_000L + int64 i) ] |> String.concat "\n"
                     let reply = post (writeUrl proxy db "") body
                     Expect.equal reply.Status 204 reply.Body
-                    expectPlaced proxy circles db (Map.ofList [ for m in 0..9 -> sprintf "big%d" m, 300L ]))
+                    eventuallyPlaced proxy circles db (Map.ofList [ for m in 0..9 -> sprintf "big%d" m, 300L ]))
             finally
                 dispose small
                 Directory.Delete(dir, true)

@@ -5,8 +5,9 @@ using InfluxProxy.Host.Backlog;
 namespace InfluxProxy.Host.Backends;
 
 /// <summary>
-/// Starts and stops everything that serves the backends: a writer, a backlog and its replayer per backend, and the
-/// health monitor. Stopping drains every writer (each queued batch is sent or backlogged) before closing backlogs.
+/// Starts and stops everything that serves the backends: a writer, a backlog and its replayer per backend, the
+/// health monitor, and the write journal (<c>write_ack: journaled</c>). Stopping drains every writer (each queued batch
+/// is sent or backlogged) before closing the journal and the backlogs.
 /// </summary>
 public sealed partial class BackendSet : IHostedService
 {
@@ -47,6 +48,9 @@ public sealed partial class BackendSet : IHostedService
 
     public DatabaseCatalog Databases { get; private set; } = null!;
 
+    /// <summary>Null when <c>write_ack</c> is <c>stored</c>.</summary>
+    public WriteJournal? Journal { get; private set; }
+
     public async Task StartAsync(CancellationToken ct)
     {
         var options = new BacklogOptions(MaxBytes: _config.BacklogMaxSize);
@@ -62,6 +66,8 @@ public sealed partial class BackendSet : IHostedService
             backends.Add(new Backend(info, client, health, backlog, writer, replayer));
         }
         _backends = [.. backends];
+        if (_config.WriteAck.IsJournaled)
+            Journal = await WriteJournal.OpenAsync(_config.DataDir, _time, _loggers, ct);
         Databases = new DatabaseCatalog(_backends.Select(b => b.Client).ToList(), _time);
         var monitor = new HealthMonitor(_backends, _config.CheckInterval, _time, _loggers.CreateLogger<HealthMonitor>());
         _loops.Add(Task.Run(() => monitor.RunAsync(_stopping.Token), CancellationToken.None));
@@ -77,6 +83,8 @@ public sealed partial class BackendSet : IHostedService
         foreach (var backend in _backends)
             backend.Writer.Complete();
         await Task.WhenAll(_writers);
+        if (Journal is not null)
+            await Journal.DisposeAsync();
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops);
         foreach (var backend in _backends)

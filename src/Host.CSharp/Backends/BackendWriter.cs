@@ -36,6 +36,9 @@ public sealed partial class BackendWriter
 
     public BackendStats Stats { get; }
 
+    /// <summary>Batches go straight to the backend: it accepts writes and nothing waits in its backlog.</summary>
+    public bool SendsDirectly => _backlog.IsEmpty && _health.AcceptsWrites;
+
     public ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct) => _input.Writer.WriteAsync(chunk, ct);
 
     /// <summary>No more chunks will come; <see cref="RunAsync"/> returns once everything queued is sent or backlogged.</summary>
@@ -99,7 +102,7 @@ public sealed partial class BackendWriter
 
     private async Task FlushAsync(string db, string rp, List<LineChunk> batch)
     {
-        if (!_backlog.IsEmpty || !_health.AcceptsWrites)
+        if (!SendsDirectly)
         {
             await ToBacklogAsync(db, rp, batch, batch.Sum(c => c.Lines));
             return;
@@ -121,7 +124,7 @@ public sealed partial class BackendWriter
     {
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
         var started = Stopwatch.GetTimestamp();
-        var outcome = await BatchSender.SendAsync(_client, db, rp, batch.Select(c => c.Part).ToList(), CancellationToken.None);
+        var outcome = await BatchSender.SendAsync(_client, db, rp, await PartsAsync(batch), CancellationToken.None);
         ProxyMetrics.FlushSeconds.WithLabels(_client.Info.Name, outcome.Kind.ToString()).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         return outcome;
     }
@@ -154,12 +157,13 @@ public sealed partial class BackendWriter
 
     private async Task ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
     {
-        var payload = new byte[batch.Sum(c => c.Bytes.Length)];
+        var texts = (await PartsAsync(batch)).Select(p => p.Text).ToList();
+        var payload = new byte[texts.Sum(t => t.Length)];
         var offset = 0;
-        foreach (var chunk in batch)
+        foreach (var text in texts)
         {
-            chunk.Bytes.CopyTo(payload.AsMemory(offset));
-            offset += chunk.Bytes.Length;
+            text.CopyTo(payload.AsMemory(offset));
+            offset += text.Length;
         }
         var result = await _backlog.AppendAsync(db, rp, payload, CancellationToken.None);
         if (result.Outcome == AppendOutcome.Appended)
@@ -177,6 +181,14 @@ public sealed partial class BackendWriter
         };
         LogBacklogRefused(_client.Info.Name, db, lines, reason);
         CompleteAll(batch, new Delivery(DeliveryKind.Failed, reason));
+    }
+
+    private static async Task<List<BatchPart>> PartsAsync(List<LineChunk> batch)
+    {
+        var parts = new List<BatchPart>(batch.Count);
+        foreach (var chunk in batch)
+            parts.Add(await chunk.PartAsync());
+        return parts;
     }
 
     private static void CompleteAll(List<LineChunk> batch, Delivery delivery)

@@ -1,7 +1,8 @@
 namespace InfluxProxy.Host.Backends;
 
 /// <summary>
-/// Lines of a batch body and, when they were compressed ahead of sending, the same lines as one gzip member.
+/// Lines of a batch body, or, when they were compressed ahead of sending, the same lines as one gzip member (then
+/// only the member is kept).
 /// Gzip members concatenated form one valid gzip stream (RFC 1952 §2.2), so a batch of parts compressed once can be
 /// sent to every circle without compressing it again.
 /// </summary>
@@ -10,4 +11,7 @@ public readonly record struct BatchPart(ReadOnlyMemory<byte> Lines, ReadOnlyMemo
     public static BatchPart Uncompressed(ReadOnlyMemory<byte> lines) => new(lines, ReadOnlyMemory<byte>.Empty);
 
     public bool IsCompressed => !Gzip.IsEmpty;
+
+    /// <summary>The lines, decompressed when only the member is kept (a 413 split, a backlog record).</summary>
+    public ReadOnlyMemory<byte> Text => IsCompressed && Lines.IsEmpty ? InfluxProxy.Host.Backends.Gzip.Inflate(Gzip.Span) : Lines;
 }

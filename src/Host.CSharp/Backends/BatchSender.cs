@@ -28,7 +28,7 @@ public static class BatchSender
     {
         if (parts.Count > 1)
             return (parts.Take(parts.Count / 2).ToList(), parts.Skip(parts.Count / 2).ToList());
-        var bytes = parts[0].Lines;
+        var bytes = parts[0].Text;
         var span = bytes.Span;
         var middle = span.Length / 2;
         var cut = span[..middle].LastIndexOf((byte)'\n') + 1;

@@ -10,15 +10,22 @@ public sealed class DeliveryTally
     private readonly Lock _worstLock = new();
     private int _outstanding;
     private Delivery _worst = Delivery.Delivered;
+    private Action<Delivery>? _whenDone;
 
     /// <summary>The worst delivery of all: Failed before PartialWrite before Backlogged before Delivered.</summary>
     public Task<Delivery> Outcome => _done.Task;
+
+    /// <summary>
+    /// Before <see cref="Expect"/>: runs <paramref name="action"/> with the outcome on the thread of the last report,
+    /// before anything awaiting <see cref="Outcome"/> runs.
+    /// </summary>
+    public void WhenDone(Action<Delivery> action) => _whenDone = action;
 
     /// <summary>Set once, before any chunk is submitted: the number of <see cref="Report"/> calls to wait for.</summary>
     public void Expect(int deliveries)
     {
         if (Interlocked.Add(ref _outstanding, deliveries) == 0)
-            _done.TrySetResult(_worst);
+            Finish();
     }
 
     public void Report(Delivery delivery)
@@ -27,7 +34,13 @@ public sealed class DeliveryTally
             if (Severity(delivery.Kind) > Severity(_worst.Kind))
                 _worst = delivery;
         if (Interlocked.Decrement(ref _outstanding) == 0)
-            _done.TrySetResult(_worst);
+            Finish();
+    }
+
+    private void Finish()
+    {
+        _whenDone?.Invoke(_worst);
+        _done.TrySetResult(_worst);
     }
 
     private static int Severity(DeliveryKind kind) => kind switch

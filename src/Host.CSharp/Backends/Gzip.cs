@@ -26,6 +26,16 @@ public static class Gzip
         return (sink.Buffer, sink.Written);
     }
 
+    /// <summary>The lines of a gzip stream of one or more members.</summary>
+    public static byte[] Inflate(ReadOnlySpan<byte> gzip)
+    {
+        using var input = new MemoryStream(gzip.ToArray());
+        using var lines = new MemoryStream(gzip.Length * 6);
+        using (var inflating = new GZipStream(input, CompressionMode.Decompress))
+            inflating.CopyTo(lines);
+        return lines.ToArray();
+    }
+
     /// <summary>A write-only stream into a pooled buffer that the caller takes over.</summary>
     private sealed class PooledSink(int capacity) : Stream
     {

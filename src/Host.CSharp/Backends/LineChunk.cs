@@ -1,14 +1,16 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.IO.Compression;
+using InfluxProxy.Host.Backlog;
 
 namespace InfluxProxy.Host.Backends;
 
 /// <summary>
 /// The lines of one /write request bound for one (db, rp) and one set of owners, one backend per circle, in a pooled
-/// buffer. The request fills it and may compress it once; then it is shared, read-only, by the owners' writers, and
-/// each of them completes it exactly once with what became of the lines at its backend. The last one returns the
-/// buffers.
+/// buffer. The request fills it and may compress it once (keeping only the gzip member, a fifth of the size), and
+/// once the write journal has them, lets them go (its writers read them back from there, so the requests answered
+/// early cost no memory while they wait); then it is shared, read-only, by the owners' writers, and each of them
+/// completes it exactly once with what became of the lines at its backend. The last one returns the buffer.
 /// </summary>
 public sealed class LineChunk
 {
@@ -18,6 +20,10 @@ public sealed class LineChunk
     private byte[] _gzip = [];
     private int _gzipLength;
     private int _holders;
+    private Journaled? _journaled;
+
+    /// <summary>Where the journal holds the chunk's bytes: the gzip member, or the lines when uncompressed.</summary>
+    private sealed record Journaled(WriteJournal Journal, BacklogPosition At, int Length, bool Gzipped);
 
     public LineChunk(string db, string rp, int owners, DeliveryTally tally, int capacityHint)
     {
@@ -31,8 +37,15 @@ public sealed class LineChunk
     public string Db { get; }
     public string Rp { get; }
     public int Lines { get; private set; }
-    public ReadOnlyMemory<byte> Bytes => _lines.AsMemory(0, _length);
-    public BatchPart Part => new(Bytes, _gzip.AsMemory(0, _gzipLength));
+
+    /// <summary>The lines or their gzip member, from memory or read back from the journal.</summary>
+    public async ValueTask<BatchPart> PartAsync()
+    {
+        if (_journaled is not { } journaled)
+            return new(_lines.AsMemory(0, _length), _gzip.AsMemory(0, _gzipLength));
+        var bytes = await journaled.Journal.ReadAsync(journaled.At, journaled.Length);
+        return journaled.Gzipped ? new(ReadOnlyMemory<byte>.Empty, bytes) : BatchPart.Uncompressed(bytes);
+    }
 
     /// <summary>Appends <c>point + ' ' + timestamp + '\n'</c>: every line leaves with an explicit ns timestamp.</summary>
     public void Append(ReadOnlySpan<byte> pointWithoutTimestamp, long timestampNs)
@@ -57,8 +70,23 @@ public sealed class LineChunk
         Lines++;
     }
 
-    /// <summary>Compresses the lines once, for every owner; before the chunk is shared.</summary>
-    public void Compress(CompressionLevel level) => (_gzip, _gzipLength) = Gzip.Member(Bytes.Span, level);
+    /// <summary>Compresses the lines once, for every owner, and lets the lines go; before the chunk is shared.</summary>
+    public void Compress(CompressionLevel level)
+    {
+        (_gzip, _gzipLength) = Gzip.Member(_lines.AsSpan(0, _length), level);
+        ArrayPool<byte>.Shared.Return(_lines);
+        (_lines, _length) = ([], 0);
+    }
+
+    /// <summary>
+    /// The journal holds the bytes <see cref="PartAsync"/> gives (the member, or the lines) at <paramref name="at"/>:
+    /// they are read back from there from now on. Before the chunk is shared.
+    /// </summary>
+    public void MoveTo(WriteJournal journal, BacklogPosition at)
+    {
+        _journaled = _gzipLength > 0 ? new(journal, at, _gzipLength, Gzipped: true) : new(journal, at, _length, Gzipped: false);
+        Release();
+    }
 
     /// <summary>One owner is done with the chunk; it must not touch it afterwards.</summary>
     public void Complete(Delivery delivery)
@@ -70,7 +98,8 @@ public sealed class LineChunk
 
     private void Release()
     {
-        ArrayPool<byte>.Shared.Return(_lines);
+        if (_lines.Length > 0)
+            ArrayPool<byte>.Shared.Return(_lines);
         if (_gzip.Length > 0)
             ArrayPool<byte>.Shared.Return(_gzip);
         (_lines, _length, _gzip, _gzipLength) = ([], 0, [], 0);

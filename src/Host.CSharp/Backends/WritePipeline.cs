@@ -6,7 +6,10 @@ namespace InfluxProxy.Host.Backends;
 /// <summary>What the client is told about one /write, decided from the parse and every owner's delivery.</summary>
 public abstract record WriteResult
 {
-    /// <summary>Every point is stored by its owner in every circle, or durably in that owner's backlog.</summary>
+    /// <summary>
+    /// Every point is in the write journal, or (<c>write_ack: stored</c>, or when the journal cannot answer early)
+    /// stored by its owner in every circle or durably in that owner's backlog.
+    /// </summary>
     public sealed record Accepted : WriteResult;
     /// <summary>Some lines did not parse; the others were accepted as above.</summary>
     public sealed record PartiallyParsed(string Errors, int Dropped, bool AnyAccepted) : WriteResult;
@@ -16,41 +19,132 @@ public abstract record WriteResult
     public sealed record NotPersisted(string Error) : WriteResult;
 }
 
-/// <summary>Splits a /write body by owner, hands the chunks to the backends' writers, and awaits their delivery.</summary>
-public sealed class WritePipeline
+/// <summary>
+/// Splits a /write body by owner and hands the chunks to the backends' writers. With <c>write_ack: journaled</c> a
+/// request is answered once the write journal has it, while its owners take writes directly (its chunks are then
+/// read back from the journal, so waiting costs no memory); otherwise it is answered once every owner has stored or
+/// backlogged its points. Replays the journal left by the previous run at start.
+/// </summary>
+public sealed partial class WritePipeline : IHostedService
 {
     private readonly Cluster _cluster;
     private readonly BackendSet _backends;
-    private readonly int _flushSize;
+    private readonly ProxyConfig _config;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
     private readonly CompressionLevel? _gzipLevel;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _replay = Task.CompletedTask;
 
-    public WritePipeline(Cluster cluster, BackendSet backends, ProxyConfig config)
+    public WritePipeline(Cluster cluster, BackendSet backends, ProxyConfig config, TimeProvider time, ILogger<WritePipeline> logger)
     {
         _cluster = cluster;
         _backends = backends;
-        _flushSize = config.FlushSize;
+        _config = config;
+        _time = time;
+        _logger = logger;
         _gzipLevel = Gzip.Level(config.WriteCompression);
     }
 
-    public async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body)
+    public Task StartAsync(CancellationToken ct)
     {
-        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster, _flushSize);
-        fanOut.Tally.Expect(fanOut.Deliveries);
-        foreach (var (owners, chunk) in fanOut.Chunks)
-        {
+        if (_backends.Journal is { } journal)
+            _replay = Task.Run(() => journal.ReplayAsync(RedeliverAsync, _config.RewriteInterval, _time, _stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken ct)
+    {
+        await _stopping.CancelAsync();
+        await _replay;
+    }
+
+    public Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body) =>
+        WriteAsync(db, rp, precision, nowNs, body, _backends.Journal);
+
+    private async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, WriteJournal? journal)
+    {
+        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster, _config.FlushSize);
+        var chunks = fanOut.Chunks.ToList();
+        foreach (var (_, chunk) in chunks)
             if (_gzipLevel is { } level)
                 chunk.Compress(level);
-            // Submission is not cancelled with the request: once a chunk is queued, it is delivered or backlogged.
+        var journaled = journal is not null && MayAnswerEarly(journal, chunks) && await JournalAsync(journal, db, rp, fanOut, chunks);
+        fanOut.Tally.Expect(fanOut.Deliveries);
+        // Submission is not cancelled with the request: once a chunk is queued, it is delivered or backlogged.
+        foreach (var (owners, chunk) in chunks)
             foreach (var owner in owners)
                 await _backends[owner].Writer.SubmitAsync(chunk, CancellationToken.None);
-        }
+        if (journaled)
+            return ParseResult(fanOut);
         var worst = await fanOut.Tally.Outcome;
         if (worst.Kind == DeliveryKind.Failed)
             return new WriteResult.NotPersisted(worst.Reason);
         if (worst.Kind == DeliveryKind.PartialWrite)
             return new WriteResult.RefusedByBackend(worst.Reason);
-        if (fanOut.Dropped > 0)
-            return new WriteResult.PartiallyParsed(fanOut.ParseErrors, fanOut.Dropped, fanOut.Points > 0);
-        return new WriteResult.Accepted();
+        return ParseResult(fanOut);
     }
+
+    private static WriteResult ParseResult(WriteFanOut fanOut) =>
+        fanOut.Dropped > 0 ? new WriteResult.PartiallyParsed(fanOut.ParseErrors, fanOut.Dropped, fanOut.Points > 0) : new WriteResult.Accepted();
+
+    /// <summary>
+    /// Early answers need the journal ready and every owner sending directly: a backlog that could refuse the points
+    /// (full, or a disk error) must still be able to turn the answer into a 503.
+    /// </summary>
+    private bool MayAnswerEarly(WriteJournal journal, List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks) =>
+        chunks.Count > 0 && !journal.Replaying && chunks.All(c => c.Owners.All(o => _backends[o].Writer.SendsDirectly));
+
+    /// <summary>
+    /// Writes the request's record (its chunks' bytes one after the other) and, once it is durable, moves the chunks
+    /// there; the record is settled once every owner has answered for its chunks. False when the disk refused.
+    /// </summary>
+    private async Task<bool> JournalAsync(WriteJournal journal, string db, string rp, WriteFanOut fanOut, List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks)
+    {
+        var parts = new List<ReadOnlyMemory<byte>>(chunks.Count);
+        foreach (var (_, chunk) in chunks)
+        {
+            var part = await chunk.PartAsync();
+            parts.Add(part.IsCompressed ? part.Gzip : part.Lines);
+        }
+        var payload = GC.AllocateUninitializedArray<byte>(1 + parts.Sum(p => p.Length)); // every byte is written below
+        payload[0] = _gzipLevel is null ? WriteJournal.Plain : WriteJournal.Gzipped;
+        var offsets = new List<int>(parts.Count);
+        var offset = 1;
+        foreach (var part in parts)
+        {
+            offsets.Add(offset);
+            part.CopyTo(payload.AsMemory(offset));
+            offset += part.Length;
+        }
+        var ticket = journal.Append(db, rp, payload);
+        fanOut.Tally.WhenDone(worst =>
+        {
+            if (worst.Kind == DeliveryKind.Failed)
+                LogKeptInJournal(db, worst.Reason);
+            else
+                journal.Settle(ticket);
+        });
+        if (await ticket.Written is not { } at)
+            return false;
+        for (var i = 0; i < chunks.Count; i++)
+            chunks[i].Chunk.MoveTo(journal, at with { Offset = at.Offset + offsets[i] });
+        return true;
+    }
+
+    /// <summary>A record of the previous run, delivered as a request answered only once stored or backlogged.</summary>
+    private async Task<bool> RedeliverAsync(string db, string rp, ReadOnlyMemory<byte> lines)
+    {
+        var nowNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var result = await WriteAsync(db, rp, Precision.Nanosecond, nowNs, lines, journal: null);
+        if (result is WriteResult.NotPersisted failed)
+            LogRedeliveryFailed(db, failed.Error);
+        return result is not WriteResult.NotPersisted;
+    }
+
+    [LoggerMessage(EventId = 510, Level = LogLevel.Error, Message = "points for db {Db} answered from the journal could not be backlogged ({Reason}); their record stays in the journal and is replayed at the next start")]
+    private partial void LogKeptInJournal(string db, string reason);
+
+    [LoggerMessage(EventId = 511, Level = LogLevel.Warning, Message = "journal record for db {Db} not delivered yet: {Reason}")]
+    private partial void LogRedeliveryFailed(string db, string reason);
 }

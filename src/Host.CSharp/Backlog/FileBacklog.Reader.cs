@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
 
 namespace InfluxProxy.Host.Backlog;
@@ -63,6 +64,26 @@ public sealed partial class FileBacklog
             }
             return record;
         }
+    }
+
+    /// <summary>The records (and their bytes) from the read position up to <paramref name="next"/>, from their headers.</summary>
+    private (long Records, long Bytes) CountThrough(BacklogPosition next)
+    {
+        var (records, bytes) = (0L, 0L);
+        var at = _read;
+        var header = new byte[RecordFormat.RecordHeader];
+        while (at.CompareTo(next) < 0)
+        {
+            if (!TryOpenAt(ref at, next, logMissing: true, out var file, out _))
+                continue;
+            if (RandomAccess.Read(file, header, at.Offset) < header.Length || BinaryPrimitives.ReadUInt32BigEndian(header) != RecordFormat.Marker)
+                throw new IOException($"backlog {_backend}: no record starts at {at}");
+            var size = RecordFormat.RecordHeader + BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4));
+            at = at with { Offset = at.Offset + size };
+            records++;
+            bytes += size;
+        }
+        return (records, bytes);
     }
 
     /// <summary>At open: counts the valid records between the committed position and the end; returns the corrupt spots.</summary>

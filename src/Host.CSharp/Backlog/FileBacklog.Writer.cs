@@ -1,12 +1,12 @@
 namespace InfluxProxy.Host.Backlog;
 
-/// <summary>The producer side: one writer task owns the segment file, writes groups of records and fsyncs once per group.</summary>
+/// <summary>The producer side: one writer thread owns the segment file, writes groups of records and fsyncs once per group.</summary>
 public sealed partial class FileBacklog
 {
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var group = new List<PendingAppend>();
-        while (await _appends.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (_appends.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
             while (group.Count < MaxGroup && _appends.Reader.TryRead(out var append))
                 group.Add(append);
@@ -57,6 +57,7 @@ public sealed partial class FileBacklog
                 _writer.Position = _writeLength;
                 _options.FaultInjector?.Invoke(BacklogIoStep.RecordWrite, _writer, append.Record);
                 _writer.Write(append.Record);
+                append.Payload = new BacklogPosition(_writeSegment, _writeLength + append.Record.Length - append.PayloadLength);
                 _writeLength += append.Record.Length;
                 written.Add(append);
             }
@@ -99,7 +100,7 @@ public sealed partial class FileBacklog
             _oldest ??= RecordFormat.AppendedAtOf(written[0].Record);
         }
         foreach (var append in written)
-            append.Done.TrySetResult(AppendResult.Appended);
+            append.Done.TrySetResult(AppendResult.Appended(append.Payload!));
     }
 
     private void Fail(PendingAppend append, string error)

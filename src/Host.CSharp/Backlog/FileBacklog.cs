@@ -25,8 +25,8 @@ namespace InfluxProxy.Host.Backlog;
 /// all integers big-endian; the CRC is CRC-32 (IEEE) as in System.IO.Hashing.Crc32
 /// </code>
 ///
-/// <para><b>Appending</b> (producer): <see cref="AppendAsync"/> queues the encoded record to one writer task, which
-/// alone owns the segment file. It writes whatever is queued, fsyncs once for the group, then publishes the new durable
+/// <para><b>Appending</b> (producer): <see cref="AppendAsync"/> queues the encoded record to one writer thread, which
+/// alone owns the segment file (its own thread: writes and fsyncs block, and must not hold up the thread pool). It writes whatever is queued, fsyncs once for the group, then publishes the new durable
 /// end and completes the appends: <see cref="AppendOutcome.Appended"/> means fsynced. A failed write or fsync is cut
 /// back (truncated) before anything else is written, so the file never holds a half record followed by good ones.</para>
 ///
@@ -227,7 +227,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
                 LogRecoveredWithDamage(logger, backendName, backlog._pendingRecords, backlog._pendingBytes, torn, corrupt);
             else
                 LogRecovered(logger, backendName, backlog._pendingRecords, backlog._pendingBytes);
-            backlog._writerTask = Task.Run(backlog.WriteLoopAsync, CancellationToken.None);
+            backlog._writerTask = Task.Factory.StartNew(backlog.WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             opened = true;
             return backlog;
         }
@@ -263,7 +263,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
                     $"backlog holds {_pendingBytes + _queuedBytes} bytes; {record.Length} more would exceed its cap of {_options.MaxBytes}");
             _queuedBytes += record.Length;
         }
-        var append = new PendingAppend(record, new TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var append = new PendingAppend(record, payload.Length, new TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_appends.Writer.TryWrite(append))
         {
             lock (_state)
@@ -271,6 +271,29 @@ public sealed partial class FileBacklog : IAsyncDisposable
             throw new ObjectDisposedException(nameof(FileBacklog));
         }
         return await append.Done.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <paramref name="length"/> bytes of a durable record's payload from <paramref name="at"/> (within a payload an
+    /// append reported), read from the file as they are: the caller keeps the record from being committed meanwhile.
+    /// </summary>
+    public async ValueTask<byte[]> ReadAsync(BacklogPosition at, int length, CancellationToken ct)
+    {
+        BacklogPosition end;
+        lock (_state)
+            end = _end;
+        if (at.Segment > end.Segment || (at.Segment == end.Segment && at.Offset + length > end.Offset))
+            throw new ArgumentOutOfRangeException(nameof(at), $"{length} bytes at {at} reach past the durable end {end}");
+        using var file = File.OpenHandle(SegmentPath(_dir, at.Segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var bytes = GC.AllocateUninitializedArray<byte>(length);
+        for (var read = 0; read < length;)
+        {
+            var n = await RandomAccess.ReadAsync(file, bytes.AsMemory(read), at.Offset + read, ct).ConfigureAwait(false);
+            if (n == 0)
+                throw new IOException($"backlog {_backend}: segment {at.Segment} ends before {at.Offset + length}");
+            read += n;
+        }
+        return bytes;
     }
 
     /// <summary>The oldest record not yet committed, or null when none is durable yet. Never a partial record.</summary>
@@ -338,6 +361,45 @@ public sealed partial class FileBacklog : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Marks every record before <paramref name="next"/> consumed, durably, reading only their headers, then deletes
+    /// fully consumed segments: for a consumer that knows where the records it appended end (the end of a payload) and
+    /// needs none of them back. Throws <see cref="IOException"/> when a header or the commit cannot be read or written.
+    /// </summary>
+    public ValueTask CommitThroughAsync(BacklogPosition next, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested)
+            return ValueTask.FromCanceled(ct);
+        try
+        {
+            CommitThrough(next);
+            return ValueTask.CompletedTask;
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e); // failures travel in the task, as from an async method
+        }
+    }
+
+    private void CommitThrough(BacklogPosition next)
+    {
+        var (records, bytes) = CountThrough(next);
+        if (records == 0)
+            return;
+        _commit.Write(next);
+        _read = next;
+        _head = null;
+        lock (_state)
+        {
+            _pendingRecords = Math.Max(0, _pendingRecords - records);
+            _pendingBytes = Math.Max(0, _pendingBytes - bytes);
+            _replayed += records;
+            if (_pendingRecords == 0)
+                _oldest = null;
+        }
+        DeleteConsumedSegments(next.Segment);
+    }
+
     /// <summary>Waits for queued appends to finish, then closes the files. Stop the consumer first.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -356,5 +418,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
         await _owner.DisposeAsync().ConfigureAwait(false);
     }
 
-    private sealed record PendingAppend(byte[] Record, TaskCompletionSource<AppendResult> Done);
+    private sealed record PendingAppend(byte[] Record, int PayloadLength, TaskCompletionSource<AppendResult> Done)
+    {
+        /// <summary>Where the payload landed; set by the writer.</summary>
+        public BacklogPosition? Payload { get; set; }
+    }
 }

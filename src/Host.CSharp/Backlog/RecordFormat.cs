@@ -39,7 +39,7 @@ internal static class RecordFormat
         var bodyLength = 2L + dbBytes.Length + 2 + rpBytes.Length + 8 + payload.Length;
         if (bodyLength > MaxBody)
             return (null, $"a record of {bodyLength} bytes exceeds the backlog's {MaxBody} byte record cap");
-        var record = new byte[RecordHeader + bodyLength];
+        var record = GC.AllocateUninitializedArray<byte>((int)(RecordHeader + bodyLength)); // every byte is written below
         var body = record.AsSpan(RecordHeader);
         BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)dbBytes.Length);
         dbBytes.CopyTo(body[2..]);

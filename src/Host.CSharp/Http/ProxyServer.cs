@@ -38,6 +38,7 @@ public static partial class ProxyServer
         builder.Services.AddSingleton<BackendSet>();
         builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());
         builder.Services.AddSingleton<WritePipeline>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<WritePipeline>()); // after BackendSet: stops first
         builder.Services.AddSingleton<QueryRouter>();
         // Answers are gzip-compressed only for clients that ask (Accept-Encoding), as InfluxDB does.
         builder.Services.AddResponseCompression(o =>

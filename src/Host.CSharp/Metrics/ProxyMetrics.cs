@@ -27,10 +27,17 @@ public static class ProxyMetrics
     private static readonly Gauge BacklogRecords = Gauge("influxproxy_backlog_records", "Records waiting in a backend's backlog.");
     private static readonly Gauge BacklogAge = Gauge("influxproxy_backlog_oldest_age_seconds", "Age of the oldest record waiting in a backend's backlog.");
 
+    private static readonly Prometheus.Gauge JournalBytes = Prometheus.Metrics.CreateGauge(
+        "influxproxy_journal_bytes", "Bytes of requests in the write journal not yet delivered to every owner.");
+    private static readonly Prometheus.Gauge JournalRecords = Prometheus.Metrics.CreateGauge(
+        "influxproxy_journal_records", "Requests in the write journal not yet delivered to every owner.");
+
     /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
     public static void Export(BackendSet backends, TimeProvider time) =>
         Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
+            JournalBytes.Set(backends.Journal?.PendingBytes ?? 0);
+            JournalRecords.Set(backends.Journal?.PendingRecords ?? 0);
             foreach (var backend in backends.Backends)
             {
                 var name = backend.Info.Name;
