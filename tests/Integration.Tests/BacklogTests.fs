@@ -202,6 +202,37 @@ let crashChild (dir: string) : int =
 
 let tests =
     testList "Backlog" [
+        testList "read back and commit through (the write journal's use)" [
+            testTask "a payload appended in pieces is read back at the position its append reports, across segments" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions(SegmentBytes = 200L))
+                    let pieces (i: int) = [ ReadOnlyMemory(Encoding.UTF8.GetBytes(sprintf "head%d|" i)); ReadOnlyMemory(Encoding.UTF8.GetBytes(sprintf "tail %d" i)) ]
+                    let! results = Task.WhenAll [| for i in 1..10 -> backlog.AppendAsync("db", "rp", ResizeArray(pieces i), none).AsTask() |]
+                    Expect.isGreaterThan (segments dir).Length 2 "the records span several segments"
+                    for i, result in Array.indexed results do
+                        let whole = Encoding.UTF8.GetString(backlog.ReadAsync(result.Payload, (sprintf "head%d|tail %d" (i + 1) (i + 1)).Length, none).AsTask().Result)
+                        Expect.equal whole (sprintf "head%d|tail %d" (i + 1) (i + 1)) "read where the append said"
+                    let! head = peek backlog
+                    Expect.equal (text head) "head1|tail 1" "the record holds the pieces one after the other"
+                    do! close backlog })
+            }
+
+            testTask "commit through a record's end consumes exactly the records before it, across segments, durably" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions(SegmentBytes = 200L))
+                    let! results = Task.WhenAll [| for i in 1..10 -> appendTo backlog (sprintf "record %02d" i) |]
+                    let endOf (r: AppendResult) = BacklogPosition(r.Payload.Segment, r.Payload.Offset + int64 "record 01".Length)
+                    do! backlog.CommitThroughAsync(endOf results[6], none).AsTask()
+                    Expect.equal backlog.PendingRecords 3L "three left"
+                    Expect.equal backlog.PendingBytes (3L * recordBytes "record 01") "their bytes"
+                    do! close backlog
+                    let! reopened = openIn dir (BacklogOptions(SegmentBytes = 200L))
+                    let! left = drain reopened
+                    Expect.equal left [ "record 08"; "record 09"; "record 10" ] "the commit survived the reopen"
+                    do! close reopened })
+            }
+        ]
+
         testList "order and counters" [
             testTask "records come back in order with their db and rp, and commits empty the log" {
                 do! withDir (fun dir -> task {

@@ -10,20 +10,28 @@ open System.Threading.Tasks
 open Expecto
 open Microsoft.Extensions.Logging.Abstractions
 open InfluxProxy.Host.Backends
+open InfluxProxy.Host.Backlog
 
-let private openIn (dir: string) =
-    WriteJournal.OpenAsync(dir, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None)
+let private openWith (dir: string) (options: BacklogOptions) =
+    WriteJournal.OpenAsync(dir, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None, options)
 
-let private plain (text: string) = Array.append [| WriteJournal.Plain |] (Encoding.UTF8.GetBytes text)
+let private openIn (dir: string) = openWith dir (BacklogOptions())
 
-let private gzipped (text: string) =
-    use buffer = new MemoryStream()
-    (use zip = new GZipStream(buffer, CompressionLevel.Fastest)
-     zip.Write(Encoding.UTF8.GetBytes text))
-    Array.append [| WriteJournal.Gzipped |] (buffer.ToArray())
+let private close (journal: WriteJournal) = journal.DisposeAsync().AsTask().Wait()
 
-let private written (journal: WriteJournal) (payload: byte[]) =
-    let ticket = journal.Append("db", "rp", payload)
+let private plain (text: string) = WriteJournal.Plain, [ ReadOnlyMemory(Encoding.UTF8.GetBytes text) ]
+
+/// Each line its own gzip member, as the pipeline writes one member per chunk.
+let private gzipped (lines: string list) =
+    let memberOf (line: string) =
+        use buffer = new MemoryStream()
+        (use zip = new GZipStream(buffer, CompressionLevel.Fastest)
+         zip.Write(Encoding.UTF8.GetBytes line))
+        ReadOnlyMemory(buffer.ToArray())
+    WriteJournal.Gzipped, List.map memberOf lines
+
+let private written (journal: WriteJournal) (encoding: byte, pieces: ReadOnlyMemory<byte> list) =
+    let ticket = journal.Append("db", "rp", encoding, ResizeArray pieces)
     Expect.isNotNull ticket.Written.Result "fsynced"
     ticket
 
@@ -41,48 +49,75 @@ let private withDir (body: string -> unit) =
     let dir = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-journal-%s" (Guid.NewGuid().ToString "N"))
     try body dir finally Directory.Delete(dir, true)
 
+/// Opens the journal in `dir` and replays what it holds; returns it and the lines handed over.
+let private reopen dir = 
+    let journal = (openIn dir).Result
+    let replayed = replayAll journal (fun _ -> true)
+    Expect.isTrue journal.Replayed.IsCompleted "replay is over"
+    journal, replayed
+
 let tests =
     testList "write journal" [
         test "records are committed in append order once settled: a later one settled first waits for the earlier" {
             withDir (fun dir ->
-                let journal = (openIn dir).Result
-                Expect.isFalse journal.Replaying "nothing to replay in a new journal"
-                let first = written journal (plain "a v=1 1\n")
-                let second = written journal (plain "b v=1 1\n")
-                journal.Settle second
-                Thread.Sleep 100
-                Expect.equal journal.PendingRecords 2L "the second waits behind the first"
-                journal.Settle first
-                Expect.isTrue (Influxd.waitUntil (TimeSpan.FromSeconds 5.0) (fun () -> journal.PendingRecords = 0L)) "both committed"
-                journal.DisposeAsync().AsTask().Wait())
+                let journal, _ = reopen dir
+                written journal (plain "a v=1 1\n") |> ignore
+                journal.Settle(written journal (plain "b v=1 1\n"))
+                close journal // commits what is settled
+                let again, replayed = reopen dir
+                Expect.equal replayed [ "a v=1 1\n"; "b v=1 1\n" ] "the settled second record waited behind the first"
+                close again)
         }
 
         test "a reopened journal replays exactly the records not settled, in order, plain and gzip, then takes new ones" {
             withDir (fun dir ->
-                let journal = (openIn dir).Result
+                let journal, _ = reopen dir
                 journal.Settle(written journal (plain "done v=1 1\n"))
                 written journal (plain "left v=1 1\n") |> ignore
-                journal.Settle(written journal (gzipped "zipped v=1 1\nzipped v=2 2\n"))
-                journal.DisposeAsync().AsTask().Wait()
-                let reopened = (openIn dir).Result
-                Expect.isTrue reopened.Replaying "records of the previous run wait"
-                Expect.equal (replayAll reopened (fun _ -> true)) [ "left v=1 1\n"; "zipped v=1 1\nzipped v=2 2\n" ] "the unsettled record and everything after it"
-                Expect.isFalse reopened.Replaying "replay is over"
+                journal.Settle(written journal (gzipped [ "zipped v=1 1\n"; "zipped v=2 2\n" ]))
+                close journal
+                let reopened, replayed = reopen dir
+                Expect.equal replayed [ "left v=1 1\n"; "zipped v=1 1\nzipped v=2 2\n" ] "the unsettled record and everything after it"
                 Expect.equal reopened.PendingRecords 0L "committed"
-                reopened.DisposeAsync().AsTask().Wait()
-                let third = (openIn dir).Result
-                Expect.isFalse third.Replaying "nothing is replayed twice"
-                third.DisposeAsync().AsTask().Wait())
+                let fresh = written reopened (plain "new v=1 1\n")
+                Expect.equal (Encoding.UTF8.GetString((reopened.LinesOfAsync fresh).Result.Value.Span)) "new v=1 1\n" "new records are taken and read back"
+                reopened.Settle fresh
+                close reopened
+                let third, again = reopen dir
+                Expect.isEmpty again "nothing is replayed twice"
+                close third)
         }
 
         test "a record not taken on replay is offered again until it is" {
             withDir (fun dir ->
-                let journal = (openIn dir).Result
+                let journal, _ = reopen dir
                 written journal (plain "retry v=1 1\n") |> ignore
-                journal.DisposeAsync().AsTask().Wait()
+                close journal
                 let reopened = (openIn dir).Result
+                Expect.isFalse reopened.Replayed.IsCompleted "not replayed yet"
                 Expect.equal (replayAll reopened (fun attempt -> attempt >= 3)) (List.replicate 3 "retry v=1 1\n") "three offers"
                 Expect.equal reopened.PendingRecords 0L "committed once taken"
-                reopened.DisposeAsync().AsTask().Wait())
+                close reopened)
+        }
+
+        test "a record the disk refused holds up no commit, and commits free the segments behind them" {
+            withDir (fun dir ->
+                let refuse (step: BacklogIoStep) (_: FileStream) (bytes: ReadOnlyMemory<byte>) =
+                    if step = BacklogIoStep.RecordWrite && Encoding.UTF8.GetString(bytes.Span).Contains "refused" then
+                        raise (IOException "disk full")
+                let options = BacklogOptions(SegmentBytes = 200L, FaultInjector = Action<_, _, _>(refuse))
+                let journal = (openWith dir options).Result
+                replayAll journal (fun _ -> true) |> ignore
+                for i in 1..10 do
+                    journal.Settle(written journal (plain (sprintf "kept%d v=1 1\n" i)))
+                let refused = journal.Append("db", "rp", WriteJournal.Plain, ResizeArray [ ReadOnlyMemory(Encoding.UTF8.GetBytes "refused v=1 1\n") ])
+                Expect.isNull refused.Written.Result "not written"
+                journal.Settle(written journal (plain "last v=1 1\n"))
+                close journal
+                let segments = Directory.GetFiles(dir, "*.seg", SearchOption.AllDirectories)
+                Expect.isLessThanOrEqual segments.Length 1 (sprintf "consumed segments are deleted: %A" segments)
+                let reopened, replayed = reopen dir
+                Expect.isEmpty replayed "every written record was committed"
+                close reopened)
         }
     ]

@@ -61,8 +61,13 @@ let private eventuallyPlaced proxy circles db expected =
     let placed () = try expectPlaced proxy circles db expected; true with _ -> false
     if not (waitUntil (TimeSpan.FromSeconds 60.0) placed) then expectPlaced proxy circles db expected
 
-let private landing =
-    testList "landing" [
+/// Answers once every owner stored the points: a backend's refusal reaches the client.
+let private storedAck = "\"write_ack\": \"stored\""
+
+/// The landing tests under one `write_ack` ("journaled" is the default).
+let private landing (ack: string) =
+    let onSharedCluster label extra body = onSharedCluster label (sprintf "\"write_ack\": \"%s\"" ack :: extra) body
+    testList ("landing, write_ack " + ack) [
         test "100k points over 50 measurements land on every circle, each on its ring owner" {
             onSharedCluster "bulk" [] (fun circles db proxy ->
                 let all = lines "m" 50 2000 1_600_000_000L
@@ -259,9 +264,6 @@ let private fullBacklog =
                 Expect.isTrue (replies |> List.forall (fun r -> r.Status = 204 || r.Status = 503)) "nothing else"))
     }
 
-/// Answers once every owner stored the points: a backend's refusal reaches the client.
-let private storedAck = "\"write_ack\": \"stored\""
-
 let private refusals =
     testList "backend refusals" [
         test "with write_ack journaled (the default), a field type conflict is answered 204, counted and logged, and the rest lands" {
@@ -333,4 +335,4 @@ let private refusals =
         }
     ]
 
-let tests = testList "Write" [ landing; errors; outages; fullBacklog; refusals ]
+let tests = testList "Write" [ landing "journaled"; landing "stored"; errors; outages; fullBacklog; refusals ]

@@ -93,7 +93,7 @@ public sealed partial class BackendWriter
         {
             await FlushAsync(db, rp, batch);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             LogFlushFailed(e, _client.Info.Name, db);
             CompleteAll(batch, new Delivery(DeliveryKind.Failed, $"backend {_client.Info.Name}: {e.Message}"));

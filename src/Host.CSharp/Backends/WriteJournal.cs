@@ -16,8 +16,8 @@ namespace InfluxProxy.Host.Backends;
 /// <para>Records are committed in append order once every owner of their points has stored or backlogged them (a
 /// request delivered early waits for the ones before it), so a crash leaves only records not known to be delivered.
 /// At the next start they are replayed before the journal takes new records; a point written twice is stored once.
-/// A request whose points could not be backlogged after its answer keeps its record, and every one after it, until
-/// that replay.</para>
+/// A request whose points could not be backlogged after its answer is delivered again from its record until they
+/// are.</para>
 /// </summary>
 public sealed partial class WriteJournal : IAsyncDisposable
 {
@@ -31,13 +31,12 @@ public sealed partial class WriteJournal : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _committer;
-    private bool _replaying;
+    private readonly TaskCompletionSource _replayed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private WriteJournal(FileBacklog log, ILogger logger)
     {
         _log = log;
         _logger = logger;
-        Replaying = !log.IsEmpty;
         // Commits read and fsync: a thread of their own, not one of the pool's.
         _committer = Task.Factory.StartNew(CommitLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
@@ -45,6 +44,8 @@ public sealed partial class WriteJournal : IAsyncDisposable
     /// <summary>One request's record: whether it reached the disk, and whether its points reached their owners.</summary>
     public sealed class Ticket(int payloadLength)
     {
+        public int PayloadLength => payloadLength;
+
         private readonly TaskCompletionSource<BacklogPosition?> _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Where the record ends (its payload is its last part); once written.</summary>
@@ -58,22 +59,30 @@ public sealed partial class WriteJournal : IAsyncDisposable
         internal void SetWritten(BacklogPosition? payload) => _written.SetResult(payload);
     }
 
-    /// <summary>True while records of the previous run wait to be replayed; no records are taken meanwhile.</summary>
-    public bool Replaying { get => Volatile.Read(ref _replaying); private set => Volatile.Write(ref _replaying, value); }
+    /// <summary>
+    /// Completes once what the previous run left (damaged records stepped over) is replayed; no records are taken
+    /// before, so new points never land before older ones.
+    /// </summary>
+    public Task Replayed => _replayed.Task;
 
     public long PendingBytes => _log.PendingBytes;
     public long PendingRecords => _log.PendingRecords;
 
-    public static async Task<WriteJournal> OpenAsync(string dataDir, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
+    /// <param name="options">Segment size and fault injection, for tests.</param>
+    public static async Task<WriteJournal> OpenAsync(string dataDir, TimeProvider time, ILoggerFactory loggers, CancellationToken ct, BacklogOptions? options = null)
     {
-        var log = await FileBacklog.OpenAsync(Path.Combine(dataDir, "journal"), "writes", new BacklogOptions(), time, loggers.CreateLogger<FileBacklog>(), ct);
+        var log = await FileBacklog.OpenAsync(Path.Combine(dataDir, "journal"), "writes", options ?? new BacklogOptions(), time, loggers.CreateLogger<FileBacklog>(), ct);
         return new WriteJournal(log, loggers.CreateLogger<WriteJournal>());
     }
 
-    /// <summary>Queues one request's record in order; <see cref="Ticket.Written"/> says when it is durable.</summary>
-    public Ticket Append(string db, string rp, byte[] payload)
+    /// <summary>
+    /// Queues one request's record in order: the encoding byte, then <paramref name="lines"/> one after the other
+    /// (copied before this returns); <see cref="Ticket.Written"/> says when it is durable and where the pieces are.
+    /// </summary>
+    public Ticket Append(string db, string rp, byte encoding, IReadOnlyList<ReadOnlyMemory<byte>> lines)
     {
-        var ticket = new Ticket(payload.Length);
+        IReadOnlyList<ReadOnlyMemory<byte>> payload = [new[] { encoding }, .. lines];
+        var ticket = new Ticket(payload.Sum(p => p.Length));
         ValueTask<AppendResult> appending;
         lock (_order)
         {
@@ -87,6 +96,13 @@ public sealed partial class WriteJournal : IAsyncDisposable
 
     /// <summary>Bytes of a written payload, read back from the file (its record is kept until settled).</summary>
     public ValueTask<byte[]> ReadAsync(BacklogPosition at, int length) => _log.ReadAsync(at, length, CancellationToken.None);
+
+    /// <summary>The lines of a written record, read back; null when they cannot be decoded (logged).</summary>
+    public async Task<ReadOnlyMemory<byte>?> LinesOfAsync(Ticket ticket)
+    {
+        var at = await ticket.Written ?? throw new InvalidOperationException("the record was not written");
+        return LinesOf(await ReadAsync(at, ticket.PayloadLength), at);
+    }
 
     /// <summary>Every owner stored the request's points or has them in its backlog: its record may go.</summary>
     public void Settle(Ticket ticket)
@@ -102,23 +118,28 @@ public sealed partial class WriteJournal : IAsyncDisposable
     /// </summary>
     public async Task ReplayAsync(Func<string, string, ReadOnlyMemory<byte>, Task<bool>> redeliver, TimeSpan retry, TimeProvider time, CancellationToken stopping)
     {
-        while (Replaying && !stopping.IsCancellationRequested)
+        while (!stopping.IsCancellationRequested)
         {
             try
             {
                 if (await _log.PeekAsync(stopping) is not { } record)
                 {
-                    LogReplayed(_log.ReplayedRecords);
-                    Replaying = false;
+                    if (_log.ReplayedRecords > 0)
+                        LogReplayed(_log.ReplayedRecords);
+                    _replayed.TrySetResult();
                     return;
                 }
-                if (LinesOf(record) is not { } lines || await redeliver(record.Db, record.Rp, lines))
+                if (LinesOf(record.Payload, record.Position) is not { } lines || await redeliver(record.Db, record.Rp, lines))
                 {
                     await _log.CommitAsync(record, CancellationToken.None);
                     continue;
                 }
             }
-            catch (IOException e)
+            catch (OperationCanceledException)
+            {
+                return; // stopping: what is left is replayed at the next start
+            }
+            catch (Exception e)
             {
                 LogReplayFailed(e);
             }
@@ -158,9 +179,8 @@ public sealed partial class WriteJournal : IAsyncDisposable
         Wake();
     }
 
-    private ReadOnlyMemory<byte>? LinesOf(BacklogRecord record)
+    private ReadOnlyMemory<byte>? LinesOf(ReadOnlyMemory<byte> payload, BacklogPosition at)
     {
-        var payload = record.Payload;
         try
         {
             return payload.Span[0] switch
@@ -172,7 +192,7 @@ public sealed partial class WriteJournal : IAsyncDisposable
         }
         catch (Exception e) when (e is InvalidDataException or IndexOutOfRangeException)
         {
-            LogUnreadable(record.Position.ToString(), e.Message);
+            LogUnreadable(at.ToString(), e.Message);
             return null;
         }
     }
@@ -214,7 +234,7 @@ public sealed partial class WriteJournal : IAsyncDisposable
             // Completes synchronously: the backlog reads and writes its files directly.
             _log.CommitThroughAsync(last.End, CancellationToken.None).GetAwaiter().GetResult();
         }
-        catch (IOException e)
+        catch (Exception e)
         {
             // The records stay on disk, replayed at the next start; a later commit covers them.
             LogCommitFailed(e);

@@ -59,8 +59,18 @@ public sealed partial class WritePipeline : IHostedService
         await _replay;
     }
 
-    public Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body) =>
-        WriteAsync(db, rp, precision, nowNs, body, _backends.Journal);
+    /// <summary>
+    /// Writes one request. While the journal of the previous run is being replayed, new points wait behind it (so they
+    /// never land before older ones), at most write_timeout; then the client is asked to retry.
+    /// </summary>
+    public async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body)
+    {
+        var journal = _backends.Journal;
+        if (journal is not null && !journal.Replayed.IsCompleted
+            && await Task.WhenAny(journal.Replayed, Task.Delay(_config.WriteTimeout, _time)) != journal.Replayed)
+            return new WriteResult.NotPersisted("the write journal of the previous run is still being delivered; retry");
+        return await WriteAsync(db, rp, precision, nowNs, body, journal);
+    }
 
     private async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, WriteJournal? journal)
     {
@@ -89,15 +99,15 @@ public sealed partial class WritePipeline : IHostedService
         fanOut.Dropped > 0 ? new WriteResult.PartiallyParsed(fanOut.ParseErrors, fanOut.Dropped, fanOut.Points > 0) : new WriteResult.Accepted();
 
     /// <summary>
-    /// Early answers need the journal ready and every owner sending directly: a backlog that could refuse the points
-    /// (full, or a disk error) must still be able to turn the answer into a 503.
+    /// Early answers need every owner sending directly: a backlog that could refuse the points (full, or a disk error)
+    /// must still be able to turn the answer into a 503.
     /// </summary>
     private bool MayAnswerEarly(WriteJournal journal, List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks) =>
-        chunks.Count > 0 && !journal.Replaying && chunks.All(c => c.Owners.All(o => _backends[o].Writer.SendsDirectly));
+        chunks.Count > 0 && chunks.All(c => c.Owners.All(o => _backends[o].Writer.SendsDirectly));
 
     /// <summary>
     /// Writes the request's record (its chunks' bytes one after the other) and, once it is durable, moves the chunks
-    /// there; the record is settled once every owner has answered for its chunks. False when the disk refused.
+    /// there (the chunks' in-memory bytes stay valid until then: they are released only by MoveTo); the record is settled once every owner has answered for its chunks. False when the disk refused.
     /// </summary>
     private async Task<bool> JournalAsync(WriteJournal journal, string db, string rp, WriteFanOut fanOut, List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks)
     {
@@ -107,29 +117,52 @@ public sealed partial class WritePipeline : IHostedService
             var part = await chunk.PartAsync();
             parts.Add(part.IsCompressed ? part.Gzip : part.Lines);
         }
-        var payload = GC.AllocateUninitializedArray<byte>(1 + parts.Sum(p => p.Length)); // every byte is written below
-        payload[0] = _gzipLevel is null ? WriteJournal.Plain : WriteJournal.Gzipped;
-        var offsets = new List<int>(parts.Count);
-        var offset = 1;
-        foreach (var part in parts)
-        {
-            offsets.Add(offset);
-            part.CopyTo(payload.AsMemory(offset));
-            offset += part.Length;
-        }
-        var ticket = journal.Append(db, rp, payload);
+        var ticket = journal.Append(db, rp, _gzipLevel is null ? WriteJournal.Plain : WriteJournal.Gzipped, parts);
         fanOut.Tally.WhenDone(worst =>
         {
             if (worst.Kind == DeliveryKind.Failed)
-                LogKeptInJournal(db, worst.Reason);
+                _ = RedeliverFromJournalAsync(journal, ticket, db, rp, worst.Reason);
             else
                 journal.Settle(ticket);
         });
         if (await ticket.Written is not { } at)
             return false;
+        var offset = at.Offset + 1; // after the encoding byte
         for (var i = 0; i < chunks.Count; i++)
-            chunks[i].Chunk.MoveTo(journal, at with { Offset = at.Offset + offsets[i] });
+        {
+            chunks[i].Chunk.MoveTo(journal, at with { Offset = offset });
+            offset += parts[i].Length;
+        }
         return true;
+    }
+
+    /// <summary>
+    /// Points answered early that could be neither delivered nor backlogged: delivered again from their record, every
+    /// rewrite_interval, until they are (the records after it wait to be committed meanwhile).
+    /// </summary>
+    private async Task RedeliverFromJournalAsync(WriteJournal journal, WriteJournal.Ticket ticket, string db, string rp, string reason)
+    {
+        LogRedeliveringFromJournal(db, reason);
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_config.RewriteInterval, _time, _stopping.Token);
+                if (await journal.LinesOfAsync(ticket) is not { } lines || await RedeliverAsync(db, rp, lines))
+                {
+                    journal.Settle(ticket);
+                    return;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return; // stopping: the record stays in the journal and is replayed at the next start
+            }
+            catch (IOException e)
+            {
+                LogRedeliveryFailed(db, e.Message);
+            }
+        }
     }
 
     /// <summary>A record of the previous run, delivered as a request answered only once stored or backlogged.</summary>
@@ -142,8 +175,8 @@ public sealed partial class WritePipeline : IHostedService
         return result is not WriteResult.NotPersisted;
     }
 
-    [LoggerMessage(EventId = 510, Level = LogLevel.Error, Message = "points for db {Db} answered from the journal could not be backlogged ({Reason}); their record stays in the journal and is replayed at the next start")]
-    private partial void LogKeptInJournal(string db, string reason);
+    [LoggerMessage(EventId = 510, Level = LogLevel.Error, Message = "points for db {Db} answered from the journal could be neither delivered nor backlogged ({Reason}); delivering them again from the journal")]
+    private partial void LogRedeliveringFromJournal(string db, string reason);
 
     [LoggerMessage(EventId = 511, Level = LogLevel.Warning, Message = "journal record for db {Db} not delivered yet: {Reason}")]
     private partial void LogRedeliveryFailed(string db, string reason);

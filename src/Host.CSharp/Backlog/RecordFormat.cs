@@ -30,13 +30,14 @@ internal static class RecordFormat
     }
 
     /// <summary>The whole record (header and body); an error when db, rp or the body exceed their caps.</summary>
-    public static (byte[]? Record, string? Error) Encode(string db, string rp, long appendedMs, ReadOnlySpan<byte> payload)
+    public static (byte[]? Record, string? Error) Encode(string db, string rp, long appendedMs, IReadOnlyList<ReadOnlyMemory<byte>> payload)
     {
+        var payloadLength = payload.Sum(p => (long)p.Length);
         var dbBytes = Encoding.UTF8.GetBytes(db);
         var rpBytes = Encoding.UTF8.GetBytes(rp);
         if (dbBytes.Length > MaxName || rpBytes.Length > MaxName)
             return (null, $"db or rp name longer than {MaxName} bytes");
-        var bodyLength = 2L + dbBytes.Length + 2 + rpBytes.Length + 8 + payload.Length;
+        var bodyLength = 2L + dbBytes.Length + 2 + rpBytes.Length + 8 + payloadLength;
         if (bodyLength > MaxBody)
             return (null, $"a record of {bodyLength} bytes exceeds the backlog's {MaxBody} byte record cap");
         var record = GC.AllocateUninitializedArray<byte>((int)(RecordHeader + bodyLength)); // every byte is written below
@@ -48,7 +49,12 @@ internal static class RecordFormat
         rpBytes.CopyTo(body[(at + 2)..]);
         at += 2 + rpBytes.Length;
         BinaryPrimitives.WriteInt64BigEndian(body[at..], appendedMs);
-        payload.CopyTo(body[(at + 8)..]);
+        at += 8;
+        foreach (var piece in payload)
+        {
+            piece.Span.CopyTo(body[at..]);
+            at += piece.Length;
+        }
         BinaryPrimitives.WriteUInt32BigEndian(record, Marker);
         BinaryPrimitives.WriteUInt32BigEndian(record.AsSpan(4), (uint)bodyLength);
         BinaryPrimitives.WriteUInt32BigEndian(record.AsSpan(8), Crc32.HashToUInt32(body));
