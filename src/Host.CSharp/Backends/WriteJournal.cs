@@ -46,7 +46,8 @@ public sealed partial class WriteJournal : IAsyncDisposable
     {
         public int PayloadLength => payloadLength;
 
-        private readonly TaskCompletionSource<BacklogPosition?> _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Set from a pool thread holding no lock: the waiting request may continue on it, saving a thread hop.
+        private readonly TaskCompletionSource<BacklogPosition?> _written = new();
 
         /// <summary>Where the record ends (its payload is its last part); once written.</summary>
         internal BacklogPosition End => Written.Result! with { Offset = Written.Result!.Offset + payloadLength };
@@ -175,8 +176,8 @@ public sealed partial class WriteJournal : IAsyncDisposable
         }
         if (result.Outcome != AppendOutcome.Appended)
             LogAppendFailed(result.Error ?? result.Outcome.ToString());
-        ticket.SetWritten(result.Payload);
         Wake();
+        ticket.SetWritten(result.Payload);
     }
 
     private ReadOnlyMemory<byte>? LinesOf(ReadOnlyMemory<byte> payload, BacklogPosition at)
