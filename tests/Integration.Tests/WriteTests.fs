@@ -244,6 +244,26 @@ let private outages =
                     finally ProxyProcess.kill again
                 finally ProxyProcess.dispose proxy)
         }
+
+        test "points answered from the journal that the backend then neither takes nor fits in its backlog are delivered again from the journal" {
+            withCluster 1 1 (fun circles ->
+                let db = uniqueDb "redeliver"
+                createEverywhere circles db
+                let backend = circles[0][0]
+                // A backlog too small for any batch: a failed send cannot be backlogged.
+                let extra = [ "\"backlog_max_size\": 10"; "\"write_timeout\": 1"; "\"rewrite_interval\": 1"; "\"check_interval\": 2" ]
+                ProxyProcess.using circles extra (fun proxy ->
+                    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known"
+                    Signals.send Signals.stop backend.Process
+                    try
+                        let reply = post (writeUrl proxy db "") "late value=1 1"
+                        Expect.equal reply.Status 204 "answered from the journal while the backend still looked up"
+                        let redelivering () = proxy.Log.Contains "delivering them again from the journal"
+                        Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) redelivering) proxy.Log
+                    finally
+                        Signals.send Signals.cont backend.Process
+                    eventuallyPlaced proxy circles db (Map.ofList [ "warm", 1L; "late", 1L ])))
+        }
     ]
 
 let private fullBacklog =

@@ -45,10 +45,10 @@ public sealed partial class WriteJournal : IAsyncDisposable
     /// <summary>One request's record: whether it reached the disk, and whether its points reached their owners.</summary>
     public sealed class Ticket(int payloadLength)
     {
-        public int PayloadLength => payloadLength;
-
         // Set from a pool thread holding no lock: the waiting request may continue on it, saving a thread hop.
         private readonly TaskCompletionSource<BacklogPosition?> _written = new();
+
+        public int PayloadLength => payloadLength;
 
         /// <summary>Where the record ends (its payload is its last part); once written.</summary>
         internal BacklogPosition End => Written.Result! with { Offset = Written.Result!.Offset + payloadLength };

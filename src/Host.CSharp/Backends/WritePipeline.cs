@@ -79,7 +79,7 @@ public sealed partial class WritePipeline : IHostedService
         foreach (var (_, chunk) in chunks)
             if (_gzipLevel is { } level)
                 chunk.Compress(level);
-        var journaled = journal is not null && MayAnswerEarly(journal, chunks) && await JournalAsync(journal, db, rp, fanOut, chunks);
+        var journaled = journal is not null && MayAnswerEarly(chunks) && await JournalAsync(journal, db, rp, fanOut, chunks);
         fanOut.Tally.Expect(fanOut.Deliveries);
         // Submission is not cancelled with the request: once a chunk is queued, it is delivered or backlogged.
         foreach (var (owners, chunk) in chunks)
@@ -102,12 +102,13 @@ public sealed partial class WritePipeline : IHostedService
     /// Early answers need every owner sending directly: a backlog that could refuse the points (full, or a disk error)
     /// must still be able to turn the answer into a 503.
     /// </summary>
-    private bool MayAnswerEarly(WriteJournal journal, List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks) =>
+    private bool MayAnswerEarly(List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks) =>
         chunks.Count > 0 && chunks.All(c => c.Owners.All(o => _backends[o].Writer.SendsDirectly));
 
     /// <summary>
     /// Writes the request's record (its chunks' bytes one after the other) and, once it is durable, moves the chunks
-    /// there (the chunks' in-memory bytes stay valid until then: they are released only by MoveTo); the record is settled once every owner has answered for its chunks. False when the disk refused.
+    /// there; the record is settled once every owner has answered for its chunks. False when the disk refused (the
+    /// chunks then keep their bytes in memory).
     /// </summary>
     private async Task<bool> JournalAsync(WriteJournal journal, string db, string rp, WriteFanOut fanOut, List<(IReadOnlyList<BackendInfo> Owners, LineChunk Chunk)> chunks)
     {
@@ -118,8 +119,11 @@ public sealed partial class WritePipeline : IHostedService
             parts.Add(part.IsCompressed ? part.Gzip : part.Lines);
         }
         var ticket = journal.Append(db, rp, _gzipLevel is null ? WriteJournal.Plain : WriteJournal.Gzipped, parts);
+        // Runs after submission, so after the record was written or refused.
         fanOut.Tally.WhenDone(worst =>
         {
+            if (ticket.Written.Result is null)
+                return; // not journaled: the request waits for this outcome itself
             if (worst.Kind == DeliveryKind.Failed)
                 _ = RedeliverFromJournalAsync(journal, ticket, db, rp, worst.Reason);
             else

@@ -140,19 +140,8 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// recovering it: torn tail cut, commit validated, pending records counted (every one's CRC checked). Throws
     /// <see cref="NotSupportedException"/> for segments written by a newer format version (they are left untouched).
     /// </summary>
-    public static ValueTask<FileBacklog> OpenAsync(string dataDir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, CancellationToken ct)
-    {
-        if (ct.IsCancellationRequested)
-            return ValueTask.FromCanceled<FileBacklog>(ct);
-        try
-        {
-            return ValueTask.FromResult(Open(dataDir, backendName, options, time, logger, ct));
-        }
-        catch (Exception e)
-        {
-            return ValueTask.FromException<FileBacklog>(e); // failures travel in the task, as from an async method
-        }
-    }
+    public static ValueTask<FileBacklog> OpenAsync(string dataDir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, CancellationToken ct) =>
+        Synchronously(() => Open(dataDir, backendName, options, time, logger, ct), ct);
 
     private static FileBacklog Open(string dataDir, string backendName, BacklogOptions options, TimeProvider time, ILogger logger, CancellationToken ct)
     {
@@ -281,21 +270,10 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// <summary>
     /// <paramref name="length"/> bytes of a durable record's payload from <paramref name="at"/> (within a payload an
     /// append reported), read from the file as they are: the caller keeps the record from being committed meanwhile.
+    /// Read in place: the bytes were just written, so they come from the page cache, faster than a thread hop.
     /// </summary>
-    public ValueTask<byte[]> ReadAsync(BacklogPosition at, int length, CancellationToken ct)
-    {
-        if (ct.IsCancellationRequested)
-            return ValueTask.FromCanceled<byte[]>(ct);
-        try
-        {
-            // Read in place: the bytes were just written, so they come from the page cache, faster than a thread hop.
-            return ValueTask.FromResult(Read(at, length));
-        }
-        catch (Exception e)
-        {
-            return ValueTask.FromException<byte[]>(e); // failures travel in the task, as from an async method
-        }
-    }
+    public ValueTask<byte[]> ReadAsync(BacklogPosition at, int length, CancellationToken ct) =>
+        Synchronously(() => Read(at, length), ct);
 
     private byte[] Read(BacklogPosition at, int length)
     {
@@ -317,39 +295,16 @@ public sealed partial class FileBacklog : IAsyncDisposable
     }
 
     /// <summary>The oldest record not yet committed, or null when none is durable yet. Never a partial record.</summary>
-    public ValueTask<BacklogRecord?> PeekAsync(CancellationToken ct)
-    {
-        if (ct.IsCancellationRequested)
-            return ValueTask.FromCanceled<BacklogRecord?>(ct);
-        try
-        {
-            return ValueTask.FromResult(ReadHead());
-        }
-        catch (Exception e)
-        {
-            return ValueTask.FromException<BacklogRecord?>(e); // failures travel in the task, as from an async method
-        }
-    }
+    public ValueTask<BacklogRecord?> PeekAsync(CancellationToken ct) =>
+        Synchronously(() => ReadHead(), ct);
 
     /// <summary>
     /// Marks everything up to and including <paramref name="record"/> (the head from <see cref="PeekAsync"/>) consumed,
     /// durably, then deletes fully consumed segments. Committing an already committed record does nothing. Throws
     /// <see cref="IOException"/> when the commit cannot be written: then nothing changed and the record stays the head.
     /// </summary>
-    public ValueTask CommitAsync(BacklogRecord record, CancellationToken ct)
-    {
-        if (ct.IsCancellationRequested)
-            return ValueTask.FromCanceled(ct);
-        try
-        {
-            Commit(record);
-            return ValueTask.CompletedTask;
-        }
-        catch (Exception e)
-        {
-            return ValueTask.FromException(e); // failures travel in the task, as from an async method
-        }
-    }
+    public ValueTask CommitAsync(BacklogRecord record, CancellationToken ct) =>
+        Synchronously(() => Commit(record), ct);
 
     private void Commit(BacklogRecord record)
     {
@@ -386,20 +341,8 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// fully consumed segments: for a consumer that knows where the records it appended end (the end of a payload) and
     /// needs none of them back. Throws <see cref="IOException"/> when a header or the commit cannot be read or written.
     /// </summary>
-    public ValueTask CommitThroughAsync(BacklogPosition next, CancellationToken ct)
-    {
-        if (ct.IsCancellationRequested)
-            return ValueTask.FromCanceled(ct);
-        try
-        {
-            CommitThrough(next);
-            return ValueTask.CompletedTask;
-        }
-        catch (Exception e)
-        {
-            return ValueTask.FromException(e); // failures travel in the task, as from an async method
-        }
-    }
+    public ValueTask CommitThroughAsync(BacklogPosition next, CancellationToken ct) =>
+        Synchronously(() => CommitThrough(next), ct);
 
     private void CommitThrough(BacklogPosition next)
     {
@@ -437,6 +380,27 @@ public sealed partial class FileBacklog : IAsyncDisposable
         _commit.Dispose();
         await _owner.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Runs file work that completes at once behind a ValueTask, as an async method would: a cancelled token gives a
+    /// cancelled task, and failures travel in the task instead of being thrown at the call.
+    /// </summary>
+    private static ValueTask<T> Synchronously<T>(Func<T> work, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested)
+            return ValueTask.FromCanceled<T>(ct);
+        try
+        {
+            return ValueTask.FromResult(work());
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<T>(e);
+        }
+    }
+
+    private static ValueTask Synchronously(Action work, CancellationToken ct) =>
+        new(Synchronously(() => { work(); return true; }, ct).AsTask());
 
     private sealed record PendingAppend(byte[] Record, int PayloadLength, TaskCompletionSource<AppendResult> Done)
     {
