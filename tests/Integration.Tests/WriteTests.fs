@@ -245,6 +245,36 @@ let private outages =
                 finally ProxyProcess.dispose proxy)
         }
 
+        test "after a restart, new writes wait behind the journal's replay: 503 while it cannot finish, stored once it has" {
+            withCluster 1 1 (fun circles ->
+                let db = uniqueDb "behind"
+                createEverywhere circles db
+                let backend = circles[0][0]
+                let proxy = ProxyProcess.start circles [ "\"write_timeout\": 30" ]
+                try
+                    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known"
+                    Signals.send Signals.stop backend.Process
+                    try
+                        Expect.equal (post (writeUrl proxy db "") "old value=1 1").Status 204 "journaled"
+                        ProxyProcess.kill proxy
+                        // Restarted with a backlog too small to take the replayed record: the replay cannot finish
+                        // while the backend hangs.
+                        let extra = [ "\"write_timeout\": 1"; "\"rewrite_interval\": 1"; "\"check_interval\": 1"; "\"backlog_max_size\": 10" ]
+                        let again = ProxyProcess.startIn proxy.Dir proxy.Port (ProxyProcess.configFor circles proxy.Port extra)
+                        try
+                            let waiting = post (writeUrl again db "") "new value=2 2"
+                            Expect.equal waiting.Status 503 waiting.Body
+                            Expect.stringContains waiting.Body "write journal of the previous run is still being delivered" "why"
+                            Signals.send Signals.cont backend.Process
+                            let accepted () = (post (writeUrl again db "") "new value=2 2").Status = 204
+                            Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) accepted) again.Log
+                            eventuallyPlaced again circles db (Map.ofList [ "warm", 1L; "old", 1L; "new", 1L ])
+                        finally ProxyProcess.kill again
+                    finally
+                        Signals.send Signals.cont backend.Process
+                finally ProxyProcess.dispose proxy)
+        }
+
         test "points answered from the journal that the backend then neither takes nor fits in its backlog are delivered again from the journal" {
             withCluster 1 1 (fun circles ->
                 let db = uniqueDb "redeliver"
