@@ -458,6 +458,28 @@ type LineScanner private () =
     /// Plain line: `key=value` fields from `p`, numbers and booleans only (a plain line has no quote), separated by
     /// commas; the position after the last value, or -1. Delimiters are found in the body, which goes on after the
     /// line; values end at the line's end.
+    /// The usual field values — `[-]digits`, `[-]digits.digits`, `[-]digits i`, `digits u`, with at most 17 digits
+    /// before any point, so always in range — ending the field; -1 for anything else, which `Number` decides.
+    static member private ShortNumber(line: ReadOnlySpan<byte>, start: int) =
+        let digitsStart = if line[start] = '-'B then start + 1 else start
+        let mutable i = digitsStart
+        while i < line.Length && isDigit line[i] do
+            i <- i + 1
+        let digits = i - digitsStart
+        if digits = 0 || digits > 17 then -1
+        elif LineScanner.EndsValue(line, i) then i
+        elif line[i] = 'i'B || (line[i] = 'u'B && digitsStart = start) then
+            if LineScanner.EndsValue(line, i + 1) then i + 1 else -1
+        elif line[i] = '.'B then
+            i <- i + 1
+            while i < line.Length && isDigit line[i] do
+                i <- i + 1
+            if LineScanner.EndsValue(line, i) then i else -1
+        else -1
+
+    /// A field value ends at the end of the line, a comma or a space.
+    static member private EndsValue(line: ReadOnlySpan<byte>, at: int) = at = line.Length || line[at] = ','B || line[at] = ' 'B
+
     static member private PlainFields(body: ReadOnlySpan<byte>, finish: int, p: int, blockAt: byref<int>, bits: byref<uint64>) =
         let line = body.Slice(0, finish)
         let mutable p = p
@@ -468,7 +490,10 @@ type LineScanner private () =
             else
                 let value = line[equals + 1]
                 let after =
-                    if isDigit value || value = '-'B || value = '.'B || value = 'N'B || value = 'n'B then LineScanner.Number(line, equals + 1)
+                    if isDigit value || value = '-'B || value = '.'B || value = 'N'B || value = 'n'B then
+                        match LineScanner.ShortNumber(line, equals + 1) with
+                        | -1 -> LineScanner.Number(line, equals + 1)
+                        | after -> after
                     else LineScanner.Boolean(line, equals + 1)
                 if after < 0 then fieldsEnd <- -1
                 elif after < line.Length && line[after] = ','B then p <- after + 1

@@ -170,7 +170,7 @@ let private laws =
 /// bytes that matter to its structure.
 let private plainLines =
     let token = Gen.elements [ "a"; "b"; "ab"; "cpu"; "host"; "x9"; "eu-west"; "温"; "N"; "t" ]
-    let value = Gen.elements [ "1"; "-1"; "1.5"; ".5"; "-.5"; "1e3"; "1.5E-3"; "12i"; "-12i"; "7u"; "t"; "F"; "true"; "FALSE"; "99999999999999999999i"; "1.2.3" ]
+    let value = Gen.elements [ "1"; "-1"; "1.5"; ".5"; "-.5"; "1e3"; "1.5E-3"; "12i"; "-12i"; "7u"; "t"; "F"; "true"; "FALSE"; "99999999999999999999i"; "1.2.3"; "-7u"; "1."; "-0"; "12345678901234567i"; "123456789012345678i"; "12345678901234567.5" ]
     gen {
         let! measurement = token
         let! tags = Gen.listOf (Gen.zip token token) |> Gen.map (List.truncate 4)
