@@ -23,7 +23,7 @@ public sealed partial class WriteJournal : IAsyncDisposable
 {
     public const byte Plain = 0;
     public const byte Gzipped = 1;
-    private static readonly TimeSpan CommitPause = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan CommitPause = TimeSpan.FromSeconds(1);
 
     private readonly FileBacklog _log;
     private readonly ILogger _logger;
