@@ -455,9 +455,6 @@ type LineScanner private () =
                 p <- stop
         if ok && p - start <= maxKeyLength then p else -1
 
-    /// Plain line: `key=value` fields from `p`, numbers and booleans only (a plain line has no quote), separated by
-    /// commas; the position after the last value, or -1. Delimiters are found in the body, which goes on after the
-    /// line; values end at the line's end.
     /// The usual field values — `[-]digits`, `[-]digits.digits`, `[-]digits i`, `digits u`, with at most 17 digits
     /// before any point, so always in range — ending the field; -1 for anything else, which `Number` decides.
     static member private ShortNumber(line: ReadOnlySpan<byte>, start: int) =
@@ -480,6 +477,9 @@ type LineScanner private () =
     /// A field value ends at the end of the line, a comma or a space.
     static member private EndsValue(line: ReadOnlySpan<byte>, at: int) = at = line.Length || line[at] = ','B || line[at] = ' 'B
 
+    /// Plain line: `key=value` fields from `p`, numbers and booleans only (a plain line has no quote), separated by
+    /// commas; the position after the last value, or -1. Delimiters are found in the body, which goes on after the
+    /// line; values end at the line's end.
     static member private PlainFields(body: ReadOnlySpan<byte>, finish: int, p: int, blockAt: byref<int>, bits: byref<uint64>) =
         let line = body.Slice(0, finish)
         let mutable p = p
