@@ -171,6 +171,20 @@ let private writeSeries (proxy: ProxyProcess.Proxy) db (prefix: string) batches 
 let private expectedCounts prefix total =
     Map.ofList [ for m in 0..9 -> sprintf "%s%d" prefix m, int64 (total / 10) ]
 
+/// Runs `body` while `server` is stopped (SIGSTOP) and resumes it afterwards, whatever happens.
+let private whileHung (server: Server) (body: unit -> 'a) =
+    Signals.send Signals.stop server.Process
+    try body () finally Signals.send Signals.cont server.Process
+
+/// One write through the proxy, so it knows the database before a test breaks a backend.
+let private knowDatabase (proxy: ProxyProcess.Proxy) db =
+    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known"
+
+/// The proxy started again in its folder (journal and backlogs) and on its port, with `config` as its proxy.json.
+let private restartWith (config: string) (proxy: ProxyProcess.Proxy) = ProxyProcess.startIn proxy.Dir proxy.Port config
+
+let private sameConfig (proxy: ProxyProcess.Proxy) = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json"))
+
 let private outages =
     testSequenced <| testList "outages" [
         test "a backend killed mid-stream and restarted later gets every point" {
@@ -212,7 +226,7 @@ let private outages =
                     writeSeries proxy db "r" 10 300 ignore
                     Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "graceful stop"
                     Expect.equal proxy.Process.ExitCode 0 proxy.Log
-                    let again = ProxyProcess.startIn proxy.Dir proxy.Port (File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")))
+                    let again = restartWith (sameConfig proxy) proxy
                     try
                         restart victim
                         eventuallyPlaced again circles db (expectedCounts "r" 3_000)
@@ -228,16 +242,13 @@ let private outages =
                 // Sends to the hung backend wait for write_timeout: nothing the proxy answered has reached it yet.
                 let proxy = ProxyProcess.start circles [ "\"rewrite_interval\": 1"; "\"write_timeout\": 30" ]
                 try
-                    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known before the backend hangs"
-                    Signals.send Signals.stop victim.Process
-                    try
+                    knowDatabase proxy db
+                    whileHung victim (fun () ->
                         let started = Diagnostics.Stopwatch.StartNew()
                         writeSeries proxy db "j" 10 300 ignore
                         Expect.isLessThan started.Elapsed (TimeSpan.FromSeconds 10.0) "answered before the hung backend had the points"
-                        ProxyProcess.kill proxy
-                    finally
-                        Signals.send Signals.cont victim.Process
-                    let again = ProxyProcess.startIn proxy.Dir proxy.Port (File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")))
+                        ProxyProcess.kill proxy)
+                    let again = restartWith (sameConfig proxy) proxy
                     try
                         eventuallyPlaced again circles db (expectedCounts "j" 3_000)
                         Expect.stringContains again.Log "records of the previous run replayed" "the journal was replayed"
@@ -252,26 +263,23 @@ let private outages =
                 let backend = circles[0][0]
                 let proxy = ProxyProcess.start circles [ "\"write_timeout\": 30" ]
                 try
-                    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known"
-                    Signals.send Signals.stop backend.Process
+                    knowDatabase proxy db
+                    // Restarted with a backlog too small to take the replayed record: the replay cannot finish while
+                    // the backend hangs.
+                    let extra = [ "\"write_timeout\": 1"; "\"rewrite_interval\": 1"; "\"check_interval\": 1"; "\"backlog_max_size\": 10" ]
+                    let again, waiting =
+                        whileHung backend (fun () ->
+                            Expect.equal (post (writeUrl proxy db "") "old value=1 1").Status 204 "journaled"
+                            ProxyProcess.kill proxy
+                            let again = restartWith (ProxyProcess.configFor circles proxy.Port extra) proxy
+                            again, post (writeUrl again db "") "new value=2 2")
                     try
-                        Expect.equal (post (writeUrl proxy db "") "old value=1 1").Status 204 "journaled"
-                        ProxyProcess.kill proxy
-                        // Restarted with a backlog too small to take the replayed record: the replay cannot finish
-                        // while the backend hangs.
-                        let extra = [ "\"write_timeout\": 1"; "\"rewrite_interval\": 1"; "\"check_interval\": 1"; "\"backlog_max_size\": 10" ]
-                        let again = ProxyProcess.startIn proxy.Dir proxy.Port (ProxyProcess.configFor circles proxy.Port extra)
-                        try
-                            let waiting = post (writeUrl again db "") "new value=2 2"
-                            Expect.equal waiting.Status 503 waiting.Body
-                            Expect.stringContains waiting.Body "write journal of the previous run is still being delivered" "why"
-                            Signals.send Signals.cont backend.Process
-                            let accepted () = (post (writeUrl again db "") "new value=2 2").Status = 204
-                            Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) accepted) again.Log
-                            eventuallyPlaced again circles db (Map.ofList [ "warm", 1L; "old", 1L; "new", 1L ])
-                        finally ProxyProcess.kill again
-                    finally
-                        Signals.send Signals.cont backend.Process
+                        Expect.equal waiting.Status 503 waiting.Body
+                        Expect.stringContains waiting.Body "write journal of the previous run is still being delivered" "why"
+                        let accepted () = (post (writeUrl again db "") "new value=2 2").Status = 204
+                        Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) accepted) again.Log
+                        eventuallyPlaced again circles db (Map.ofList [ "warm", 1L; "old", 1L; "new", 1L ])
+                    finally ProxyProcess.kill again
                 finally ProxyProcess.dispose proxy)
         }
 
@@ -283,15 +291,12 @@ let private outages =
                 // A backlog too small for any batch: a failed send cannot be backlogged.
                 let extra = [ "\"backlog_max_size\": 10"; "\"write_timeout\": 1"; "\"rewrite_interval\": 1"; "\"check_interval\": 2" ]
                 ProxyProcess.using circles extra (fun proxy ->
-                    Expect.equal (post (writeUrl proxy db "") "warm value=1 1").Status 204 "the database is known"
-                    Signals.send Signals.stop backend.Process
-                    try
+                    knowDatabase proxy db
+                    whileHung backend (fun () ->
                         let reply = post (writeUrl proxy db "") "late value=1 1"
                         Expect.equal reply.Status 204 "answered from the journal while the backend still looked up"
                         let redelivering () = proxy.Log.Contains "delivering them again from the journal"
-                        Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) redelivering) proxy.Log
-                    finally
-                        Signals.send Signals.cont backend.Process
+                        Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) redelivering) proxy.Log)
                     eventuallyPlaced proxy circles db (Map.ofList [ "warm", 1L; "late", 1L ])))
         }
     ]
@@ -349,17 +354,14 @@ let private refusals =
                         Threading.Tasks.Task.Factory.StartNew((fun () -> post (writeUrl proxy db "") body), Threading.Tasks.TaskCreationOptions.LongRunning)
                     // While the backend is stopped, one request's send hangs and the next two queue behind it: the
                     // writer then sends those two as one batch, which the backend answers with one partial write.
-                    Signals.send Signals.stop backend.Process
                     let first, conflicting, valid =
-                        try
+                        whileHung backend (fun () ->
                             let first = later "first value=1 2"
                             Threading.Thread.Sleep 300
                             let conflicting = later "typed value=1.5 2"
                             let valid = later "other value=1 2"
                             Threading.Thread.Sleep 300
-                            first, conflicting, valid
-                        finally
-                            Signals.send Signals.cont backend.Process
+                            first, conflicting, valid)
                     Expect.equal first.Result.Status 204 first.Result.Body
                     Expect.equal conflicting.Result.Status 400 conflicting.Result.Body
                     Expect.stringContains conflicting.Result.Body "field type conflict" "the backend's reason, to the request that caused it"
