@@ -172,8 +172,8 @@ public sealed partial class WritePipeline : IHostedService
     /// <summary>A record of the previous run, delivered as a request answered only once stored or backlogged.</summary>
     private async Task<bool> RedeliverAsync(string db, string rp, ReadOnlyMemory<byte> lines)
     {
-        var nowNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-        var result = await WriteAsync(db, rp, Precision.Nanosecond, nowNs, lines, journal: null);
+        // Every journaled line carries its ns timestamp: no clock is needed.
+        var result = await WriteAsync(db, rp, Precision.Nanosecond, nowNs: 0, lines, journal: null);
         if (result is WriteResult.NotPersisted failed)
             LogRedeliveryFailed(db, failed.Error);
         return result is not WriteResult.NotPersisted;

@@ -26,9 +26,10 @@ namespace InfluxProxy.Host.Backlog;
 /// </code>
 ///
 /// <para><b>Appending</b> (producer): <see cref="AppendAsync"/> queues the encoded record to one writer thread, which
-/// alone owns the segment file (its own thread: writes and fsyncs block, and must not hold up the thread pool). It writes whatever is queued, fsyncs once for the group, then publishes the new durable
-/// end and completes the appends: <see cref="AppendOutcome.Appended"/> means fsynced. A failed write or fsync is cut
-/// back (truncated) before anything else is written, so the file never holds a half record followed by good ones.</para>
+/// alone owns the segment file (its own thread: writes and fsyncs block, and must not hold up the thread pool). It
+/// writes whatever is queued, fsyncs once for the group, then publishes the new durable end and completes the appends:
+/// <see cref="AppendOutcome.Appended"/> means fsynced. A failed write or fsync is cut back (truncated) before anything
+/// else is written, so the file never holds a half record followed by good ones.</para>
 ///
 /// <para><b>Replaying</b> (consumer, one at a time): <see cref="PeekAsync"/> reads only up to the published durable
 /// end, so it never sees a record still being written and never waits on the producer's fsync; the producer never
