@@ -43,11 +43,14 @@ module Precision =
 
     /// The timestamp in ns; ValueNone when the product overflows or leaves InfluxDB's range.
     let tryToNanoseconds (precision: Precision) (value: int64) : int64 voption =
-        let unit = nanosecondsPer precision
-        if value > maxNanoTime / unit || value < minNanoTime / unit then ValueNone
-        else
-            let ns = value * unit
-            if ns < minNanoTime || ns > maxNanoTime then ValueNone else ValueSome ns
+        match precision with
+        | Nanosecond -> if value < minNanoTime || value > maxNanoTime then ValueNone else ValueSome value // no division on the usual path
+        | _ ->
+            let unit = nanosecondsPer precision
+            if value > maxNanoTime / unit || value < minNanoTime / unit then ValueNone
+            else
+                let ns = value * unit
+                if ns < minNanoTime || ns > maxNanoTime then ValueNone else ValueSome ns
 
     /// What InfluxDB does to its clock for a point without timestamp: truncate to the unit.
     let truncate (precision: Precision) (nowNs: int64) : int64 =

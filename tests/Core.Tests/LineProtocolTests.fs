@@ -115,6 +115,13 @@ let private examples =
             match one Hour "cpu value=1 99999999999" with
             | Error(_, reason) -> Expect.stringStarts reason "time outside range" "hours overflow"
             | ok -> failtestf "accepted %A" ok
+            // InfluxDB keeps the two lowest and the highest int64 for itself.
+            for reserved in [ "9223372036854775807"; "-9223372036854775807" ] do
+                match one Nanosecond ("cpu value=1 " + reserved) with
+                | Error(_, reason) -> Expect.stringStarts reason "time outside range" reserved
+                | ok -> failtestf "accepted %A" ok
+            for edge in [ 9223372036854775806L; -9223372036854775806L ] do
+                Expect.equal (one Nanosecond $"cpu value=1 {edge}") (Ok("cpu", "cpu value=1", Some edge)) (string edge)
         }
 
         test "precision names as InfluxDB accepts them" {

@@ -14,7 +14,8 @@ public sealed class WriteFanOut
     /// <summary>The chunks bound for one set of owners, the last one filling.</summary>
     private sealed record OwnerGroup(IReadOnlyList<BackendInfo> Owners, List<LineChunk> Chunks);
 
-    private readonly Dictionary<string, OwnerGroup> _groups = [];
+    /// <summary>By the shared owner lists of <see cref="OwnerCache"/>.</summary>
+    private readonly Dictionary<IReadOnlyList<BackendInfo>, OwnerGroup> _groups = new(ReferenceEqualityComparer.Instance);
     private readonly List<string> _errors = [];
 
     /// <summary>Every owner reports each of its chunks here; expect <see cref="Deliveries"/> reports.</summary>
@@ -37,13 +38,14 @@ public sealed class WriteFanOut
     /// Scans the body once. Every point leaves with an explicit ns timestamp: its own, converted with overflow
     /// checks, or <paramref name="nowNs"/> truncated to the precision, the same for every circle.
     /// </summary>
-    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, Cluster cluster, int flushSize)
+    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, OwnerCache owners, int flushSize)
     {
         var fanOut = new WriteFanOut();
         var defaultTime = PrecisionModule.truncate(precision, nowNs);
         // In ns a line's own timestamp is already what the backends are sent: most lines go out byte for byte.
         var verbatim = precision.IsNanosecond;
-        var groupOf = new Dictionary<string, OwnerGroup>();
+        var ownersOf = owners.For(db);
+        var cluster = owners.Cluster;
         var lastMeasurement = ReadOnlySpan<byte>.Empty;
         OwnerGroup group = null!;
         var chunkHint = Math.Min(body.Length / Math.Max(1, cluster.Backends.Count / cluster.Circles.Count) + 1024, flushSize * 256);
@@ -62,9 +64,7 @@ public sealed class WriteFanOut
             var measurement = body[line.Start..line.MeasurementEnd];
             if (!measurement.SequenceEqual(lastMeasurement))
             {
-                var name = LineScanner.Measurement(measurement);
-                if (!groupOf.TryGetValue(name, out group!))
-                    groupOf[name] = group = fanOut.GroupOf(cluster.Owners(db, name));
+                group = fanOut.GroupOf(ownersOf.Of(measurement));
                 lastMeasurement = measurement;
             }
             var chunk = fanOut.ChunkFor(group, db, rp, flushSize, chunkHint);
@@ -91,9 +91,8 @@ public sealed class WriteFanOut
 
     private OwnerGroup GroupOf(IReadOnlyList<BackendInfo> owners)
     {
-        var key = string.Join(',', owners.Select(o => o.Id));
-        if (!_groups.TryGetValue(key, out var group))
-            _groups[key] = group = new OwnerGroup(owners, []);
+        if (!_groups.TryGetValue(owners, out var group))
+            _groups[owners] = group = new OwnerGroup(owners, []);
         return group;
     }
 

@@ -27,7 +27,7 @@ public abstract record WriteResult
 /// </summary>
 public sealed partial class WritePipeline : IHostedService
 {
-    private readonly Cluster _cluster;
+    private readonly OwnerCache _owners;
     private readonly BackendSet _backends;
     private readonly ProxyConfig _config;
     private readonly TimeProvider _time;
@@ -38,7 +38,7 @@ public sealed partial class WritePipeline : IHostedService
 
     public WritePipeline(Cluster cluster, BackendSet backends, ProxyConfig config, TimeProvider time, ILogger<WritePipeline> logger)
     {
-        _cluster = cluster;
+        _owners = new OwnerCache(cluster);
         _backends = backends;
         _config = config;
         _time = time;
@@ -74,7 +74,7 @@ public sealed partial class WritePipeline : IHostedService
 
     private async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, WriteJournal? journal)
     {
-        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster, _config.FlushSize);
+        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners, _config.FlushSize);
         var chunks = fanOut.Chunks.ToList();
         foreach (var (_, chunk) in chunks)
             if (_gzipLevel is { } level)

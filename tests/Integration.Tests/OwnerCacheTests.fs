@@ -1,0 +1,43 @@
+/// The /write path's memo of placement: the same owners as the ring, by the measurement's escaped bytes.
+module InfluxProxy.Testing.OwnerCacheTests
+
+open System.Text
+open Expecto
+open FsCheck.FSharp
+open InfluxProxy.Core
+open InfluxProxy.Host.Backends
+
+let private cluster =
+    let backend c i = sprintf """{"name":"influxdb-%d-%d","url":"http://127.0.0.1:%d"}""" c i (8086 + 3 * c + i)
+    let circle c = sprintf """{"name":"circle-%d","backends":[%s]}""" c (List.init 3 (backend c) |> String.concat ",")
+    sprintf """{"circles":[%s]}""" (List.init 2 circle |> String.concat ",")
+    |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A") |> Cluster
+
+let private escaped (name: string) = Encoding.UTF8.GetBytes(name.Replace(",", "\\,").Replace(" ", "\\ "))
+
+let private ids (owners: BackendInfo seq) = owners |> Seq.map _.Id |> List.ofSeq
+
+let private names = Gen.elements [ "cpu"; "a,b"; "a b"; "a\\b"; "mé"; "x"; "load,1 min" ] |> Gen.listOf |> Arb.fromGen
+
+let tests =
+    testList "OwnerCache" [
+        testProperty "gives the ring's owners of the unescaped name, asked once or many times" (Prop.forAll names (fun names ->
+            let cache = OwnerCache cluster
+            for name in names @ names do
+                Expect.equal (ids (cache.For("db").Of(escaped name))) (ids (cluster.Owners("db", name))) name))
+
+        test "one shared list per set of owners, so requests group lines by reference" {
+            let cache = OwnerCache cluster
+            let measurements = List.init 200 (sprintf "m%d")
+            let lists = measurements |> List.map (fun m -> cache.For("db").Of(escaped m))
+            let distinctSets = lists |> List.distinctBy ids |> List.length
+            Expect.equal (lists |> List.distinctBy LanguagePrimitives.PhysicalHash |> List.length) distinctSets "one instance per set"
+            Expect.isGreaterThan distinctSets 1 "the names spread over several sets"
+        }
+
+        test "databases are placed apart" {
+            let cache = OwnerCache cluster
+            let differs = List.init 50 (sprintf "m%d") |> List.exists (fun m -> ids (cache.For("a").Of(escaped m)) <> ids (cache.For("b").Of(escaped m)))
+            Expect.isTrue differs "the database is part of the ring key"
+        }
+    ]
