@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Backends;
@@ -32,7 +31,7 @@ public sealed partial class WritePipeline : IHostedService
     private readonly ProxyConfig _config;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly CompressionLevel? _gzipLevel;
+    private readonly ChunkCompressor? _compressor;
     private readonly CancellationTokenSource _stopping = new();
     private Task _replay = Task.CompletedTask;
 
@@ -43,7 +42,7 @@ public sealed partial class WritePipeline : IHostedService
         _config = config;
         _time = time;
         _logger = logger;
-        _gzipLevel = Gzip.Level(config.WriteCompression);
+        _compressor = Gzip.Level(config.WriteCompression) is { } level ? new ChunkCompressor(level) : null;
     }
 
     public Task StartAsync(CancellationToken ct)
@@ -76,9 +75,8 @@ public sealed partial class WritePipeline : IHostedService
     {
         var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners, _config.FlushSize);
         var chunks = fanOut.Chunks.ToList();
-        foreach (var (_, chunk) in chunks)
-            if (_gzipLevel is { } level)
-                chunk.Compress(level);
+        if (_compressor is not null)
+            await _compressor.CompressAsync(chunks.ConvertAll(c => c.Chunk));
         var journaled = journal is not null && MayAnswerEarly(chunks) && await JournalAsync(journal, db, rp, fanOut, chunks);
         fanOut.Tally.Expect(fanOut.Deliveries);
         // Submission is not cancelled with the request: once a chunk is queued, it is delivered or backlogged.
@@ -118,7 +116,7 @@ public sealed partial class WritePipeline : IHostedService
             var part = await chunk.PartAsync();
             parts.Add(part.IsCompressed ? part.Gzip : part.Lines);
         }
-        var ticket = journal.Append(db, rp, _gzipLevel is null ? WriteJournal.Plain : WriteJournal.Gzipped, parts);
+        var ticket = journal.Append(db, rp, _compressor is null ? WriteJournal.Plain : WriteJournal.Gzipped, parts);
         // Runs after submission, so after the record was written or refused.
         fanOut.Tally.WhenDone(worst =>
         {
