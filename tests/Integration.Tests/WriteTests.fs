@@ -183,7 +183,10 @@ let private knowDatabase (proxy: ProxyProcess.Proxy) db =
 /// The proxy started again in its folder (journal and backlogs) and on its port, with `config` as its proxy.json.
 let private restartWith (config: string) (proxy: ProxyProcess.Proxy) = ProxyProcess.startIn proxy.Dir proxy.Port config
 
-let private sameConfig (proxy: ProxyProcess.Proxy) = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json"))
+/// Runs `body` on the proxy restarted with its own proxy.json, then kills that restarted proxy, whatever happens.
+let private usingRestarted (proxy: ProxyProcess.Proxy) (body: ProxyProcess.Proxy -> unit) =
+    let again = restartWith (File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json"))) proxy
+    try body again finally ProxyProcess.kill again
 
 let private outages =
     testSequenced <| testList "outages" [
@@ -226,11 +229,9 @@ let private outages =
                     writeSeries proxy db "r" 10 300 ignore
                     Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "graceful stop"
                     Expect.equal proxy.Process.ExitCode 0 proxy.Log
-                    let again = restartWith (sameConfig proxy) proxy
-                    try
+                    usingRestarted proxy (fun again ->
                         restart victim
-                        eventuallyPlaced again circles db (expectedCounts "r" 3_000)
-                    finally ProxyProcess.kill again
+                        eventuallyPlaced again circles db (expectedCounts "r" 3_000))
                 finally ProxyProcess.dispose proxy)
         }
 
@@ -248,11 +249,9 @@ let private outages =
                         writeSeries proxy db "j" 10 300 ignore
                         Expect.isLessThan started.Elapsed (TimeSpan.FromSeconds 10.0) "answered before the hung backend had the points"
                         ProxyProcess.kill proxy)
-                    let again = restartWith (sameConfig proxy) proxy
-                    try
+                    usingRestarted proxy (fun again ->
                         eventuallyPlaced again circles db (expectedCounts "j" 3_000)
-                        Expect.stringContains again.Log "records of the previous run replayed" "the journal was replayed"
-                    finally ProxyProcess.kill again
+                        Expect.stringContains again.Log "records of the previous run replayed" "the journal was replayed")
                 finally ProxyProcess.dispose proxy)
         }
 
