@@ -4,6 +4,7 @@ using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Metrics;
 using Prometheus;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InfluxProxy.Host.Http;
@@ -30,6 +31,7 @@ public static partial class ProxyServer
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, config));
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPool.Factory>();
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton<Cluster>();
         builder.Services.AddSingleton<Authentication>();

@@ -1,0 +1,38 @@
+/// The memory pool Kestrel's sockets read /write bodies into.
+module InfluxProxy.Testing.ReceiveBlockPoolTests
+
+open System
+open System.Runtime.InteropServices
+open Expecto
+open InfluxProxy.Host.Http
+
+let private arrayOf (owner: Buffers.IMemoryOwner<byte>) =
+    match MemoryMarshal.TryGetArray(Memory.op_Implicit owner.Memory : ReadOnlyMemory<byte>) with
+    | true, segment -> segment.Array
+    | _ -> failwith "not an array"
+
+let tests =
+    testList "ReceiveBlockPool" [
+        test "blocks are 64 KB, whatever smaller size is asked, and never handed out twice while rented" {
+            use pool = new ReceiveBlockPool()
+            let rented = [ for size in [ -1; 1; 2048; 4096; ReceiveBlockPool.BlockSize ] -> pool.Rent size ]
+            for block in rented do
+                Expect.equal block.Memory.Length ReceiveBlockPool.BlockSize "a whole block"
+            Expect.equal (Collections.Generic.HashSet(rented |> List.map arrayOf, HashIdentity.Reference).Count) rented.Length "distinct blocks"
+        }
+
+        test "a returned block is rented again, and at most MaxRetained wait for reuse" {
+            use pool = new ReceiveBlockPool()
+            let first = [ for _ in 1 .. ReceiveBlockPool.MaxRetained + 8 -> pool.Rent() ]
+            let arrays = Collections.Generic.HashSet(first |> List.map arrayOf, HashIdentity.Reference)
+            for block in first do block.Dispose()
+            let second = [ for _ in 1 .. ReceiveBlockPool.MaxRetained + 8 -> pool.Rent() ]
+            let reused = second |> List.filter (fun b -> arrays.Contains(arrayOf b)) |> List.length
+            Expect.equal reused ReceiveBlockPool.MaxRetained "the kept blocks, no more"
+        }
+
+        test "a request for more than a block is refused" {
+            use pool = new ReceiveBlockPool()
+            Expect.throwsT<ArgumentOutOfRangeException> (fun () -> pool.Rent(ReceiveBlockPool.BlockSize + 1) |> ignore) "too large"
+        }
+    ]
