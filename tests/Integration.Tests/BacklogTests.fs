@@ -231,6 +231,25 @@ let tests =
                     Expect.equal left [ "record 08"; "record 09"; "record 10" ] "the commit survived the reopen"
                     do! close reopened })
             }
+            testTask "payload reads keep no consumed segment open: once committed through, its file is deleted and closed" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions(SegmentBytes = 200L))
+                    let! results = Task.WhenAll [| for i in 1..10 -> appendTo backlog (sprintf "record %02d" i) |]
+                    for result in results do
+                        backlog.ReadAsync(result.Payload, "record 01".Length, none).AsTask().Result |> ignore
+                    let openFiles () =
+                        [ for fd in Directory.GetFiles "/proc/self/fd" do
+                            match (try FileInfo(fd).LinkTarget with _ -> null) with
+                            | null -> ()
+                            | target when target.StartsWith dir -> yield target
+                            | _ -> () ]
+                    Expect.exists (openFiles ()) (fun f -> f.EndsWith ".seg") "the reads keep their segments open"
+                    let last = results[results.Length - 1].Payload
+                    do! backlog.CommitThroughAsync(BacklogPosition(last.Segment, last.Offset + int64 "record 10".Length), none).AsTask()
+                    let deletedButOpen = openFiles () |> List.filter (fun f -> f.Contains ".seg (deleted)")
+                    Expect.isEmpty deletedButOpen "no consumed segment stays open"
+                    do! close backlog })
+            }
         ]
 
         testList "order and counters" [

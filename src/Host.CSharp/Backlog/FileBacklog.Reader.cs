@@ -169,6 +169,7 @@ public sealed partial class FileBacklog
 
     private void DeleteConsumedSegments(long current)
     {
+        ClosePayloadReaders(segment => segment < current);
         foreach (var segment in ListSegments(_dir).Where(s => s < current))
         {
             if (_readerSegment == segment)

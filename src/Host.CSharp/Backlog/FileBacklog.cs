@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
 
 namespace InfluxProxy.Host.Backlog;
 
@@ -68,6 +69,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
     private readonly HashSet<BacklogPosition> _damageSeenAtOpen = [];
     private BacklogPosition _read;
     private FileStream? _reader;
+    private readonly Dictionary<long, SafeFileHandle> _payloadReaders = []; // guarded by itself
     private long _readerSegment = -1;
     private BacklogRecord? _head;
 
@@ -283,7 +285,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
             end = _end;
         if (at.Segment > end.Segment || (at.Segment == end.Segment && at.Offset + length > end.Offset))
             throw new IOException($"backlog {_backend}: {length} bytes at {at} reach past the durable end {end}");
-        using var file = File.OpenHandle(SegmentPath(_dir, at.Segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var file = PayloadReaderFor(at.Segment);
         var bytes = GC.AllocateUninitializedArray<byte>(length);
         for (var read = 0; read < length;)
         {
@@ -293,6 +295,32 @@ public sealed partial class FileBacklog : IAsyncDisposable
             read += n;
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// The segment's handle for payload reads, opened once: the write journal reads every chunk back, and opening the
+    /// file for each read was an open, fstat and close per chunk and owner. Closed when the segment is deleted.
+    /// </summary>
+    private SafeFileHandle PayloadReaderFor(long segment)
+    {
+        lock (_payloadReaders)
+        {
+            if (!_payloadReaders.TryGetValue(segment, out var handle))
+                _payloadReaders[segment] = handle = File.OpenHandle(SegmentPath(_dir, segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return handle;
+        }
+    }
+
+    private void ClosePayloadReaders(Func<long, bool> which)
+    {
+        lock (_payloadReaders)
+        {
+            foreach (var segment in _payloadReaders.Keys.Where(which).ToList())
+            {
+                _payloadReaders[segment].Dispose();
+                _payloadReaders.Remove(segment);
+            }
+        }
     }
 
     /// <summary>The oldest record not yet committed, or null when none is durable yet. Never a partial record.</summary>
@@ -378,6 +406,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         await _writer.DisposeAsync().ConfigureAwait(false);
         if (_reader is not null)
             await _reader.DisposeAsync().ConfigureAwait(false);
+        ClosePayloadReaders(_ => true);
         _commit.Dispose();
         await _owner.DisposeAsync().ConfigureAwait(false);
     }
