@@ -4,6 +4,10 @@ module InfluxProxy.Testing.ReceiveBlockPoolTests
 open System
 open System.Runtime.InteropServices
 open Expecto
+open Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets
+open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Options
+open InfluxProxy.Core
 open InfluxProxy.Host.Http
 
 let private arrayOf (owner: Buffers.IMemoryOwner<byte>) =
@@ -29,6 +33,20 @@ let tests =
             let second = [ for _ in 1 .. ReceiveBlockPool.MaxRetained + 8 -> pool.Rent() ]
             let reused = second |> List.filter (fun b -> arrays.Contains(arrayOf b)) |> List.length
             Expect.equal reused ReceiveBlockPool.MaxRetained "the kept blocks, no more"
+        }
+
+        test "Kestrel's socket transport takes its pools from it, one pool for every listener" {
+            let config =
+                ProxyConfig.parse """{"circles":[{"name":"c","backends":[{"name":"b","url":"http://127.0.0.1:1"}]}],"listen_addr":"127.0.0.1:0"}"""
+                |> Result.defaultWith (failwithf "%A")
+            let app = ProxyServer.Build config
+            let transport = app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value
+            // Kestrel reads the factory from an internal option, filled from DI.
+            let factory =
+                typeof<SocketTransportOptions>.GetProperty("MemoryPoolFactory", Reflection.BindingFlags.Instance ||| Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Public).GetValue transport
+                :?> Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>
+            Expect.isTrue (factory :? ReceiveBlockPool.Factory) "the proxy's factory"
+            Expect.isTrue (obj.ReferenceEquals(factory.Create(), factory.Create())) "one shared pool"
         }
 
         test "a request for more than a block is refused" {
