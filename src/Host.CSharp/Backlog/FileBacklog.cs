@@ -69,7 +69,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
     private readonly HashSet<BacklogPosition> _damageSeenAtOpen = [];
     private BacklogPosition _read;
     private FileStream? _reader;
-    private readonly Dictionary<long, SafeFileHandle> _payloadReaders = []; // guarded by itself
+    private readonly Lock _payloadReadersLock = new();
+    private readonly Dictionary<long, SafeFileHandle> _payloadReaders = []; // guarded by _payloadReadersLock
+    private bool _payloadReadersClosed;
     private long _readerSegment = -1;
     private BacklogRecord? _head;
 
@@ -303,24 +305,35 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// </summary>
     private SafeFileHandle PayloadReaderFor(long segment)
     {
-        lock (_payloadReaders)
+        lock (_payloadReadersLock)
         {
-            if (!_payloadReaders.TryGetValue(segment, out var handle))
-                _payloadReaders[segment] = handle = File.OpenHandle(SegmentPath(_dir, segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            return handle;
+            ObjectDisposedException.ThrowIf(_payloadReadersClosed, this);
+            if (_payloadReaders.TryGetValue(segment, out var kept))
+                return kept;
         }
+        var opened = File.OpenHandle(SegmentPath(_dir, segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        lock (_payloadReadersLock)
+        {
+            if (!_payloadReadersClosed && _payloadReaders.TryAdd(segment, opened))
+                return opened;
+        }
+        opened.Dispose(); // another read kept its own first, or the backlog closed meanwhile
+        return PayloadReaderFor(segment);
     }
 
-    private void ClosePayloadReaders(Func<long, bool> which)
+    /// <summary>Closes the payload readers of the segments <paramref name="which"/> selects; all of them for good when <paramref name="forGood"/>.</summary>
+    private void ClosePayloadReaders(Func<long, bool> which, bool forGood = false)
     {
-        lock (_payloadReaders)
+        List<KeyValuePair<long, SafeFileHandle>> closing;
+        lock (_payloadReadersLock)
         {
-            foreach (var segment in _payloadReaders.Keys.Where(which).ToList())
-            {
-                _payloadReaders[segment].Dispose();
+            _payloadReadersClosed |= forGood;
+            closing = _payloadReaders.Where(r => which(r.Key)).ToList();
+            foreach (var (segment, _) in closing)
                 _payloadReaders.Remove(segment);
-            }
         }
+        foreach (var (_, handle) in closing)
+            handle.Dispose();
     }
 
     /// <summary>The oldest record not yet committed, or null when none is durable yet. Never a partial record.</summary>
@@ -406,7 +419,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
         await _writer.DisposeAsync().ConfigureAwait(false);
         if (_reader is not null)
             await _reader.DisposeAsync().ConfigureAwait(false);
-        ClosePayloadReaders(_ => true);
+        ClosePayloadReaders(_ => true, forGood: true);
         _commit.Dispose();
         await _owner.DisposeAsync().ConfigureAwait(false);
     }
