@@ -42,7 +42,7 @@ module Precision =
     let maxNanoTime = Int64.MaxValue - 1L
 
     /// The timestamp in ns; ValueNone when the product overflows or leaves InfluxDB's range.
-    let inline tryToNanoseconds (precision: Precision) (value: int64) : int64 voption =
+    let tryToNanoseconds (precision: Precision) (value: int64) : int64 voption =
         match precision with
         | Nanosecond -> if value < minNanoTime || value > maxNanoTime then ValueNone else ValueSome value // no division on the usual path
         | _ ->
