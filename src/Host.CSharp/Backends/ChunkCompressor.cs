@@ -6,8 +6,8 @@ namespace InfluxProxy.Host.Backends;
 /// Compresses the chunks of /write requests on threads of its own, one per core, for the life of the process. zlib
 /// allocates about 340 KB of state for every gzip member; allocated on whichever thread-pool thread ran the request,
 /// each of those threads' malloc arenas kept its share after use (peak RSS 130–134 MB instead of 107–112 in the
-/// bench). On a few threads of their own the same blocks are freed and taken again. An idle thread waits on a monitor,
-/// which blocks at once: a <c>BlockingCollection</c> spun (sched_yield) before every wait, about 1.5% of the proxy's CPU.
+/// bench). On a few threads of their own the same blocks are freed and taken again. An idle thread blocks on a monitor
+/// at once, without spinning first.
 /// </summary>
 public sealed class ChunkCompressor
 {
