@@ -301,7 +301,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
 
     /// <summary>
     /// The segment's handle for payload reads, opened once: the write journal reads every chunk back, and opening the
-    /// file for each read was an open, fstat and close per chunk and owner. Closed when the segment is deleted.
+    /// file for each read was an open, fstat and close per chunk and owner. Closed when the segment is deleted. Not
+    /// the consumer's reader: that one walks the log a segment at a time (at open, every segment), keeping one open;
+    /// payload reads come from several writers at once, from any segment not yet committed.
     /// </summary>
     private SafeFileHandle PayloadReaderFor(long segment)
     {
