@@ -16,12 +16,14 @@ public sealed class OwnerCache(Cluster cluster)
     private readonly ConcurrentDictionary<string, Database> _databases = new();
     private readonly ConcurrentDictionary<string, IReadOnlyList<BackendInfo>> _ownerSets = new();
 
-    public Cluster Cluster { get; } = cluster;
-
     public Database For(string db) => _databases.GetOrAdd(db, name => new Database(this, name));
 
-    private IReadOnlyList<BackendInfo> Shared(IReadOnlyList<BackendInfo> owners) =>
-        _ownerSets.GetOrAdd(string.Join(',', owners.Select(o => o.Id)), owners);
+    /// <summary>The ring's owners of the measurement, as the one shared list for that set of owners.</summary>
+    private IReadOnlyList<BackendInfo> SharedOwners(string db, ReadOnlySpan<byte> escapedName)
+    {
+        var owners = cluster.Owners(db, LineScanner.Measurement(escapedName));
+        return _ownerSets.GetOrAdd(string.Join(',', owners.Select(o => o.Id)), owners);
+    }
 
     /// <summary>The owners of one database's measurements.</summary>
     public sealed class Database
@@ -45,7 +47,7 @@ public sealed class OwnerCache(Cluster cluster)
                 return owners;
             if (_byName.Count >= Capacity)
                 _byName.Clear();
-            owners = _cache.Shared(_cache.Cluster.Owners(_db, LineScanner.Measurement(escapedName)));
+            owners = _cache.SharedOwners(_db, escapedName);
             _byBytes.TryAdd(escapedName, owners);
             return owners;
         }

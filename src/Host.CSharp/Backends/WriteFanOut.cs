@@ -38,17 +38,16 @@ public sealed class WriteFanOut
     /// Scans the body once. Every point leaves with an explicit ns timestamp: its own, converted with overflow
     /// checks, or <paramref name="nowNs"/> truncated to the precision, the same for every circle.
     /// </summary>
-    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, OwnerCache owners, int flushSize)
+    /// <param name="backendsPerCircle">About how many sets of owners the lines spread over: sizes the chunks' buffers.</param>
+    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, OwnerCache.Database owners, int backendsPerCircle, int flushSize)
     {
         var fanOut = new WriteFanOut();
         var defaultTime = PrecisionModule.truncate(precision, nowNs);
         // In ns a line's own timestamp is already what the backends are sent: most lines go out byte for byte.
         var verbatim = precision.IsNanosecond;
-        var ownersOf = owners.For(db);
-        var cluster = owners.Cluster;
         var lastMeasurement = ReadOnlySpan<byte>.Empty;
         OwnerGroup group = null!;
-        var chunkHint = Math.Min(body.Length / Math.Max(1, cluster.Backends.Count / cluster.Circles.Count) + 1024, flushSize * 256);
+        var chunkHint = Math.Min(body.Length / backendsPerCircle + 1024, flushSize * 256);
         var offset = 0;
         while (offset < body.Length)
         {
@@ -64,7 +63,7 @@ public sealed class WriteFanOut
             var measurement = body[line.Start..line.MeasurementEnd];
             if (!measurement.SequenceEqual(lastMeasurement))
             {
-                group = fanOut.GroupOf(ownersOf.Of(measurement));
+                group = fanOut.GroupOf(owners.Of(measurement));
                 lastMeasurement = measurement;
             }
             var chunk = fanOut.ChunkFor(group, db, rp, flushSize, chunkHint);

@@ -27,6 +27,7 @@ public abstract record WriteResult
 public sealed partial class WritePipeline : IHostedService
 {
     private readonly OwnerCache _owners;
+    private readonly int _backendsPerCircle;
     private readonly BackendSet _backends;
     private readonly ProxyConfig _config;
     private readonly TimeProvider _time;
@@ -38,6 +39,7 @@ public sealed partial class WritePipeline : IHostedService
     public WritePipeline(Cluster cluster, BackendSet backends, ProxyConfig config, TimeProvider time, ILogger<WritePipeline> logger)
     {
         _owners = new OwnerCache(cluster);
+        _backendsPerCircle = Math.Max(1, cluster.Backends.Count / cluster.Circles.Count);
         _backends = backends;
         _config = config;
         _time = time;
@@ -73,7 +75,7 @@ public sealed partial class WritePipeline : IHostedService
 
     private async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, WriteJournal? journal)
     {
-        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners, _config.FlushSize);
+        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners.For(db), _backendsPerCircle, _config.FlushSize);
         var chunks = fanOut.Chunks.ToList();
         if (_compressor is not null)
             await _compressor.CompressAsync(chunks.ConvertAll(c => c.Chunk));
