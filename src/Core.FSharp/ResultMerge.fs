@@ -20,15 +20,23 @@ let private values (s: JsonObject) : JsonNode list =
     | :? JsonArray as rows -> [ for r in rows -> r ]
     | _ -> []
 
+/// A copy of the template series (its properties in their order) with copies of `rows` as its values.
 let private withValues (template: JsonObject) (rows: JsonNode seq) =
-    let copy = template.DeepClone() :?> JsonObject
-    copy["values"] <- JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
+    let values = JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
+    let copy = JsonObject()
+    for property in template do
+        copy[property.Key] <-
+            if property.Key = "values" then values :> JsonNode
+            elif isNull property.Value then null
+            else property.Value.DeepClone()
+    if not (copy.ContainsKey "values") then copy["values"] <- values
     copy
 
+/// A result holding `series`, which must belong to no other node yet.
 let private resultWith (statementId: int) (series: JsonObject list) =
     let result = JsonObject()
     result["statement_id"] <- JsonValue.Create statementId
-    if not series.IsEmpty then result["series"] <- JsonArray(series |> Seq.map (fun s -> s.DeepClone()) |> Seq.toArray)
+    if not series.IsEmpty then result["series"] <- JsonArray(series |> Seq.cast<JsonNode> |> Seq.toArray)
     result
 
 /// The first backend error, if any backend answered one for this statement.
@@ -55,8 +63,10 @@ let mergeShow (statementId: int) (limit: int option) (offset: int option) (resul
     let page (rows: JsonNode list) =
         let rows =
             rows
-            |> List.distinctBy (fun r -> r.ToJsonString())
-            |> List.sortWith (fun a b -> String.CompareOrdinal(a.ToJsonString(), b.ToJsonString()))
+            |> List.map (fun r -> r.ToJsonString(), r) // each row serialised once, not at every comparison
+            |> List.distinctBy fst
+            |> List.sortWith (fun (a, _) (b, _) -> String.CompareOrdinal(a, b))
+            |> List.map snd
         let rows = rows |> List.skip (min rows.Length (defaultArg offset 0))
         match limit with
         | Some n when n > 0 -> List.truncate n rows
@@ -67,7 +77,12 @@ let mergeShow (statementId: int) (limit: int option) (offset: int option) (resul
 let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
     match firstError results with
     | Some error -> error
-    | None -> results |> List.collect seriesOf |> List.sortBy seriesKey |> resultWith statementId
+    | None ->
+        results
+        |> List.collect seriesOf
+        |> List.sortBy seriesKey
+        |> List.map (fun s -> s.DeepClone() :?> JsonObject)
+        |> resultWith statementId
 
 /// Cardinality: counts of the same series are added (measurements are disjoint across a circle's backends).
 let sumCounts (statementId: int) (results: JsonObject list) : JsonObject =

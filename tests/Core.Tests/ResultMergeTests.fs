@@ -35,6 +35,14 @@ let tests =
             Expect.equal (text (ResultMerge.mergeShow 0 None None [ measurements [ "a" ]; error ])) (text error) "error"
         }
 
+        test "a merged series keeps its properties in the backend's order" {
+            let partial names =
+                let rows = names |> List.map (sprintf "[\"%s\"]") |> String.concat ","
+                result (sprintf """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[%s],"partial":true}]}""" rows)
+            let merged = ResultMerge.mergeShow 0 None None [ partial [ "b" ]; partial [ "a" ] ]
+            Expect.stringContains (text merged) "\"values\":[[\"a\"],[\"b\"]],\"partial\":true" "values before partial"
+        }
+
         test "cardinalities of the same series are added" {
             let count n = result (sprintf """{"statement_id":0,"series":[{"columns":["count"],"values":[[%d]]}]}""" n)
             Expect.stringContains (text (ResultMerge.sumCounts 0 [ count 3; count 4 ])) "\"values\":[[7]]" "3 + 4"
