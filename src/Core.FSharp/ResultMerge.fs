@@ -22,14 +22,14 @@ let private values (s: JsonObject) : JsonNode list =
 
 /// A copy of the template series (its properties in their order) with copies of `rows` as its values.
 let private withValues (template: JsonObject) (rows: JsonNode seq) =
-    let values = JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
+    let rowArray = JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
     let copy = JsonObject()
     for property in template do
         copy[property.Key] <-
-            if property.Key = "values" then values :> JsonNode
+            if property.Key = "values" then rowArray :> JsonNode
             elif isNull property.Value then null
             else property.Value.DeepClone()
-    if not (copy.ContainsKey "values") then copy["values"] <- values
+    if not (copy.ContainsKey "values") then copy["values"] <- rowArray
     copy
 
 /// A result holding `series`, which must belong to no other node yet.
@@ -39,14 +39,22 @@ let private resultWith (statementId: int) (series: JsonObject list) =
     if not series.IsEmpty then result["series"] <- JsonArray(series |> Seq.cast<JsonNode> |> Seq.toArray)
     result
 
-/// The first backend error, if any backend answered one for this statement.
-let private firstError (results: JsonObject list) =
-    results |> List.tryFind (fun r -> not (isNull r["error"]))
+let private isError (result: JsonObject) = not (isNull result["error"])
+
+/// The first backend error, if any backend answered one for this statement, as this statement's own: a copy (the
+/// backend's belongs to its answer) with our statement id.
+let private firstError (statementId: int) (results: JsonObject list) =
+    results
+    |> List.tryFind isError
+    |> Option.map (fun error ->
+        let copy = error.DeepClone() :?> JsonObject
+        copy["statement_id"] <- JsonValue.Create statementId
+        copy)
 
 /// Series with the same name and tags become one, whose rows `combine` makes from all of theirs; the first backend
 /// error wins over any rows.
 let private mergeSeries (statementId: int) (combine: JsonNode list -> JsonNode list) (results: JsonObject list) =
-    match firstError results with
+    match firstError statementId results with
     | Some error -> error
     | None ->
         results
@@ -75,7 +83,7 @@ let mergeShow (statementId: int) (limit: int option) (offset: int option) (resul
 
 /// SELECT over several measurements: each measurement lives on one backend, so the series are put side by side.
 let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
-    match firstError results with
+    match firstError statementId results with
     | Some error -> error
     | None ->
         results
@@ -95,17 +103,16 @@ let sumCounts (statementId: int) (results: JsonObject list) : JsonObject =
         | _ -> 0L
     mergeSeries statementId (fun rows -> [ JsonArray(JsonValue.Create(List.sumBy count rows)) :> JsonNode ]) results
 
-/// Keeps only the rows whose first column passes `keep` (SHOW DATABASES under a whitelist).
+/// Keeps only the rows whose first column passes `keep` (SHOW DATABASES under a whitelist); an error stays as it is.
 let filterFirstColumn (keep: string -> bool) (result: JsonObject) : JsonObject =
-    let series =
-        seriesOf result
-        |> List.map (fun s ->
-            values s
-            |> List.filter (fun row ->
-                match row with
-                | :? JsonArray as cells when cells.Count > 0 -> keep (string cells[0])
-                | _ -> true)
-            |> withValues s)
-    match result["statement_id"] with
-    | null -> resultWith 0 series
-    | id -> resultWith (id.GetValue<int>()) series
+    let kept (row: JsonNode) =
+        match row with
+        | :? JsonArray as cells when cells.Count > 0 -> keep (string cells[0])
+        | _ -> true
+    if isError result then
+        result
+    else
+        let series = seriesOf result |> List.map (fun s -> values s |> List.filter kept |> withValues s)
+        match result["statement_id"] with
+        | null -> resultWith 0 series
+        | id -> resultWith (id.GetValue<int>()) series

@@ -36,11 +36,26 @@ let tests =
         }
 
         test "a merged series keeps its properties in the backend's order" {
-            let partial names =
-                let rows = names |> List.map (sprintf "[\"%s\"]") |> String.concat ","
-                result (sprintf """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[%s],"partial":true}]}""" rows)
-            let merged = ResultMerge.mergeShow 0 None None [ partial [ "b" ]; partial [ "a" ] ]
-            Expect.stringContains (text merged) "\"values\":[[\"a\"],[\"b\"]],\"partial\":true" "values before partial"
+            let partial name = result (sprintf """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["%s"]],"partial":true}]}""" name)
+            let merged = ResultMerge.mergeShow 0 None None [ partial "b"; partial "a" ]
+            Expect.equal (text merged) """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["a"],["b"]],"partial":true}]}""" "order"
+        }
+
+        test "a backend's error becomes this statement's, detached from the backend's answer" {
+            // As the host reads it: results[0] of a backend's answer, still inside that answer's array.
+            let answer = JsonNode.Parse """{"results":[{"statement_id":0,"error":"database not found: x"}]}"""
+            let answered = answer["results"].[0] :?> JsonObject
+            let expected = """{"statement_id":2,"error":"database not found: x"}"""
+            for merged in [ ResultMerge.mergeShow 2 None None [ measurements [ "a" ]; answered ]
+                            ResultMerge.concatSeries 2 [ measurements [ "a" ]; answered ]
+                            ResultMerge.sumCounts 2 [ answered ] ] do
+                Expect.equal (text merged) expected "the error, with our statement id"
+                Expect.isNull merged.Parent "a result of its own, ready to be put in the proxy's answer"
+        }
+
+        test "a whitelist filter keeps an error" {
+            let error = result """{"statement_id":1,"error":"boom"}"""
+            Expect.equal (text (ResultMerge.filterFirstColumn (fun _ -> true) error)) (text error) "error kept"
         }
 
         test "cardinalities of the same series are added" {

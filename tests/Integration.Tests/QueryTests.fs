@@ -108,6 +108,16 @@ let private routing =
                     Expect.isFalse ((get (queryUrl s.Url "" "SHOW DATABASES")).Body.Contains db) s.Name)
         }
 
+        test "a backend's error in a fanned-out statement is that statement's error, as InfluxDB answers it" {
+            let circles = shared.Value
+            ProxyProcess.using circles [] (fun proxy ->
+                let reply = get (queryUrl proxy.Url "no_such_db_fanout" "SHOW DATABASES; SELECT * FROM /m.*/")
+                Expect.equal reply.Status 200 reply.Body
+                use doc = JsonDocument.Parse reply.Body
+                let second = doc.RootElement.GetProperty("results").[1]
+                Expect.equal (second.GetRawText()) """{"statement_id":1,"error":"database not found: no_such_db_fanout"}""" "its error")
+        }
+
         test "DROP MEASUREMENT removes it from its owner in every circle" {
             let circles = shared.Value
             ProxyProcess.using circles [] (fun proxy ->
