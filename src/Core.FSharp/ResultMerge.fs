@@ -3,7 +3,13 @@
 module InfluxProxy.Core.ResultMerge
 
 open System
+open System.Text.Encodings.Web
+open System.Text.Json
 open System.Text.Json.Nodes
+
+/// Rows and series are ordered by their JSON text: unescaped, so that names outside ASCII (and `+`, `<`, `&`) sort
+/// by their characters as InfluxDB sorts them, not by a `\uXXXX` escape.
+let private sortText = JsonSerializerOptions(Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
 let private seriesOf (result: JsonObject) : JsonObject list =
     match result["series"] with
@@ -12,7 +18,7 @@ let private seriesOf (result: JsonObject) : JsonObject list =
 
 /// A series is the same across backends when its name and tags are.
 let private seriesKey (s: JsonObject) =
-    let text (node: JsonNode) = if isNull node then "" else node.ToJsonString()
+    let text (node: JsonNode) = if isNull node then "" else node.ToJsonString sortText
     text s["name"] + "|" + text s["tags"]
 
 let private values (s: JsonObject) : JsonNode list =
@@ -71,7 +77,7 @@ let mergeShow (statementId: int) (limit: int option) (offset: int option) (resul
     let page (rows: JsonNode list) =
         let rows =
             rows
-            |> List.map (fun r -> r.ToJsonString(), r) // each row serialised once, not at every comparison
+            |> List.map (fun r -> r.ToJsonString sortText, r) // each row serialised once, not at every comparison
             |> List.distinctBy fst
             |> List.sortWith (fun (a, _) (b, _) -> String.CompareOrdinal(a, b))
             |> List.map snd

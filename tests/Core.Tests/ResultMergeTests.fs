@@ -18,6 +18,12 @@ let tests =
             Expect.equal (text merged) """{"statement_id":3,"series":[{"name":"measurements","columns":["name"],"values":[["m1"],["m2"],["m3"]]}]}""" "union"
         }
 
+        test "names outside ASCII sort after ASCII ones, by their characters, as InfluxDB sorts them" {
+            let merged = ResultMerge.mergeShow 0 None None [ measurements [ "中"; "b+c" ]; measurements [ "b"; "а"; "Z" ] ]
+            let names = [ for row in merged["series"].[0].["values"].AsArray() -> row.[0].GetValue<string>() ]
+            Expect.equal names [ "Z"; "b"; "b+c"; "а"; "中" ] "ordinal order of the names"
+        }
+
         test "OFFSET and LIMIT apply once, after the merge" {
             let merged = ResultMerge.mergeShow 0 (Some 2) (Some 1) [ measurements [ "a"; "c" ]; measurements [ "b"; "d" ] ]
             Expect.stringContains (text merged) "\"values\":[[\"b\"],[\"c\"]]" "b and c"
