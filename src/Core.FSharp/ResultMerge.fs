@@ -26,16 +26,16 @@ let private values (s: JsonObject) : JsonNode list =
     | :? JsonArray as rows -> [ for r in rows -> r ]
     | _ -> []
 
-/// A copy of the template series (its properties in their order) with copies of `rows` as its values.
+/// A copy of the template series (its properties in their order) with copies of `rows` as its values. Without rows
+/// it has no `values`, as InfluxDB writes a series without rows.
 let private withValues (template: JsonObject) (rows: JsonNode seq) =
     let rowArray = JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
     let copy = JsonObject()
+    let addValues () = if rowArray.Count > 0 then copy["values"] <- rowArray
     for property in template do
-        copy[property.Key] <-
-            if property.Key = "values" then rowArray :> JsonNode
-            elif isNull property.Value then null
-            else property.Value.DeepClone()
-    if not (copy.ContainsKey "values") then copy["values"] <- rowArray
+        if property.Key = "values" then addValues ()
+        else copy[property.Key] <- if isNull property.Value then null else property.Value.DeepClone()
+    if not (template.ContainsKey "values") then addValues ()
     copy
 
 /// A result holding `series`, which must belong to no other node yet.

@@ -79,4 +79,9 @@ let tests =
             let dbs = result """{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["a"],["b"]]}]}"""
             Expect.stringContains (text (ResultMerge.filterFirstColumn (fun db -> db = "b") dbs)) "\"values\":[[\"b\"]]" "only b"
         }
+
+        test "a series the whitelist empties has no values, as InfluxDB writes a series without rows" {
+            let dbs = result """{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["a"]]}]}"""
+            Expect.equal (text (ResultMerge.filterFirstColumn (fun _ -> false) dbs)) """{"statement_id":0,"series":[{"name":"databases","columns":["name"]}]}""" "no values"
+        }
     ]
