@@ -47,6 +47,13 @@ let tests =
             Expect.equal (text merged) """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["a"],["b"]],"partial":true}]}""" "order"
         }
 
+        test "rows of a series are kept when the first backend's copy of it has none, and null properties stay null" {
+            let empty = result """{"statement_id":0,"series":[{"name":"cpu","tags":null,"columns":["tagKey"]}]}"""
+            let rows = result """{"statement_id":0,"series":[{"name":"cpu","tags":null,"columns":["tagKey"],"values":[["host"]]}]}"""
+            let merged = ResultMerge.mergeShow 0 None None [ empty; rows ]
+            Expect.equal (text merged) """{"statement_id":0,"series":[{"name":"cpu","tags":null,"columns":["tagKey"],"values":[["host"]]}]}""" "rows kept"
+        }
+
         test "a backend's error becomes this statement's, detached from the backend's answer" {
             // As the host reads it: results[0] of a backend's answer, still inside that answer's array.
             let answer = JsonNode.Parse """{"results":[{"statement_id":0,"error":"database not found: x"}]}"""
