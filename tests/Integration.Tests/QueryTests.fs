@@ -214,7 +214,7 @@ let private clients =
                 Expect.stringContains output "15" "count")
         }
 
-        test "python3-influxdb works with its defaults (msgpack Accept)" {
+        test "python3-influxdb works with its defaults (msgpack Accept) and bound parameters" {
             let circles = shared.Value
             ProxyProcess.using circles [] (fun proxy ->
                 let db = uniqueDb "python"
@@ -226,14 +226,18 @@ let private clients =
                         "c.write_points([{'measurement': 'cpu', 'tags': {'host': 'a'}, 'time': 1600000000000000000, 'fields': {'value': 1.5}}])"
                         sprintf "print('databases', '%s' in [d['name'] for d in c.get_list_database()])" db
                         "print('measurements', c.get_list_measurements())"
-                        "print('points', list(c.query('SELECT * FROM cpu').get_points()))" ]
+                        "print('points', list(c.query('SELECT * FROM cpu').get_points()))"
+                        "print('bound', list(c.query('SELECT value FROM cpu WHERE host = $h', bind_params={'h': 'a'}).get_points()))"
+                        "print('bound fanned out', list(c.query('SELECT value FROM /cp.*/ WHERE host = $h', bind_params={'h': 'a'}).get_points()))" ]
                 let path = Path.Combine(proxy.Dir, "client.py")
                 File.WriteAllText(path, script)
                 let code, output = run "/usr/bin/python3" path
                 Expect.equal code 0 output
                 Expect.stringContains output "databases True" output
                 Expect.stringContains output "'name': 'cpu'" output
-                Expect.stringContains output "'value': 1.5" output)
+                Expect.stringContains output "'value': 1.5" output
+                Expect.stringContains output "bound [{'time': '2020-09-13T12:26:40Z', 'value': 1.5}]" output
+                Expect.stringContains output "bound fanned out [{'time': '2020-09-13T12:26:40Z', 'value': 1.5}]" output)
         }
     ]
 

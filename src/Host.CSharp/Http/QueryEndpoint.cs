@@ -42,7 +42,8 @@ public static class QueryEndpoint
             await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {forbidden}");
             return;
         }
-        var parameters = new Dictionary<string, string> { ["rp"] = form("rp"), ["epoch"] = form("epoch") };
+        // Passed on to the backends as the client gave them: `params` holds the values of bound parameters ($name).
+        var parameters = new Dictionary<string, string> { ["rp"] = form("rp"), ["epoch"] = form("epoch"), ["params"] = form("params") };
         if (statements.Count == 1 && QueryRouter.RouteOf(statements[0]) == Route.Owner)
         {
             await RelayAsync(context, router, statements[0], DatabaseOf(statements[0], dbParam), parameters, form);

@@ -79,7 +79,7 @@ public sealed class QueryRouter
         var form = new List<KeyValuePair<string, string>> { new("q", q) };
         if (db.Length > 0)
             form.Add(new("db", db));
-        form.AddRange(parameters.Where(p => p.Key is "rp" or "epoch" && p.Value.Length > 0));
+        form.AddRange(parameters.Where(p => p.Value.Length > 0));
         return form;
     }
 
