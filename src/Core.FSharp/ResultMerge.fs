@@ -3,23 +3,56 @@
 module InfluxProxy.Core.ResultMerge
 
 open System
-open System.Text.Encodings.Web
 open System.Text.Json
 open System.Text.Json.Nodes
-
-/// Rows and series are ordered by their JSON text: unescaped, so that names outside ASCII (and `+`, `<`, `&`) sort
-/// by their characters as InfluxDB sorts them, not by a `\uXXXX` escape.
-let private sortText = JsonSerializerOptions(Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
 let private seriesOf (result: JsonObject) : JsonObject list =
     match result["series"] with
     | :? JsonArray as series -> [ for s in series -> s :?> JsonObject ]
     | _ -> []
 
+let private jsonText (node: JsonNode) = if isNull node then "" else node.ToJsonString()
+
 /// A series is the same across backends when its name and tags are.
-let private seriesKey (s: JsonObject) =
-    let text (node: JsonNode) = if isNull node then "" else node.ToJsonString sortText
-    text s["name"] + "|" + text s["tags"]
+let private seriesKey (s: JsonObject) = jsonText s["name"] + "|" + jsonText s["tags"]
+
+// InfluxDB orders names, tag values and rows by their bytes: here by texts compared ordinally, item by item, so that
+// names outside ASCII come after ASCII ones and `a` before `a b`.
+
+/// A value as it is ordered: a string by its characters, anything else by its JSON text.
+let private orderText (node: JsonNode) =
+    match node with
+    | :? JsonValue as value when value.GetValueKind() = JsonValueKind.String -> value.GetValue<string>()
+    | _ -> jsonText node
+
+/// Item by item, ordinally; texts that begin longer ones come first.
+let private compareTexts (a: string[]) (b: string[]) =
+    let mutable i = 0
+    let mutable order = 0
+    while order = 0 && i < a.Length && i < b.Length do
+        order <- String.CompareOrdinal(a[i], b[i])
+        i <- i + 1
+    if order <> 0 then order else compare a.Length b.Length
+
+/// Sorted by the texts `order` gives each item, computed once per item.
+let private sortByTexts (order: 'T -> string[]) (items: 'T list) =
+    items |> List.map (fun item -> order item, item) |> List.sortWith (fun (a, _) (b, _) -> compareTexts a b) |> List.map snd
+
+/// Rows are ordered cell by cell.
+let private rowOrder (row: JsonNode) =
+    match row with
+    | :? JsonArray as cells -> [| for cell in cells -> orderText cell |]
+    | _ -> [| orderText row |]
+
+/// Series are ordered by name, then by their tags, key by key.
+let private seriesOrder (s: JsonObject) =
+    [| orderText s["name"]
+       match s["tags"] with
+       | :? JsonObject as tags ->
+           for tag in tags do
+               tag.Key
+               orderText tag.Value
+       | _ -> () |]
 
 let private values (s: JsonObject) : JsonNode list =
     match s["values"] with
@@ -66,8 +99,9 @@ let private mergeSeries (statementId: int) (combine: JsonNode list -> JsonNode l
         results
         |> List.collect seriesOf
         |> List.groupBy seriesKey
-        |> List.sortBy fst
-        |> List.map (fun (_, group) -> group |> List.collect values |> combine |> withValues group.Head)
+        |> List.map snd
+        |> sortByTexts (fun group -> seriesOrder group.Head)
+        |> List.map (fun group -> group |> List.collect values |> combine |> withValues group.Head)
         |> List.filter (fun s -> not (values s).IsEmpty)
         |> resultWith statementId
 
@@ -77,10 +111,8 @@ let mergeShow (statementId: int) (limit: int option) (offset: int option) (resul
     let page (rows: JsonNode list) =
         let rows =
             rows
-            |> List.map (fun r -> r.ToJsonString sortText, r) // each row serialised once, not at every comparison
-            |> List.distinctBy fst
-            |> List.sortWith (fun (a, _) (b, _) -> String.CompareOrdinal(a, b))
-            |> List.map snd
+            |> List.distinctBy jsonText
+            |> sortByTexts rowOrder
         let rows = rows |> List.skip (min rows.Length (defaultArg offset 0))
         match limit with
         | Some n when n > 0 -> List.truncate n rows
@@ -94,7 +126,7 @@ let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
     | None ->
         results
         |> List.collect seriesOf
-        |> List.sortBy seriesKey
+        |> sortByTexts seriesOrder
         |> List.map (fun s -> s.DeepClone() :?> JsonObject)
         |> resultWith statementId
 

@@ -24,6 +24,22 @@ let tests =
             Expect.equal names [ "Z"; "b"; "b+c"; "а"; "中" ] "ordinal order of the names"
         }
 
+        test "rows are ordered cell by cell, a name before the longer names it begins" {
+            let merged = ResultMerge.mergeShow 0 None None [ measurements [ "a!"; "a b" ]; measurements [ "a" ] ]
+            let names = [ for row in merged["series"].[0].["values"].AsArray() -> row.[0].GetValue<string>() ]
+            Expect.equal names [ "a"; "a b"; "a!" ] "ordinal order"
+            let tagValues = result """{"statement_id":0,"series":[{"name":"cpu","columns":["key","value"],"values":[["host","a b"],["host","a"]]}]}"""
+            Expect.stringContains (text (ResultMerge.mergeShow 0 None None [ tagValues ])) "[[\"host\",\"a\"],[\"host\",\"a b\"]]" "by value"
+        }
+
+        test "series of a SELECT are ordered by name, then by tag values" {
+            let series name host =
+                result (sprintf """{"statement_id":0,"series":[{"name":"%s","tags":{"host":"%s"},"columns":["time","v"],"values":[[1,2]]}]}""" name host)
+            let merged = ResultMerge.concatSeries 0 [ series "a b" "x"; series "a" "y b"; series "a" "y" ]
+            let order = [ for s in merged["series"].AsArray() -> s.["name"].GetValue<string>() + "/" + s.["tags"].["host"].GetValue<string>() ]
+            Expect.equal order [ "a/y"; "a/y b"; "a b/x" ] "name, then host"
+        }
+
         test "OFFSET and LIMIT apply once, after the merge" {
             let merged = ResultMerge.mergeShow 0 (Some 2) (Some 1) [ measurements [ "a"; "c" ]; measurements [ "b"; "d" ] ]
             Expect.stringContains (text merged) "\"values\":[[\"b\"],[\"c\"]]" "b and c"
