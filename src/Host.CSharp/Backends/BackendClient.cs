@@ -89,6 +89,10 @@ public sealed class BackendClient
     /// <summary>The backend's databases, or null when it cannot tell us.</summary>
     public Task<IReadOnlyList<string>?> ShowDatabasesAsync(CancellationToken ct) => FirstColumnAsync("", "SHOW DATABASES", ct);
 
+    /// <summary>The retention policies of one database, or null when the backend cannot tell us (or lacks the database).</summary>
+    public Task<IReadOnlyList<string>?> ShowRetentionPoliciesAsync(string db, CancellationToken ct) =>
+        FirstColumnAsync(db, "SHOW RETENTION POLICIES", ct);
+
     /// <summary>The measurements of one database, or null when the backend cannot tell us.</summary>
     public Task<IReadOnlyList<string>?> ShowMeasurementsAsync(string db, CancellationToken ct) =>
         FirstColumnAsync(db, "SHOW MEASUREMENTS LIMIT 100000", ct);

@@ -5,54 +5,94 @@ namespace InfluxProxy.Host.Backends;
 public enum DatabaseExistence { Exists, Missing, Unknown }
 
 /// <summary>
-/// Which databases the backends have, so /write can answer 404 <c>database not found</c> as InfluxDB does.
-/// Known databases are cached; a miss asks every backend again (at most once per second per name), and only when
-/// every backend answered and none has it is the database missing. When some backend cannot answer we accept the
-/// write: its owner may have the database, and the backlog keeps the points until it can take them.
+/// Which databases and retention policies the backends have, so /write can refuse a missing one as InfluxDB does
+/// (rather than accept points no backend can ever store, which would wait in a backlog in front of every later write).
+/// When some backend cannot answer we accept the write: its owner may have it, and the backlog keeps the points until
+/// it can take them.
 /// </summary>
 public sealed class DatabaseCatalog
 {
-    private static readonly TimeSpan MissRecheck = TimeSpan.FromSeconds(1);
     private readonly IReadOnlyList<BackendClient> _clients;
-    private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, bool> _known = new();
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _missingSince = new();
+    private readonly KnownNames _databases;
+    private readonly KnownNames _retentionPolicies; // named "<db>\0<rp>"
 
     public DatabaseCatalog(IReadOnlyList<BackendClient> clients, TimeProvider time)
     {
         _clients = clients;
-        _time = time;
+        _databases = new KnownNames(time);
+        _retentionPolicies = new KnownNames(time);
     }
 
-    public async ValueTask<DatabaseExistence> CheckAsync(string db, CancellationToken ct)
+    public ValueTask<DatabaseExistence> CheckAsync(string db, CancellationToken ct) =>
+        _databases.CheckAsync(db, () => Task.WhenAll(_clients.Select(c => c.ShowDatabasesAsync(ct))));
+
+    public ValueTask<DatabaseExistence> CheckRetentionPolicyAsync(string db, string rp, CancellationToken ct) =>
+        _retentionPolicies.CheckAsync(PolicyName(db, rp), async () =>
+            (await Task.WhenAll(_clients.Select(c => c.ShowRetentionPoliciesAsync(db, ct))))
+            .Select(rps => rps?.Select(name => PolicyName(db, name)).ToList())
+            .ToArray());
+
+    /// <summary>Forget a database dropped through the proxy, and its policies, so writes to it are refused again.</summary>
+    public void Forget(string db)
     {
-        if (_known.ContainsKey(db))
-            return DatabaseExistence.Exists;
-        if (_missingSince.TryGetValue(db, out var since) && _time.GetUtcNow() - since < MissRecheck)
-            return DatabaseExistence.Missing;
-        var answers = await Task.WhenAll(_clients.Select(c => c.ShowDatabasesAsync(ct)));
-        foreach (var name in answers.OfType<IReadOnlyList<string>>().SelectMany(n => n))
-            _known.TryAdd(name, true);
-        if (_known.ContainsKey(db))
+        _databases.Forget(db);
+        _retentionPolicies.ForgetWhere(name => name.StartsWith(PolicyName(db, ""), StringComparison.Ordinal));
+    }
+
+    /// <summary>Remember a database created through the proxy, so a write right after it is not refused.</summary>
+    public void Remember(string db) => _databases.Remember(db);
+
+    public void ForgetRetentionPolicy(string db, string rp) => _retentionPolicies.Forget(PolicyName(db, rp));
+
+    public void RememberRetentionPolicy(string db, string rp) => _retentionPolicies.Remember(PolicyName(db, rp));
+
+    private static string PolicyName(string db, string rp) => db + "\0" + rp;
+
+    /// <summary>
+    /// Names some backend has, cached; a miss asks every backend again (at most once per second per name), and only
+    /// when every backend answered and none has the name is it missing.
+    /// </summary>
+    private sealed class KnownNames(TimeProvider time)
+    {
+        private static readonly TimeSpan MissRecheck = TimeSpan.FromSeconds(1);
+        private readonly ConcurrentDictionary<string, bool> _known = new();
+        private readonly ConcurrentDictionary<string, DateTimeOffset> _missingSince = new();
+
+        /// <param name="askAll">Every backend's names, null for a backend that could not answer.</param>
+        public async ValueTask<DatabaseExistence> CheckAsync(string name, Func<Task<IReadOnlyList<string>?[]>> askAll)
         {
-            _missingSince.TryRemove(db, out _);
-            return DatabaseExistence.Exists;
+            if (_known.ContainsKey(name))
+                return DatabaseExistence.Exists;
+            if (_missingSince.TryGetValue(name, out var since) && time.GetUtcNow() - since < MissRecheck)
+                return DatabaseExistence.Missing;
+            var answers = await askAll();
+            foreach (var known in answers.OfType<IReadOnlyList<string>>().SelectMany(n => n))
+                _known.TryAdd(known, true);
+            if (_known.ContainsKey(name))
+            {
+                _missingSince.TryRemove(name, out _);
+                return DatabaseExistence.Exists;
+            }
+            if (answers.Any(a => a is null))
+                return DatabaseExistence.Unknown;
+            if (_missingSince.Count > 10_000)
+                _missingSince.Clear(); // names come from clients: keep the negative cache bounded
+            _missingSince[name] = time.GetUtcNow();
+            return DatabaseExistence.Missing;
         }
-        if (answers.Any(a => a is null))
-            return DatabaseExistence.Unknown;
-        if (_missingSince.Count > 10_000)
-            _missingSince.Clear(); // names come from clients: keep the negative cache bounded
-        _missingSince[db] = _time.GetUtcNow();
-        return DatabaseExistence.Missing;
-    }
 
-    /// <summary>Forget a database dropped through the proxy, so writes to it get 404 again.</summary>
-    public void Forget(string db) => _known.TryRemove(db, out _);
+        public void Forget(string name) => _known.TryRemove(name, out _);
 
-    /// <summary>Remember a database created through the proxy, so a write right after it is not told 404.</summary>
-    public void Remember(string db)
-    {
-        _known.TryAdd(db, true);
-        _missingSince.TryRemove(db, out _);
+        public void ForgetWhere(Func<string, bool> which)
+        {
+            foreach (var name in _known.Keys.Where(which))
+                _known.TryRemove(name, out _);
+        }
+
+        public void Remember(string name)
+        {
+            _known.TryAdd(name, true);
+            _missingSince.TryRemove(name, out _);
+        }
     }
 }

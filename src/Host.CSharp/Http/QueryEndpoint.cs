@@ -53,16 +53,35 @@ public static class QueryEndpoint
         for (var i = 0; i < statements.Count; i++)
         {
             var statement = statements[i];
-            var result = await router.RunAsync(i, statement, DatabaseOf(statement, dbParam), parameters, context.RequestAborted);
+            var db = DatabaseOf(statement, dbParam);
+            var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
             if (statement.Kind.IsShowDatabases && !config.DbList.IsEmpty)
-                result = ResultMerge.filterFirstColumn(FSharpFunc(db => config.DbList.Contains(db)), result);
-            if (statement.Kind is StatementKind.DropDatabase drop && result["error"] is null)
-                backends.Databases.Forget(drop.name);
-            if (statement.Kind is StatementKind.CreateDatabase create && result["error"] is null)
-                backends.Databases.Remember(create.name);
+                result = ResultMerge.filterFirstColumn(FSharpFunc(name => config.DbList.Contains(name)), result);
+            if (result["error"] is null)
+                TrackSchema(statement, db, backends.Databases);
             results.Add(result);
         }
         await WriteResults(context, new JsonObject { ["results"] = results });
+    }
+
+    /// <summary>Keeps the write path's catalog in step with the schema statements that succeeded through the proxy.</summary>
+    private static void TrackSchema(Statement statement, string db, DatabaseCatalog catalog)
+    {
+        switch (statement.Kind)
+        {
+            case StatementKind.CreateDatabase create:
+                catalog.Remember(create.name);
+                break;
+            case StatementKind.DropDatabase drop:
+                catalog.Forget(drop.name);
+                break;
+            case StatementKind.CreateRetentionPolicy create:
+                catalog.RememberRetentionPolicy(db, create.name);
+                break;
+            case StatementKind.DropRetentionPolicy drop:
+                catalog.ForgetRetentionPolicy(db, drop.name);
+                break;
+        }
     }
 
     /// <summary>The database a statement runs against: its ON clause, a <c>db.rp.m</c> source, or the <c>db</c> parameter.</summary>

@@ -43,6 +43,12 @@ public static class WriteEndpoint
                 await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
                 return;
             }
+            // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created.
+            if (rp.Length > 0 && await backends.Databases.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == DatabaseExistence.Missing)
+            {
+                await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
+                return;
+            }
             var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
             var result = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Memory);
             await Respond(context, result);
