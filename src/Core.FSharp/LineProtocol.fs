@@ -244,13 +244,13 @@ type LineScanner private () =
             tag <- next
         found
 
-    /// scanNumber: float, `i` integer or `u` unsigned; returns the position after it.
+    /// scanNumber: float or `i` integer; returns the position after it. InfluxDB 1.x reads a `u` unsigned integer
+    /// but refuses it as an invalid number (its uint64 support is off), as this does: 1.x backends could not store it.
     static member private Number(buf: ReadOnlySpan<byte>, start: int) =
         let mutable i = start
         let mutable error = if buf[i] = '-'B && i + 1 = buf.Length then InvalidNumber else 0
         if buf[i] = '-'B then i <- i + 1
         let mutable isInt = false
-        let mutable isUnsigned = false
         let mutable decimal = false
         let mutable scientific = false
         let mutable fin = false
@@ -260,8 +260,7 @@ type LineScanner private () =
                 i <- i + 1
             let b = buf[i]
             if b = ','B || b = ' 'B then fin <- true
-            elif b = 'i'B && i > start && not (isInt || isUnsigned) then isInt <- true; i <- i + 1
-            elif b = 'u'B && i > start && not (isInt || isUnsigned) then isUnsigned <- true; i <- i + 1
+            elif b = 'i'B && i > start && not isInt then isInt <- true; i <- i + 1
             elif b = '.'B && decimal then error <- InvalidNumber
             else
                 if b = '.'B then decimal <- true
@@ -270,22 +269,19 @@ type LineScanner private () =
                 elif isDigit b || b = '.'B then i <- i + 1
                 else error <- InvalidNumber
         let digits =
-            i - start - (if isInt || isUnsigned then 1 else 0) - (if decimal then 1 else 0) - (if buf[start] = '-'B then 1 else 0)
+            i - start - (if isInt then 1 else 0) - (if decimal then 1 else 0) - (if buf[start] = '-'B then 1 else 0)
         let invariant = Globalization.CultureInfo.InvariantCulture
         if error <> 0 then error
-        elif (isInt || isUnsigned) && (decimal || scientific) then InvalidNumber
+        elif isInt && (decimal || scientific) then InvalidNumber
         elif digits <= 0 then InvalidNumber
         // Shorter literals made of the characters checked above are always in range: parse only the long ones.
-        elif (isInt || isUnsigned) && i - 1 - start < 18 then
-            if buf[i - 1] <> (if isInt then 'i'B else 'u'B) || (isUnsigned && buf[start] = '-'B) then InvalidNumber else i
-        elif not (isInt || isUnsigned) && not scientific && i - start < 300 then i
-        elif isInt || isUnsigned then
-            let digitsSpan = buf.Slice(start, i - 1 - start)
-            let mutable signed = 0L
-            let mutable unsigned = 0UL
-            if buf[i - 1] <> (if isInt then 'i'B else 'u'B) then InvalidNumber
-            elif isInt && Int64.TryParse(digitsSpan, Globalization.NumberStyles.AllowLeadingSign, invariant, &signed) then i
-            elif isUnsigned && UInt64.TryParse(digitsSpan, Globalization.NumberStyles.None, invariant, &unsigned) then i
+        elif isInt && i - 1 - start < 18 then
+            if buf[i - 1] <> 'i'B then InvalidNumber else i
+        elif not isInt && not scientific && i - start < 300 then i
+        elif isInt then
+            let mutable value = 0L
+            if buf[i - 1] <> 'i'B then InvalidNumber
+            elif Int64.TryParse(buf.Slice(start, i - 1 - start), Globalization.NumberStyles.AllowLeadingSign, invariant, &value) then i
             else IntegerOutOfRange
         else
             let mutable value = 0.0
@@ -458,8 +454,8 @@ type LineScanner private () =
                 p <- stop
         if ok && p - start <= maxKeyLength then p else -1
 
-    /// The usual field values — `[-]digits`, `[-]digits.digits`, `[-]digits i`, `digits u`, with at most 17 digits
-    /// before any point, so always in range — ending the field; -1 for anything else, which `Number` decides.
+    /// The usual field values — `[-]digits`, `[-]digits.digits`, `[-]digits i`, with at most 17 digits before any
+    /// point, so always in range — ending the field; -1 for anything else, which `Number` decides.
     static member private ShortNumber(line: ReadOnlySpan<byte>, start: int) =
         let digitsStart = if line[start] = '-'B then start + 1 else start
         let mutable i = digitsStart
@@ -468,7 +464,7 @@ type LineScanner private () =
         let digits = i - digitsStart
         if digits = 0 || digits > 17 then -1
         elif LineScanner.EndsValue(line, i) then i
-        elif line[i] = 'i'B || (line[i] = 'u'B && digitsStart = start) then
+        elif line[i] = 'i'B then
             if LineScanner.EndsValue(line, i + 1) then i + 1 else -1
         elif line[i] = '.'B then
             i <- i + 1
@@ -566,7 +562,6 @@ type LineScanner private () =
 type FieldValue =
     | Float of float
     | Integer of int64
-    | Unsigned of uint64
     | String of string
     | Boolean of bool
 
@@ -627,15 +622,13 @@ module LineProtocol =
 
     let private digits: P<string> = many1Satisfy isDigit
 
-    /// float | integer "i" | unsigned "u", with InfluxDB's range checks.
+    /// float | integer "i", with InfluxDB's range checks. An unsigned "u" integer is not a value for InfluxDB 1.x
+    /// (its uint64 support is off: "invalid number").
     let private number: P<FieldValue> =
         let sign = opt (pchar '-') |>> function Some _ -> "-" | None -> ""
         let integer =
             attempt (pipe2 sign digits (+) .>> pchar 'i' .>> fieldEnd)
             >>= fun text -> match Int64.TryParse text with | true, v -> preturn (Integer v) | _ -> fail "integer out of range"
-        let unsigned =
-            attempt (digits .>> pchar 'u' .>> fieldEnd)
-            >>= fun text -> match UInt64.TryParse text with | true, v -> preturn (Unsigned v) | _ -> fail "unsigned out of range"
         let mantissa = (pipe2 digits (opt (pchar '.' >>. manySatisfy isDigit)) (fun i f -> i + (f |> Option.map ((+) ".") |> Option.defaultValue "")))
                        <|> (pchar '.' >>. digits |>> (+) ".")
         let exponent = opt (anyOf "eE" >>. pipe2 (opt (anyOf "+-")) digits (fun s d -> "e" + (s |> Option.map string |> Option.defaultValue "") + d))
@@ -645,7 +638,7 @@ module LineProtocol =
                 match Double.TryParse(text, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
                 | true, v when not (Double.IsInfinity v) -> preturn (Float v)
                 | _ -> fail "invalid float"
-        integer <|> unsigned <|> float
+        integer <|> float
 
     let private boolean: P<FieldValue> =
         choice [ for w in [ "true"; "True"; "TRUE"; "t"; "T" ] -> attempt (pstring w .>> fieldEnd) >>% Boolean true

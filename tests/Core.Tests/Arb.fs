@@ -44,7 +44,6 @@ let escapeKey (text: string) = text.Replace(",", "\\,").Replace("=", "\\=").Repl
 let private fieldValue =
     Gen.oneof [
         Gen.choose (-100000, 100000) |> Gen.map (fun i -> sprintf "%di" i)
-        Gen.choose (0, 100000) |> Gen.map (fun i -> sprintf "%du" i)
         Gen.choose (-100000, 100000) |> Gen.map (fun i -> sprintf "%d.%d" i (abs i % 97))
         Gen.elements [ "t"; "T"; "true"; "True"; "TRUE"; "f"; "F"; "false"; "False"; "FALSE" ]
         Gen.elements [ "\"plain\""; "\"with \\\"quotes\\\"\""; "\"C:\\\\path\""; "\"multi\nline\""; "\"\"" ] ]

@@ -39,8 +39,8 @@ let private refuses body (reason: string) =
 let private examples =
     testList "examples" [
         test "a point with tags, every field type and a timestamp" {
-            Expect.equal (one Nanosecond "cpu,host=a,region=eu f=1.5,i=-2i,u=3u,s=\"x y\",b=true 1600000000000000000")
-                (Ok("cpu", "cpu,host=a,region=eu f=1.5,i=-2i,u=3u,s=\"x y\",b=true", Some 1600000000000000000L)) "point"
+            Expect.equal (one Nanosecond "cpu,host=a,region=eu f=1.5,i=-2i,s=\"x y\",b=true 1600000000000000000")
+                (Ok("cpu", "cpu,host=a,region=eu f=1.5,i=-2i,s=\"x y\",b=true", Some 1600000000000000000L)) "point"
         }
 
         test "measurement escapes are removed as InfluxDB does, only \\, and \\space" {
@@ -80,6 +80,8 @@ let private examples =
             refuses "cpu =1" "missing field key"
             refuses "cpu value=1.2.3" "invalid number"
             refuses "cpu value=1x" "invalid number"
+            refuses "cpu value=3u" "invalid number" // InfluxDB 1.x's answer: its unsigned integers are switched off
+            refuses "cpu value=3u,other=1 5" "invalid number"
             refuses "cpu value=tru" "invalid boolean"
             refuses "cpu value=\"open" "unbalanced quotes"
             refuses "cpu value=1,other" "invalid field format"
@@ -222,13 +224,13 @@ let private reference =
         test "the FParsec grammar reads the examples as InfluxDB does" {
             let ok (line: string) = Expect.isOk (LineProtocol.parseLine line) line
             let bad (line: string) = Expect.isError (LineProtocol.parseLine line) line
-            ok "cpu,host=a,region=eu f=1.5,i=-2i,u=3u,s=\"x y\",b=true 1600000000000000000"
+            ok "cpu,host=a,region=eu f=1.5,i=-2i,s=\"x y\",b=true 1600000000000000000"
             ok "a\\ \\ b value=1 1"
             ok "cpu value=\"C:\\\\path\" 1"
             ok "cpu,host=a\"b value=1 1"
             ok "cpu  value=1  1"
             for line in [ "cpu"; "cpu 1"; ",h=a v=1"; "cpu,h= v=1"; "cpu v="; "cpu v=1.2.3"; "cpu v=tru"; "cpu v=\"open"; "cpu v=1 1 2"
-                          "cpu v=99999999999999999999i"; "cpu v=1\t16x"; "cpu,a=1,b=2,a=3 v=1" ] do
+                          "cpu v=99999999999999999999i"; "cpu v=1\t16x"; "cpu,a=1,b=2,a=3 v=1"; "cpu v=3u" ] do
                 bad line
             Expect.equal (LineProtocol.parseLine "\t m v=1") (Ok { Measurement = "m"; Tags = []; Fields = [ "v", Float 1.0 ]; Timestamp = None }) "leading blanks (replayed shrunk failure)"
             Expect.equal (LineProtocol.parseLine "c\\,pu,t\\=k=v\\ x f\\ k=\"a\\\"b\" -5")

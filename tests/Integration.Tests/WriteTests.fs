@@ -153,6 +153,7 @@ let private errors =
                 expectError (post (proxy.Url + "/write") "m value=1") 400 "database is required"
                 expectError (post (writeUrl proxy db "&precision=y") "m value=1") 400 "invalid precision \\\"y\\\""
                 expectError (post (writeUrl proxy "no_such_db_xyz" "") "m value=1") 404 "database not found: \\\"no_such_db_xyz\\\""
+                expectError (post (writeUrl proxy db "") "m value=3u") 400 "unable to parse 'm value=3u': invalid number"
                 expectError (get (writeUrl proxy db "")) 405 "method not allowed"
                 expectError (post (writeUrl proxy db "") (String.replicate 200 "m value=1 1\n")) 413 "request entity too large"
                 expectError (postGzip (writeUrl proxy db "") (String.replicate 2000 "m value=1 1\n")) 413 "request entity too large"
