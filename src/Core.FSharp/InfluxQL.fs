@@ -299,22 +299,26 @@ module InfluxQL =
     /// A top-level `LIMIT n` or `OFFSET n` clause: its value and where it stands.
     type private Paging = { Value: int; Start: int64; End: int64 }
 
-    /// The first top-level LIMIT and OFFSET (not SLIMIT / SOFFSET), and whether INTO appears anywhere.
-    let private clauses (tokens: Token list) =
+    /// The first top-level LIMIT and OFFSET (not SLIMIT / SOFFSET), whether either is a bound parameter (`$n`), and
+    /// whether INTO appears anywhere.
+    let private clauses (text: string) (start: int64) (tokens: Token list) =
         let paging (word: Token) (number: Token) =
             match Int32.TryParse number.Word with
             | true, n -> Some { Value = n; Start = word.Start; End = number.End }
             | _ -> None
-        let rec scan depth limit offset into (tokens: Token list) =
+        let bound (number: Token) = text[int (number.Start - start)] = '$'
+        let rec scan depth limit offset boundPaging into (tokens: Token list) =
             match tokens with
-            | [] -> limit, offset, into
-            | t :: rest when t.Word = "(" -> scan (depth + 1) limit offset into rest
-            | t :: rest when t.Word = ")" -> scan (depth - 1) limit offset into rest
-            | t :: rest when t.Word = "INTO" -> scan depth limit offset true rest
-            | t :: n :: rest when t.Word = "LIMIT" && depth = 0 && Option.isNone limit -> scan depth (paging t n) offset into (n :: rest)
-            | t :: n :: rest when t.Word = "OFFSET" && depth = 0 && Option.isNone offset -> scan depth limit (paging t n) into (n :: rest)
-            | _ :: rest -> scan depth limit offset into rest
-        scan 0 None None false tokens
+            | [] -> limit, offset, boundPaging, into
+            | t :: rest when t.Word = "(" -> scan (depth + 1) limit offset boundPaging into rest
+            | t :: rest when t.Word = ")" -> scan (depth - 1) limit offset boundPaging into rest
+            | t :: rest when t.Word = "INTO" -> scan depth limit offset boundPaging true rest
+            | t :: n :: rest when t.Word = "LIMIT" && depth = 0 && Option.isNone limit ->
+                scan depth (paging t n) offset (boundPaging || bound n) into (n :: rest)
+            | t :: n :: rest when t.Word = "OFFSET" && depth = 0 && Option.isNone offset ->
+                scan depth limit (paging t n) (boundPaging || bound n) into (n :: rest)
+            | _ :: rest -> scan depth limit offset boundPaging into rest
+        scan 0 None None false false tokens
 
     /// The statement as each backend of a fan-out must run it so that paging can be applied once after the merge:
     /// `LIMIT n OFFSET m` becomes `LIMIT n+m`.
@@ -342,9 +346,11 @@ module InfluxQL =
         match parsed with
         | Result.Error why -> Result.Error(Forbidden why)
         | Result.Ok(kind, on, from, tokens) ->
-            let limit, offset, into = clauses tokens
             let own = text.Substring(int start, int (finish - start))
+            let limit, offset, boundPaging, into = clauses own start tokens
             if into && kind = Select then Result.Error(Forbidden "SELECT … INTO writes data and is not allowed")
+            elif boundPaging then
+                Result.Error(Forbidden "LIMIT or OFFSET with a bound parameter: the proxy pages answers merged from several backends itself, so it needs the number in the query")
             else
                 Result.Ok
                     { Kind = kind

@@ -16,8 +16,8 @@ let private jsonText (node: JsonNode) = if isNull node then "" else node.ToJsonS
 /// A series is the same across backends when its name and tags are.
 let private seriesKey (s: JsonObject) = jsonText s["name"] + "|" + jsonText s["tags"]
 
-// InfluxDB orders names, tag values and rows by their bytes: here by texts compared ordinally, item by item, so that
-// names outside ASCII come after ASCII ones and `a` before `a b`.
+// Merged rows and series are sorted by texts compared ordinally (UTF-16 order, which is InfluxDB's byte order for every
+// character but those beyond U+FFFF), item by item: names outside ASCII come after ASCII ones, `a` before `a b`.
 
 /// A value as it is ordered: a string by its characters, anything else by its JSON text.
 let private orderText (node: JsonNode) =
@@ -25,17 +25,10 @@ let private orderText (node: JsonNode) =
     | :? JsonValue as value when value.GetValueKind() = JsonValueKind.String -> value.GetValue<string>()
     | _ -> jsonText node
 
-/// Item by item, ordinally; texts that begin longer ones come first.
-let private compareTexts (a: string[]) (b: string[]) =
-    let mutable i = 0
-    let mutable order = 0
-    while order = 0 && i < a.Length && i < b.Length do
-        order <- String.CompareOrdinal(a[i], b[i])
-        i <- i + 1
-    if order <> 0 then order else compare a.Length b.Length
-
-/// Sorted by the texts `order` gives each item, computed once per item.
+/// Sorted by the texts `order` gives each item (computed once per item), item by item, ordinally; texts that begin
+/// longer ones come first.
 let private sortByTexts (order: 'T -> string[]) (items: 'T list) =
+    let compareTexts = Array.compareWith (fun (a: string) b -> String.CompareOrdinal(a, b))
     items |> List.map (fun item -> order item, item) |> List.sortWith (fun (a, _) (b, _) -> compareTexts a b) |> List.map snd
 
 /// Rows are ordered cell by cell.

@@ -130,6 +130,14 @@ let private examples =
             let sub = parsed "SELECT * FROM (SELECT * FROM cpu LIMIT 3) SLIMIT 2"
             Expect.equal (sub.Limit, sub.Offset) (None, None) "inner LIMIT and SLIMIT are not the statement's paging"
         }
+
+        test "a bound parameter as the LIMIT or OFFSET is refused: the proxy could not page a merged answer" {
+            forbidden "SHOW MEASUREMENTS LIMIT $n"
+            forbidden "SHOW MEASUREMENTS LIMIT 10 OFFSET $o"
+            forbidden "select * from /c.*/ where host = $h limit   $n"
+            Expect.equal (parsed "SELECT * FROM cpu WHERE host = $h LIMIT 3").Limit (Some 3) "bound elsewhere"
+            Expect.equal (parsed "SELECT * FROM (SELECT * FROM cpu LIMIT $n) LIMIT 2").Limit (Some 2) "inside a subquery, the backend's"
+        }
     ]
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 300 }

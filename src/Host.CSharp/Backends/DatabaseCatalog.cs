@@ -36,7 +36,7 @@ public sealed class DatabaseCatalog
     public void Forget(string db)
     {
         _databases.Forget(db);
-        _retentionPolicies.ForgetWhere(name => name.StartsWith(PolicyName(db, ""), StringComparison.Ordinal));
+        _retentionPolicies.ForgetPrefix(PolicyName(db, ""));
     }
 
     /// <summary>Remember a database created through the proxy, so a write right after it is not refused.</summary>
@@ -83,9 +83,9 @@ public sealed class DatabaseCatalog
 
         public void Forget(string name) => _known.TryRemove(name, out _);
 
-        public void ForgetWhere(Func<string, bool> which)
+        public void ForgetPrefix(string prefix)
         {
-            foreach (var name in _known.Keys.Where(which))
+            foreach (var name in _known.Keys.Where(name => name.StartsWith(prefix, StringComparison.Ordinal)))
                 _known.TryRemove(name, out _);
         }
 

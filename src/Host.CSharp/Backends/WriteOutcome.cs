@@ -11,10 +11,7 @@ public enum WriteOutcomeKind
     Unreachable,
     /// <summary>401/403: retried from the backlog, and the backend is reported as misconfigured.</summary>
     Unauthorized,
-    /// <summary>
-    /// 400: the backend stored the valid points and refused the rest; never retried. Also a retention policy the
-    /// backend does not have (a 500 from InfluxDB): retried, it would hold every later batch behind it for good.
-    /// </summary>
+    /// <summary>400: the backend stored the valid points and refused the rest; never retried.</summary>
     PartialWrite,
     /// <summary>413: the batch must be split.</summary>
     TooLarge,
@@ -30,7 +27,6 @@ public readonly record struct WriteOutcome(WriteOutcomeKind Kind, string Reason)
     {
         >= 200 and < 300 => Delivered,
         400 => new(WriteOutcomeKind.PartialWrite, body),
-        500 when body.StartsWith("retention policy not found", StringComparison.Ordinal) => new(WriteOutcomeKind.PartialWrite, body),
         401 or 403 => new(WriteOutcomeKind.Unauthorized, $"status {status}: {body}"),
         413 => new(WriteOutcomeKind.TooLarge, body),
         _ => new(WriteOutcomeKind.Transient, $"status {status}: {body}"),

@@ -57,25 +57,27 @@ public static class QueryEndpoint
             var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
             if (statement.Kind.IsShowDatabases && !config.DbList.IsEmpty)
                 result = ResultMerge.filterFirstColumn(FSharpFunc(name => config.DbList.Contains(name)), result);
-            if (result["error"] is null)
-                TrackSchema(statement, db, backends.Databases);
+            TrackSchema(statement, db, succeeded: result["error"] is null, backends.Databases);
             results.Add(result);
         }
         await WriteResults(context, new JsonObject { ["results"] = results });
     }
 
-    /// <summary>Keeps the write path's catalog in step with the schema statements that succeeded through the proxy.</summary>
-    private static void TrackSchema(Statement statement, string db, DatabaseCatalog catalog)
+    /// <summary>
+    /// Keeps the write path's catalog in step with schema statements run through the proxy: what they created once
+    /// they succeeded, what they dropped even when some backend failed (forgetting only makes the next write ask).
+    /// </summary>
+    private static void TrackSchema(Statement statement, string db, bool succeeded, DatabaseCatalog catalog)
     {
         switch (statement.Kind)
         {
-            case StatementKind.CreateDatabase create:
+            case StatementKind.CreateDatabase create when succeeded:
                 catalog.Remember(create.name);
                 break;
             case StatementKind.DropDatabase drop:
                 catalog.Forget(drop.name);
                 break;
-            case StatementKind.CreateRetentionPolicy create:
+            case StatementKind.CreateRetentionPolicy create when succeeded:
                 catalog.RememberRetentionPolicy(db, create.name);
                 break;
             case StatementKind.DropRetentionPolicy drop:
