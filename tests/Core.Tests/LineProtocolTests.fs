@@ -209,7 +209,7 @@ let private mutatedLines =
         let! point = Arb.linePoint
         let line = Arb.formatLine point
         let! at = Gen.choose (0, line.Length)
-        let! c = Gen.elements [ ' '; ','; '='; '"'; '\\'; 'x'; '1'; '-'; '.'; 'i'; 'e'; '\t' ]
+        let! c = Gen.elements [ ' '; ','; '='; '"'; '\\'; 'x'; '1'; '-'; '.'; 'i'; 'u'; 'e'; '\t' ]
         return!
             Gen.elements [
                 line

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 
 namespace InfluxProxy.Host.Backends;
 
-public enum DatabaseExistence { Exists, Missing, Unknown }
+public enum Existence { Exists, Missing, Unknown }
 
 /// <summary>
 /// Which databases and retention policies the backends have, so /write can refuse a missing one as InfluxDB does
@@ -23,10 +23,10 @@ public sealed class DatabaseCatalog
         _retentionPolicies = new KnownNames(time);
     }
 
-    public ValueTask<DatabaseExistence> CheckAsync(string db, CancellationToken ct) =>
+    public ValueTask<Existence> CheckAsync(string db, CancellationToken ct) =>
         _databases.CheckAsync(db, () => Task.WhenAll(_clients.Select(c => c.ShowDatabasesAsync(ct))));
 
-    public ValueTask<DatabaseExistence> CheckRetentionPolicyAsync(string db, string rp, CancellationToken ct) =>
+    public ValueTask<Existence> CheckRetentionPolicyAsync(string db, string rp, CancellationToken ct) =>
         _retentionPolicies.CheckAsync(PolicyName(db, rp), async () =>
             (await Task.WhenAll(_clients.Select(c => c.ShowRetentionPoliciesAsync(db, ct))))
             .Select(rps => rps?.Select(name => PolicyName(db, name)).ToList())
@@ -59,26 +59,26 @@ public sealed class DatabaseCatalog
         private readonly ConcurrentDictionary<string, DateTimeOffset> _missingSince = new();
 
         /// <param name="askAll">Every backend's names, null for a backend that could not answer.</param>
-        public async ValueTask<DatabaseExistence> CheckAsync(string name, Func<Task<IReadOnlyList<string>?[]>> askAll)
+        public async ValueTask<Existence> CheckAsync(string name, Func<Task<IReadOnlyList<string>?[]>> askAll)
         {
             if (_known.ContainsKey(name))
-                return DatabaseExistence.Exists;
+                return Existence.Exists;
             if (_missingSince.TryGetValue(name, out var since) && time.GetUtcNow() - since < MissRecheck)
-                return DatabaseExistence.Missing;
+                return Existence.Missing;
             var answers = await askAll();
             foreach (var known in answers.OfType<IReadOnlyList<string>>().SelectMany(n => n))
                 _known.TryAdd(known, true);
             if (_known.ContainsKey(name))
             {
                 _missingSince.TryRemove(name, out _);
-                return DatabaseExistence.Exists;
+                return Existence.Exists;
             }
             if (answers.Any(a => a is null))
-                return DatabaseExistence.Unknown;
+                return Existence.Unknown;
             if (_missingSince.Count > 10_000)
                 _missingSince.Clear(); // names come from clients: keep the negative cache bounded
             _missingSince[name] = time.GetUtcNow();
-            return DatabaseExistence.Missing;
+            return Existence.Missing;
         }
 
         public void Forget(string name) => _known.TryRemove(name, out _);

@@ -38,13 +38,13 @@ public static class WriteEndpoint
         }
         using (body)
         {
-            if (await backends.Databases.CheckAsync(db, context.RequestAborted) == DatabaseExistence.Missing)
+            if (await backends.Databases.CheckAsync(db, context.RequestAborted) == Existence.Missing)
             {
                 await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
                 return;
             }
             // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created.
-            if (rp.Length > 0 && await backends.Databases.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == DatabaseExistence.Missing)
+            if (rp.Length > 0 && await backends.Databases.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing)
             {
                 await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
                 return;
