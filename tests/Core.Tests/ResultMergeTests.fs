@@ -11,6 +11,9 @@ let private measurements (names: string list) =
     let rows = names |> List.map (sprintf "[\"%s\"]") |> String.concat ","
     result (sprintf """{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[%s]}]}""" rows)
 
+/// The first cell of every row of a result's first series.
+let private firstColumn (merged: JsonObject) = [ for row in merged["series"].[0].["values"].AsArray() -> row.[0].GetValue<string>() ]
+
 let tests =
     testList "ResultMerge" [
         test "SHOW rows from several backends are united, sorted and de-duplicated" {
@@ -20,14 +23,12 @@ let tests =
 
         test "names outside ASCII sort after ASCII ones, by their characters, as InfluxDB sorts them" {
             let merged = ResultMerge.mergeShow 0 None None [ measurements [ "中"; "b+c" ]; measurements [ "b"; "а"; "Z" ] ]
-            let names = [ for row in merged["series"].[0].["values"].AsArray() -> row.[0].GetValue<string>() ]
-            Expect.equal names [ "Z"; "b"; "b+c"; "а"; "中" ] "ordinal order of the names"
+            Expect.equal (firstColumn merged) [ "Z"; "b"; "b+c"; "а"; "中" ] "ordinal order of the names"
         }
 
         test "rows are ordered cell by cell, a name before the longer names it begins" {
             let merged = ResultMerge.mergeShow 0 None None [ measurements [ "a!"; "a b" ]; measurements [ "a" ] ]
-            let names = [ for row in merged["series"].[0].["values"].AsArray() -> row.[0].GetValue<string>() ]
-            Expect.equal names [ "a"; "a b"; "a!" ] "ordinal order"
+            Expect.equal (firstColumn merged) [ "a"; "a b"; "a!" ] "ordinal order"
             let tagValues = result """{"statement_id":0,"series":[{"name":"cpu","columns":["key","value"],"values":[["host","a b"],["host","a"]]}]}"""
             Expect.stringContains (text (ResultMerge.mergeShow 0 None None [ tagValues ])) "[[\"host\",\"a\"],[\"host\",\"a b\"]]" "by value"
         }
