@@ -64,6 +64,11 @@ type LineKind =
     /// Empty, whitespace only, or a `#` comment.
     | Blank = 1
     | Malformed = 2
+    /// Well-formed, but InfluxDB's storage refuses it: a tag key `time`.
+    | TimeTag = 3
+    /// Well-formed, but InfluxDB's storage refuses it: no field but `time` (a `time` field beside others is
+    /// dropped by InfluxDB and the point stored).
+    | OnlyTimeField = 4
 
 /// One scanned line, as offsets into the body.
 [<Struct>]
@@ -82,7 +87,7 @@ type ScannedLine =
       HasTimestamp: bool
       /// In ns, after the precision (only with HasTimestamp).
       Timestamp: int64
-      /// InfluxDB's reason when Malformed, else null.
+      /// InfluxDB's reason when Malformed, TimeTag or OnlyTimeField, else null.
       Error: string }
 
 /// The hand-written scanner of the /write hot path: no allocation for a valid line.
@@ -119,6 +124,11 @@ type LineScanner private () =
 
     /// InfluxDB tests "is the previous byte a backslash" to tell an escaped delimiter from a real one.
     static let escaped (buf: ReadOnlySpan<byte>) (i: int) = buf[i - 1] = '\\'B
+
+    /// Whether the key buf[start..stop) is `time`, which InfluxDB's storage refuses as a tag key and skips as a field
+    /// key. No escape turns other bytes into these four, so the escaped key is compared.
+    static let isTime (buf: ReadOnlySpan<byte>) (start: int) (stop: int) =
+        stop - start = 4 && Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(buf.Slice(start, 4)) = 0x656D6974u
 
     static member private SkipWhitespace(buf: ReadOnlySpan<byte>, i: int) =
         let mutable i = i
@@ -200,7 +210,7 @@ type LineScanner private () =
     /// scanTags: `key=value` pairs after the measurement's comma; returns the position of the space before the fields.
     /// A key named twice (as escaped bytes) is refused once the tags are well-formed, as scanKey does: comparing each
     /// key with the one before settles it when the keys are sorted, as clients usually send them.
-    static member private Tags(buf: ReadOnlySpan<byte>, start: int) =
+    static member private Tags(buf: ReadOnlySpan<byte>, start: int, timeTag: outref<bool>) =
         let mutable i = start
         let mutable result = 0
         let mutable previousKey = -1
@@ -217,6 +227,7 @@ type LineScanner private () =
                     elif order > 0 then sorted <- false
                 previousKey <- i
                 previousKeyEnd <- valueStart - 1
+                if isTime buf i (valueStart - 1) then timeTag <- true
                 let stop = LineScanner.TagValue(buf, valueStart)
                 if stop < 0 then result <- stop
                 elif buf[stop] = ' 'B then result <- stop
@@ -301,8 +312,10 @@ type LineScanner private () =
         else InvalidBoolean
 
     /// scanFields: `key=value` pairs, string values quoted; returns the position after the field set.
-    static member private Fields(buf: ReadOnlySpan<byte>, start: int) =
+    static member private Fields(buf: ReadOnlySpan<byte>, start: int, onlyTimeFields: outref<bool>) =
         let mutable i = start
+        let mutable key = start
+        onlyTimeFields <- true
         let mutable quoted = false
         let mutable equals = 0
         let mutable commas = 0
@@ -319,6 +332,7 @@ type LineScanner private () =
             elif b = '"'B && equals > commas then quoted <- not quoted; i <- i + 1
             elif b = '='B && not quoted then
                 equals <- equals + 1
+                if not (isTime buf key i) then onlyTimeFields <- false
                 if (buf[i - 1] = ' 'B || buf[i - 1] = ','B) && buf[i - 2] <> '\\'B then error <- MissingFieldKey
                 elif i + 1 >= buf.Length || buf[i + 1] = ','B || buf[i + 1] = ' 'B then error <- MissingFieldValue
                 else
@@ -328,7 +342,7 @@ type LineScanner private () =
                         elif next <> '"'B then LineScanner.Boolean(buf, i + 1)
                         else i + 1
                     if after < 0 then error <- after else i <- after
-            elif b = ','B && not quoted then commas <- commas + 1; i <- i + 1
+            elif b = ','B && not quoted then commas <- commas + 1; i <- i + 1; key <- i
             elif b = ' 'B && not quoted then fin <- true
             else i <- i + 1
         if error <> 0 then error
@@ -342,14 +356,16 @@ type LineScanner private () =
             { Kind = LineKind.Malformed; Start = start; End = finish; Next = next; MeasurementEnd = start; FieldsEnd = start
               HasTimestamp = false; Timestamp = 0L; Error = reasons[-1 - code] }
         let measurementEnd = LineScanner.MeasurementEnd(line, start)
+        let mutable timeTag = false
+        let mutable onlyTimeFields = false
         if measurementEnd < 0 then malformed measurementEnd
         else
-            let keyEnd = if line[measurementEnd] = ','B then LineScanner.Tags(line, measurementEnd + 1) else measurementEnd
+            let keyEnd = if line[measurementEnd] = ','B then LineScanner.Tags(line, measurementEnd + 1, &timeTag) else measurementEnd
             if keyEnd < 0 then malformed keyEnd
             elif keyEnd - start > maxKeyLength then malformed KeyTooLong
             else
                 let fieldsStart = LineScanner.SkipWhitespace(line, keyEnd)
-                let fieldsEnd = if fieldsStart >= line.Length then MissingFields else LineScanner.Fields(line, fieldsStart)
+                let fieldsEnd = if fieldsStart >= line.Length then MissingFields else LineScanner.Fields(line, fieldsStart, &onlyTimeFields)
                 if fieldsEnd < 0 then malformed fieldsEnd
                 elif fieldsEnd = fieldsStart then malformed MissingFields
                 else
@@ -362,8 +378,9 @@ type LineScanner private () =
                     let rest = LineScanner.SkipSpaces(line, tsEnd)
                     if tsEnd < line.Length && line[tsEnd] <> ' 'B then malformed BadTimestamp
                     elif tsEnd = tsStart then
-                        { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
-                          FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = null }
+                        LineScanner.Judged(buf, timeTag, onlyTimeFields,
+                                           { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
+                                             FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = null })
                     elif rest < line.Length then malformed InvalidPoint
                     else
                         let mutable raw = 0L
@@ -373,8 +390,33 @@ type LineScanner private () =
                             match Precision.tryToNanoseconds precision raw with
                             | ValueNone -> malformed TimeOutOfRange
                             | ValueSome ns ->
-                                { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
-                                  FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null }
+                                LineScanner.Judged(buf, timeTag, onlyTimeFields,
+                                                   { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
+                                                     FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null })
+
+    /// A well-formed point, or what InfluxDB's storage says of it before storing anything (tsdb/shard.go): first
+    /// a tag key `time`, then a field set with no key but `time`.
+    static member private Judged(buf: ReadOnlySpan<byte>, timeTag: bool, onlyTimeFields: bool, point: ScannedLine) : ScannedLine =
+        if not (timeTag || onlyTimeFields) then point
+        else
+            let name = LineScanner.NameInErrors(buf.Slice(point.Start, point.MeasurementEnd - point.Start))
+            if timeTag then
+                { point with Kind = LineKind.TimeTag; Error = $"invalid tag key: input tag \"time\" on measurement \"{name}\" is invalid" }
+            else
+                { point with Kind = LineKind.OnlyTimeField; Error = $"invalid field name: input field \"time\" on measurement \"{name}\" is invalid" }
+
+    /// The measurement as InfluxDB's storage names it in its errors: its escape.Unescape, left to right, of `\,` `\"`
+    /// `\ ` and `\=`.
+    static member private NameInErrors(escaped: ReadOnlySpan<byte>) : string =
+        let name = ResizeArray<byte>(escaped.Length)
+        let mutable i = 0
+        while i < escaped.Length do
+            if escaped[i] = '\\'B && i + 1 < escaped.Length
+               && (escaped[i + 1] = ','B || escaped[i + 1] = '"'B || escaped[i + 1] = ' 'B || escaped[i + 1] = '='B) then
+                i <- i + 1
+            name.Add escaped[i]
+            i <- i + 1
+        Text.Encoding.UTF8.GetString(name.ToArray())
 
     /// Eight ASCII digits as a number, all at once (simdjson's parse_eight_digits_unrolled).
     static member private EightDigits(eight: ReadOnlySpan<byte>) =
@@ -430,7 +472,8 @@ type LineScanner private () =
         found
 
     /// Plain line: the measurement's end (first comma or space; an `=` is part of it), then `,key=value` tags up to a
-    /// space, keys in increasing order (so none is named twice); the position of that space, or -1.
+    /// space, keys in increasing order (so none is named twice) and none named `time`; the position of that space,
+    /// or -1.
     static member private PlainKey(body: ReadOnlySpan<byte>, start: int, finish: int, measurementEnd: outref<int>,
                                    blockAt: byref<int>, bits: byref<uint64>) =
         let mutable m = if body[start] = ','B then -1 else LineScanner.NextDelimiter(body, start + 1, &blockAt, &bits)
@@ -443,7 +486,7 @@ type LineScanner private () =
         let mutable previousKeyEnd = -1
         while ok && body[p] = ','B do
             let equals = LineScanner.NextDelimiter(body, p + 1, &blockAt, &bits)
-            ok <- equals > p + 1 && equals < finish && body[equals] = '='B
+            ok <- equals > p + 1 && equals < finish && body[equals] = '='B && not (isTime body (p + 1) equals)
             if ok then
                 let stop = LineScanner.NextDelimiter(body, equals + 1, &blockAt, &bits)
                 ok <- stop > equals + 1 && stop < finish && body[stop] <> '='B
@@ -477,16 +520,18 @@ type LineScanner private () =
     static member private EndsValue(line: ReadOnlySpan<byte>, at: int) = at = line.Length || line[at] = ','B || line[at] = ' 'B
 
     /// Plain line: `key=value` fields from `p`, numbers and booleans only (a plain line has no quote), separated by
-    /// commas; the position after the last value, or -1. Delimiters are found in the body, which goes on after the
-    /// line; values end at the line's end.
+    /// commas, at least one key not named `time`; the position after the last value, or -1. Delimiters are found in
+    /// the body, which goes on after the line; values end at the line's end.
     static member private PlainFields(body: ReadOnlySpan<byte>, finish: int, p: int, blockAt: byref<int>, bits: byref<uint64>) =
         let line = body.Slice(0, finish)
         let mutable p = p
         let mutable fieldsEnd = -2
+        let mutable onlyTime = true
         while fieldsEnd = -2 do
             let equals = LineScanner.NextDelimiter(body, p, &blockAt, &bits)
             if equals <= p || equals + 1 >= line.Length || line[equals] <> '='B then fieldsEnd <- -1
             else
+                onlyTime <- onlyTime && isTime body p equals
                 let value = line[equals + 1]
                 let after =
                     if isDigit value || value = '-'B || value = '.'B || value = 'N'B || value = 'n'B then
@@ -497,11 +542,12 @@ type LineScanner private () =
                 if after < 0 then fieldsEnd <- -1
                 elif after < line.Length && line[after] = ','B then p <- after + 1
                 else fieldsEnd <- after
-        fieldsEnd
+        if onlyTime then -1 else fieldsEnd
 
     /// A line without quotes or backslashes, the common case, scanned by jumping between delimiters found 64 bytes at
     /// a time. It accepts only well-formed lines with single spaces between sections and nothing after the timestamp,
-    /// giving what `Line` gives for them; anything else (every error included) returns false and goes through `Line`.
+    /// that InfluxDB's storage takes, giving what `Line` gives for them; anything else (every error and refusal
+    /// included) returns false and goes through `Line`.
     static member private PlainLine(body: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision,
                                     scanned: outref<ScannedLine>) : bool =
         let mutable blockAt = Int32.MinValue / 2
@@ -665,6 +711,13 @@ module LineProtocol =
              <|> (blanks >>% None))
             (fun m tags fields ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts })
         .>> eof
+
+    /// What InfluxDB's storage makes of a point it parsed, before storing anything (tsdb/shard.go): a tag key `time`
+    /// is refused, then a field set with no key but `time`.
+    let storageKind (point: Point) : LineKind =
+        if point.Tags |> List.exists (fun (key, _) -> key = "time") then LineKind.TimeTag
+        elif point.Fields |> List.forall (fun (key, _) -> key = "time") then LineKind.OnlyTimeField
+        else LineKind.Point
 
     /// Parses one line (its newline removed); the error says where it stopped.
     let parseLine (text: string) : Result<Point, string> =

@@ -138,6 +138,24 @@ let private errors =
                 Expect.stringStarts allBad.Body "{\"error\":\"unable to parse 'bad value=': " "no partial write when nothing is valid")
         }
 
+        test "points InfluxDB's storage would refuse are refused before the answer, in its words, and the others land" {
+            onSharedCluster "storage" [] (fun circles db proxy ->
+                let body = "kept value=1 1\nbad value= 2\ntagged,time=1 value=1 3\nonly time=1 4\nkept value=2 5"
+                let reply = post (writeUrl proxy db "") body
+                // The same body written to an influxd directly, into a database of its own.
+                let direct = circles[0][0]
+                let directDb = uniqueDb "storage_direct"
+                Influx.createDatabase direct.Url directDb
+                let influxd = post (sprintf "%s/write?db=%s" direct.Url directDb) body
+                Expect.equal (reply.Status, reply.Body) (influxd.Status, influxd.Body) "InfluxDB's status and text"
+                Expect.stringContains reply.Body "invalid tag key: input tag \\\"time\\\" on measurement \\\"tagged\\\" is invalid dropped=2" reply.Body
+                eventuallyPlaced proxy circles db (Map.ofList [ "kept", 2L ])
+                expectPlaced proxy circles db (Map.ofList [ "kept", 2L; "tagged", 0L ])
+                let onlyTime = post (writeUrl proxy db "") "only time=1 4"
+                Expect.equal onlyTime.Status 400 onlyTime.Body
+                Expect.stringContains onlyTime.Body "invalid field name: input field \\\"time\\\" on measurement \\\"only\\\" is invalid dropped=1" onlyTime.Body)
+        }
+
         test "request errors have InfluxDB's status codes and texts" {
             onSharedCluster "errors" [ "\"max_body_size\": 1000" ] (fun circles db proxy ->
                 let expectError (reply: Reply) status (text: string) =

@@ -4,7 +4,7 @@ namespace InfluxProxy.Host.Backends;
 
 /// <summary>
 /// The lines of one /write body split by owners: chunks per set of owners (one backend per circle, so one chunk
-/// serves every circle), and the lines that did not parse.
+/// serves every circle), the lines that did not parse, and the points InfluxDB's storage would refuse.
 /// </summary>
 public sealed class WriteFanOut
 {
@@ -17,6 +17,8 @@ public sealed class WriteFanOut
     /// <summary>By the shared owner lists of <see cref="OwnerCache"/>.</summary>
     private readonly Dictionary<IReadOnlyList<BackendInfo>, OwnerGroup> _groups = new(ReferenceEqualityComparer.Instance);
     private readonly List<string> _errors = [];
+    private string? _firstTimeTag;
+    private string? _firstOnlyTimeField;
 
     /// <summary>Every owner reports each of its chunks here; expect <see cref="Deliveries"/> reports.</summary>
     public DeliveryTally Tally { get; } = new();
@@ -29,10 +31,19 @@ public sealed class WriteFanOut
 
     public int Points { get; private set; }
     public int Dropped { get; private set; }
+    /// <summary>Well-formed lines InfluxDB's storage would refuse (<see cref="LineKind.TimeTag"/>, <see cref="LineKind.OnlyTimeField"/>).</summary>
+    public int Refused { get; private set; }
 
     /// <summary>InfluxDB's text for the bad lines: <c>unable to parse '…': reason</c>, one per line.</summary>
     public string ParseErrors =>
         string.Join("\n", _errors) + (Dropped > _errors.Count ? $"\n(and {Dropped - _errors.Count} more)" : "");
+
+    /// <summary>
+    /// InfluxDB's storage answer for the refused lines, null when none: its first reason, tag keys checked first as
+    /// it does, and their count (the lines that did not parse are not in it, as in InfluxDB's answer).
+    /// </summary>
+    public string? StorageRefusal =>
+        Refused == 0 ? null : $"partial write: {_firstTimeTag ?? _firstOnlyTimeField} dropped={Refused}";
 
     /// <summary>
     /// Scans the body once. Every point leaves with an explicit ns timestamp: its own, converted with overflow
@@ -58,6 +69,11 @@ public sealed class WriteFanOut
             if (line.Kind == LineKind.Malformed)
             {
                 fanOut.Reject(body[line.Start..line.End], line.Error);
+                continue;
+            }
+            if (line.Kind != LineKind.Point)
+            {
+                fanOut.Refuse(line);
                 continue;
             }
             var measurement = body[line.Start..line.MeasurementEnd];
@@ -86,6 +102,15 @@ public sealed class WriteFanOut
         Dropped++;
         if (_errors.Count < ListedErrors)
             _errors.Add($"unable to parse '{System.Text.Encoding.UTF8.GetString(line)}': {reason}");
+    }
+
+    private void Refuse(in ScannedLine line)
+    {
+        Refused++;
+        if (line.Kind == LineKind.TimeTag)
+            _firstTimeTag ??= line.Error;
+        else
+            _firstOnlyTimeField ??= line.Error;
     }
 
     private OwnerGroup GroupOf(IReadOnlyList<BackendInfo> owners)

@@ -12,8 +12,11 @@ public abstract record WriteResult
     public sealed record Accepted : WriteResult;
     /// <summary>Some lines did not parse; the others were accepted as above.</summary>
     public sealed record PartiallyParsed(string Errors, int Dropped, bool AnyAccepted) : WriteResult;
-    /// <summary>A backend refused some points (e.g. a field type conflict): its own error text.</summary>
-    public sealed record RefusedByBackend(string Error) : WriteResult;
+    /// <summary>
+    /// InfluxDB's storage refused some points: a backend did (e.g. a field type conflict; its own error text), or
+    /// the proxy did up front, by the rules that need no backend, in InfluxDB's words; the others were accepted.
+    /// </summary>
+    public sealed record StorageRefused(string Error) : WriteResult;
     /// <summary>Some points are neither delivered nor persisted; the client must retry.</summary>
     public sealed record NotPersisted(string Error) : WriteResult;
 }
@@ -91,12 +94,15 @@ public sealed partial class WritePipeline : IHostedService
         if (worst.Kind == DeliveryKind.Failed)
             return new WriteResult.NotPersisted(worst.Reason);
         if (worst.Kind == DeliveryKind.PartialWrite)
-            return new WriteResult.RefusedByBackend(worst.Reason);
+            return new WriteResult.StorageRefused(worst.Reason);
         return ParseResult(fanOut);
     }
 
+    /// <summary>InfluxDB names a storage refusal rather than the lines that did not parse.</summary>
     private static WriteResult ParseResult(WriteFanOut fanOut) =>
-        fanOut.Dropped > 0 ? new WriteResult.PartiallyParsed(fanOut.ParseErrors, fanOut.Dropped, fanOut.Points > 0) : new WriteResult.Accepted();
+        fanOut.StorageRefusal is { } refusal ? new WriteResult.StorageRefused(refusal)
+        : fanOut.Dropped > 0 ? new WriteResult.PartiallyParsed(fanOut.ParseErrors, fanOut.Dropped, fanOut.Points > 0)
+        : new WriteResult.Accepted();
 
     /// <summary>
     /// Early answers need every owner sending directly: a backlog that could refuse the points (full, or a disk error)

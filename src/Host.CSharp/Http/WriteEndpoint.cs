@@ -66,7 +66,7 @@ public static class WriteEndpoint
                 return Errors.BadRequest(context, $"partial write: {p.Errors} dropped={p.Dropped}");
             case WriteResult.PartiallyParsed p:
                 return Errors.BadRequest(context, p.Errors);
-            case WriteResult.RefusedByBackend r:
+            case WriteResult.StorageRefused r:
                 return Errors.BadRequest(context, r.Error);
             case WriteResult.NotPersisted n:
                 return Errors.Write(context, StatusCodes.Status503ServiceUnavailable, n.Error);
