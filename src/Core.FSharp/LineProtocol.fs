@@ -6,6 +6,7 @@ namespace InfluxProxy.Core
 
 open System
 open System.Buffers.Text
+open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
 
 /// Timestamp unit of a /write request (`precision`).
@@ -130,6 +131,7 @@ type LineScanner private () =
     static let isTime (buf: ReadOnlySpan<byte>) (start: int) (stop: int) =
         stop - start = 4 && Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(buf.Slice(start, 4)) = 0x656D6974u
 
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private SkipWhitespace(buf: ReadOnlySpan<byte>, i: int) =
         let mutable i = i
         while i < buf.Length && (buf[i] = ' 'B || buf[i] = '\t'B || buf[i] = 0uy) do
@@ -139,6 +141,7 @@ type LineScanner private () =
     /// scanLine: the end of the line starting at `i`; a newline inside a string field value does not end it.
     /// Most lines have no quote or backslash before their newline: one vectorised search finds the end.
     /// Also tells whether the line is plain: no quote and no backslash before its end.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private LineEnd(buf: ReadOnlySpan<byte>, start: int, plain: outref<bool>) =
         let first = buf.Slice(start).IndexOfAny(lineSpecials)
         plain <- first < 0 || buf[start + first] = '\n'B
@@ -419,6 +422,7 @@ type LineScanner private () =
         Text.Encoding.UTF8.GetString(name.ToArray())
 
     /// Eight ASCII digits as a number, all at once (simdjson's parse_eight_digits_unrolled).
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private EightDigits(eight: ReadOnlySpan<byte>) =
         let v = Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian eight - 0x3030303030303030UL
         let v = v * 10UL + (v >>> 8)
@@ -426,6 +430,7 @@ type LineScanner private () =
 
     /// `-?digits` as an int64; false when empty or out of range. Up to 19 digits fit a uint64, so only longer
     /// ones (leading zeros) need the general parser.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private Timestamp(digits: ReadOnlySpan<byte>, value: byref<int64>) =
         let negative = digits.Length > 0 && digits[0] = '-'B
         let first = if negative then 1 else 0
@@ -447,15 +452,18 @@ type LineScanner private () =
     // ---------------------------------------------------------------- the plain-line fast path
 
     /// Bit i set when body[at + i] is `,`, `=` or space, for the 64 bytes at `at` (which must exist).
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private DelimiterBits(body: ReadOnlySpan<byte>, at: int) : uint64 =
         uint64 (LineScanner.DelimiterBits32(body.Slice(at, 32))) ||| (uint64 (LineScanner.DelimiterBits32(body.Slice(at + 32, 32))) <<< 32)
 
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private DelimiterBits32(block: ReadOnlySpan<byte>) : uint32 =
         let v = Vector256.Create<byte>(block)
         (Vector256.Equals(v, Vector256.Create ','B) ||| Vector256.Equals(v, Vector256.Create '='B)
          ||| Vector256.Equals(v, Vector256.Create ' 'B)).ExtractMostSignificantBits()
 
     /// The first `,` `=` or space at or after `p`, or -1 when the 64-byte blocks would run past the body.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private NextDelimiter(body: ReadOnlySpan<byte>, p: int, blockAt: byref<int>, bits: byref<uint64>) =
         let mutable p = p
         let mutable found = -2
@@ -474,6 +482,7 @@ type LineScanner private () =
     /// Plain line: the measurement's end (first comma or space; an `=` is part of it), then `,key=value` tags up to a
     /// space, keys in increasing order (so none is named twice) and none named `time`; the position of that space,
     /// or -1.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private PlainKey(body: ReadOnlySpan<byte>, start: int, finish: int, measurementEnd: outref<int>,
                                    blockAt: byref<int>, bits: byref<uint64>) =
         let mutable m = if body[start] = ','B then -1 else LineScanner.NextDelimiter(body, start + 1, &blockAt, &bits)
@@ -499,6 +508,7 @@ type LineScanner private () =
 
     /// The usual field values — `[-]digits`, `[-]digits.digits`, `[-]digits i`, with at most 17 digits before any
     /// point, so always in range — ending the field; -1 for anything else, which `Number` decides.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private ShortNumber(line: ReadOnlySpan<byte>, start: int) =
         let digitsStart = if line[start] = '-'B then start + 1 else start
         let mutable i = digitsStart
@@ -517,11 +527,13 @@ type LineScanner private () =
         else -1
 
     /// A field value ends at the end of the line, a comma or a space.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private EndsValue(line: ReadOnlySpan<byte>, at: int) = at = line.Length || line[at] = ','B || line[at] = ' 'B
 
     /// Plain line: `key=value` fields from `p`, numbers and booleans only (a plain line has no quote), separated by
     /// commas, at least one key not named `time`; the position after the last value, or -1. Delimiters are found in
     /// the body, which goes on after the line; values end at the line's end.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private PlainFields(body: ReadOnlySpan<byte>, finish: int, p: int, blockAt: byref<int>, bits: byref<uint64>) =
         let line = body.Slice(0, finish)
         let mutable p = p
@@ -548,6 +560,7 @@ type LineScanner private () =
     /// a time. It accepts only well-formed lines with single spaces between sections and nothing after the timestamp,
     /// that InfluxDB's storage takes, giving what `Line` gives for them; anything else (every error and refusal
     /// included) returns false and goes through `Line`.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private PlainLine(body: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision,
                                     scanned: outref<ScannedLine>) : bool =
         let mutable blockAt = Int32.MinValue / 2
