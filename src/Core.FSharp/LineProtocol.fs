@@ -612,6 +612,19 @@ type LineScanner private () =
             if plain && Vector256.IsHardwareAccelerated && LineScanner.PlainLine(body, start, finish, next, precision, &scanned) then scanned
             else LineScanner.Line(body, start, finish, next, precision)
 
+    /// Whether the body has lines and none of them parses: InfluxDB answers their parse errors before it looks the
+    /// retention policy up.
+    static member OnlyMalformed(body: ReadOnlySpan<byte>, precision: Precision) : bool =
+        let mutable offset = 0
+        let mutable malformed = false
+        let mutable parsed = false
+        while not parsed && offset < body.Length do
+            let line = LineScanner.Scan(body, offset, precision)
+            if line.Kind = LineKind.Malformed then malformed <- true
+            elif line.Kind <> LineKind.Blank then parsed <- true
+            offset <- line.Next
+        malformed && not parsed
+
     /// The measurement name from its escaped bytes, unescaped as InfluxDB does: only `\,` and `\ `.
     static member Measurement(escaped: ReadOnlySpan<byte>) : string =
         let text = Text.Encoding.UTF8.GetString escaped

@@ -111,6 +111,15 @@ let private examples =
             refuses "m,time=1 v=1x" "invalid number" // a line must parse before it is judged
         }
 
+        test "a body is only malformed when it has lines and none parses" {
+            let onlyMalformed (body: string) = LineScanner.OnlyMalformed(ReadOnlySpan(Encoding.UTF8.GetBytes body), Nanosecond)
+            Expect.isTrue (onlyMalformed "bad\n# comment\nworse value=") "bad lines only"
+            Expect.isFalse (onlyMalformed "bad\nm v=1") "one line parses"
+            Expect.isFalse (onlyMalformed "m,time=1 v=1\nbad") "one line parses, though storage refuses it"
+            Expect.isFalse (onlyMalformed "") "no line"
+            Expect.isFalse (onlyMalformed "\n# comment\n") "blank lines only"
+        }
+
         test "a tag key named twice is refused as InfluxDB 1.6 does, whatever the order, after the tags' own syntax" {
             refuses "cpu,a=1,a=2 value=1" "duplicate tags"
             refuses "cpu,b=1,a=2,b=3 value=1" "duplicate tags"

@@ -179,6 +179,8 @@ let private errors =
                 let refused = post (writeUrl proxy db "&rp=r1") "m value=1 1"
                 Expect.equal refused.Status 500 refused.Body
                 Expect.stringContains refused.Body "retention policy not found: r1" "InfluxDB's text"
+                let unparsed = post (writeUrl proxy db "&rp=r1") "m value="
+                Expect.equal (unparsed.Status, unparsed.Body) (400, "{\"error\":\"unable to parse 'm value=': missing field value\"}\n") "bad lines only: their 400 first, as InfluxDB answers"
                 // Created through the proxy: written to at once, though r1 was just found missing.
                 Influx.query proxy.Url db (sprintf "CREATE RETENTION POLICY r1 ON \"%s\" DURATION 1d REPLICATION 1" db) |> ignore
                 let accepted = post (writeUrl proxy db "&rp=r1") (sprintf "m value=1 %d" (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000L))

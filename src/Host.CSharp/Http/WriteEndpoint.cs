@@ -43,8 +43,10 @@ public static class WriteEndpoint
                 await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
                 return;
             }
-            // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created.
-            if (rp.Length > 0 && await backends.Databases.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing)
+            // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created. A body
+            // of bad lines only gets their 400 first, as from InfluxDB.
+            if (rp.Length > 0 && await backends.Databases.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing
+                && !LineScanner.OnlyMalformed(body.Memory.Span, precision))
             {
                 await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
                 return;
