@@ -91,7 +91,7 @@ type ScannedLine =
       /// InfluxDB's reason when Malformed, TimeTag or OnlyTimeField, else null.
       Error: string }
 
-/// The hand-written scanner of the /write hot path: no allocation for a valid line.
+/// The hand-written scanner of the /write hot path: no allocation for a line InfluxDB stores.
 /// Internal steps return the next position, or a negative error code (see `reason`).
 type LineScanner private () =
 
@@ -335,7 +335,7 @@ type LineScanner private () =
             elif b = '"'B && equals > commas then quoted <- not quoted; i <- i + 1
             elif b = '='B && not quoted then
                 equals <- equals + 1
-                if not (isTime buf key i) then onlyTimeFields <- false
+                if onlyTimeFields && not (isTime buf key i) then onlyTimeFields <- false
                 if (buf[i - 1] = ' 'B || buf[i - 1] = ','B) && buf[i - 2] <> '\\'B then error <- MissingFieldKey
                 elif i + 1 >= buf.Length || buf[i + 1] = ','B || buf[i + 1] = ' 'B then error <- MissingFieldValue
                 else
@@ -399,27 +399,16 @@ type LineScanner private () =
 
     /// A well-formed point, or what InfluxDB's storage says of it before storing anything (tsdb/shard.go): first
     /// a tag key `time`, then a field set with no key but `time`.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private Judged(buf: ReadOnlySpan<byte>, timeTag: bool, onlyTimeFields: bool, point: ScannedLine) : ScannedLine =
-        if not (timeTag || onlyTimeFields) then point
-        else
-            let name = LineScanner.NameInErrors(buf.Slice(point.Start, point.MeasurementEnd - point.Start))
-            if timeTag then
-                { point with Kind = LineKind.TimeTag; Error = $"invalid tag key: input tag \"time\" on measurement \"{name}\" is invalid" }
-            else
-                { point with Kind = LineKind.OnlyTimeField; Error = $"invalid field name: input field \"time\" on measurement \"{name}\" is invalid" }
+        if timeTag || onlyTimeFields then LineScanner.Refused(buf, timeTag, point) else point
 
-    /// The measurement as InfluxDB's storage names it in its errors: its escape.Unescape, left to right, of `\,` `\"`
-    /// `\ ` and `\=`.
-    static member private NameInErrors(escaped: ReadOnlySpan<byte>) : string =
-        let name = ResizeArray<byte>(escaped.Length)
-        let mutable i = 0
-        while i < escaped.Length do
-            if escaped[i] = '\\'B && i + 1 < escaped.Length
-               && (escaped[i + 1] = ','B || escaped[i + 1] = '"'B || escaped[i + 1] = ' 'B || escaped[i + 1] = '='B) then
-                i <- i + 1
-            name.Add escaped[i]
-            i <- i + 1
-        Text.Encoding.UTF8.GetString(name.ToArray())
+    static member private Refused(buf: ReadOnlySpan<byte>, timeTag: bool, point: ScannedLine) : ScannedLine =
+        let name = LineScanner.NameInErrors(buf.Slice(point.Start, point.MeasurementEnd - point.Start))
+        if timeTag then
+            { point with Kind = LineKind.TimeTag; Error = $"invalid tag key: input tag \"time\" on measurement \"{name}\" is invalid" }
+        else
+            { point with Kind = LineKind.OnlyTimeField; Error = $"invalid field name: input field \"time\" on measurement \"{name}\" is invalid" }
 
     /// Eight ASCII digits as a number, all at once (simdjson's parse_eight_digits_unrolled).
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
@@ -624,6 +613,20 @@ type LineScanner private () =
             elif line.Kind <> LineKind.Blank then parsed <- true
             offset <- line.Next
         malformed && not parsed
+
+    /// The measurement as InfluxDB's storage names it in its errors, its `Name()`: escape.Unescape, left to right, of
+    /// `\,` `\"` `\ ` and `\=` (`Measurement`, below, unescapes
+    /// only the first two).
+    static member private NameInErrors(escaped: ReadOnlySpan<byte>) : string =
+        let name = ResizeArray<byte>(escaped.Length)
+        let mutable i = 0
+        while i < escaped.Length do
+            if escaped[i] = '\\'B && i + 1 < escaped.Length
+               && (escaped[i + 1] = ','B || escaped[i + 1] = '"'B || escaped[i + 1] = ' 'B || escaped[i + 1] = '='B) then
+                i <- i + 1
+            name.Add escaped[i]
+            i <- i + 1
+        Text.Encoding.UTF8.GetString(name.ToArray())
 
     /// The measurement name from its escaped bytes, unescaped as InfluxDB does: only `\,` and `\ `.
     static member Measurement(escaped: ReadOnlySpan<byte>) : string =
