@@ -615,8 +615,7 @@ type LineScanner private () =
         malformed && not parsed
 
     /// The measurement as InfluxDB's storage names it in its errors, its `Name()`: escape.Unescape, left to right, of
-    /// `\,` `\"` `\ ` and `\=` (`Measurement`, below, unescapes
-    /// only the first two).
+    /// `\,` `\"` `\ ` and `\=` (`Measurement`, below, unescapes only the first two).
     static member private NameInErrors(escaped: ReadOnlySpan<byte>) : string =
         let name = ResizeArray<byte>(escaped.Length)
         let mutable i = 0
