@@ -157,6 +157,27 @@ let private errors =
                 Expect.stringContains onlyTime.Body "invalid field name: input field \\\"time\\\" on measurement \\\"only\\\" is invalid dropped=1" onlyTime.Body)
         }
 
+        test "points beyond their retention policy are refused as InfluxDB refuses them, and the others land" {
+            onSharedCluster "retention" [] (fun circles db proxy ->
+                let policy = "CREATE RETENTION POLICY short ON \"%s\" DURATION 1h REPLICATION 1 SHARD DURATION 1h"
+                Influx.query proxy.Url db (sprintf (Printf.StringFormat<string -> string> policy) db) |> ignore
+                let now = DateTimeOffset.UtcNow.ToUnixTimeSeconds()
+                let body = sprintf "kept value=1 %d\nold value=1 %d\nolder value=1 %d" now (now - 3L * 86400L) (now - 30L * 86400L)
+                let reply = post (writeUrl proxy db "&rp=short&precision=s") body
+                let direct = circles[0][0]
+                let directDb = uniqueDb "retention_direct"
+                Influx.createDatabase direct.Url directDb
+                Influx.query direct.Url directDb (sprintf (Printf.StringFormat<string -> string> policy) directDb) |> ignore
+                let influxd = post (sprintf "%s/write?db=%s&rp=short&precision=s" direct.Url directDb) body
+                Expect.equal (reply.Status, reply.Body) (influxd.Status, influxd.Body) "InfluxDB's status and text"
+                Expect.stringContains reply.Body "partial write: points beyond retention policy dropped=2" reply.Body
+                let held (s: Server) = (Influx.query s.Url db "SELECT count(value) FROM \"short\".\"kept\"").ToString().Contains ",1]]"
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> circles |> List.forall (List.exists held))) "the recent point landed in every circle"
+                let forever = post (writeUrl proxy db "&precision=s") (sprintf "old value=1 %d" (now - 30L * 86400L))
+                Expect.equal forever.Status 204 "the default policy keeps points forever"
+                eventuallyPlaced proxy circles db (Map.ofList [ "old", 1L ]))
+        }
+
         test "request errors have InfluxDB's status codes and texts" {
             onSharedCluster "errors" [ "\"max_body_size\": 1000" ] (fun circles db proxy ->
                 let expectError (reply: Reply) status (text: string) =
@@ -184,7 +205,9 @@ let private errors =
                 Expect.equal (unparsed.Status, unparsed.Body) (400, "{\"error\":\"unable to parse 'm value=': missing field value\"}\n") "bad lines only: their 400 first, as InfluxDB answers"
                 // Created through the proxy: written to at once, though r1 was just found missing.
                 Influx.query proxy.Url db (sprintf "CREATE RETENTION POLICY r1 ON \"%s\" DURATION 1d REPLICATION 1" db) |> ignore
-                let accepted = post (writeUrl proxy db "&rp=r1") (sprintf "m value=1 %d" (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000L))
+                // Recent: a 1d policy refuses older points.
+                let recent () = sprintf "m value=1 %d" (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000L)
+                let accepted = post (writeUrl proxy db "&rp=r1") (recent ())
                 Expect.equal accepted.Status 204 accepted.Body
                 let heldInPolicy (s: Server) = (Influx.query s.Url db "SELECT count(value) FROM \"r1\".\"m\"").ToString().Contains ",1]]"
                 Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> circles |> List.forall (List.exists heldInPolicy))) "landed in r1 in every circle"
@@ -194,10 +217,10 @@ let private errors =
                 let afterDrop = post (writeUrl proxy db "&rp=r1") "m value=1 1"
                 Expect.equal afterDrop.Status 500 "a policy dropped through the proxy is refused again"
                 Influx.query proxy.Url db (sprintf "CREATE RETENTION POLICY r2 ON \"%s\" DURATION 1d REPLICATION 1" db) |> ignore
-                Expect.equal (post (writeUrl proxy db "&rp=r2") "m value=1 1").Status 204 "r2 known"
+                Expect.equal (post (writeUrl proxy db "&rp=r2") (recent ())).Status 204 "r2 known"
                 Influx.query proxy.Url "" (sprintf "DROP DATABASE \"%s\"" db) |> ignore
                 Influx.query proxy.Url "" (sprintf "CREATE DATABASE \"%s\"" db) |> ignore
-                Expect.equal (post (writeUrl proxy db "&rp=r2") "m value=1 1").Status 500 "the policies of a dropped database are forgotten with it")
+                Expect.equal (post (writeUrl proxy db "&rp=r2") (recent ())).Status 500 "the policies of a dropped database are forgotten with it")
         }
     ]
 

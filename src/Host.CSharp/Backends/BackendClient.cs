@@ -90,15 +90,25 @@ public sealed class BackendClient
     public Task<IReadOnlyList<string>?> ShowDatabasesAsync(CancellationToken ct) => FirstColumnAsync("", "SHOW DATABASES", ct);
 
     /// <summary>The retention policies of one database, or null when the backend cannot tell us (or lacks the database).</summary>
-    public Task<IReadOnlyList<string>?> ShowRetentionPoliciesAsync(string db, CancellationToken ct) =>
-        FirstColumnAsync(db, "SHOW RETENTION POLICIES", ct);
+    public Task<IReadOnlyList<RetentionPolicy>?> RetentionPoliciesAsync(string db, CancellationToken ct) =>
+        RowsAsync(db, "SHOW RETENTION POLICIES", (columns, row) => new RetentionPolicy(
+            row[columns["name"]].GetString() ?? "",
+            Duration(row[columns["duration"]]),
+            Duration(row[columns["shardGroupDuration"]]),
+            row[columns["default"]].GetBoolean()), ct);
 
     /// <summary>The measurements of one database, or null when the backend cannot tell us.</summary>
     public Task<IReadOnlyList<string>?> ShowMeasurementsAsync(string db, CancellationToken ct) =>
         FirstColumnAsync(db, "SHOW MEASUREMENTS LIMIT 100000", ct);
 
-    /// <summary>The first column of every row of a one-statement query; null on any failure.</summary>
-    private async Task<IReadOnlyList<string>?> FirstColumnAsync(string db, string query, CancellationToken ct)
+    private Task<IReadOnlyList<string>?> FirstColumnAsync(string db, string query, CancellationToken ct) =>
+        RowsAsync(db, query, (_, row) => row[0].GetString() ?? "", ct);
+
+    private static long Duration(JsonElement text) =>
+        Retention.parseDuration(text.GetString() ?? "") is { } ns ? ns.Value : throw new FormatException($"not a duration: {text}");
+
+    /// <summary>Every row of a one-statement query, read with its series' column indices by name; null on any failure.</summary>
+    private async Task<IReadOnlyList<T>?> RowsAsync<T>(string db, string query, Func<Dictionary<string, int>, JsonElement, T> read, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, Url($"/query?db={Uri.EscapeDataString(db)}&q={Uri.EscapeDataString(query)}"));
         request.Headers.Authorization = _auth;
@@ -113,12 +123,16 @@ public sealed class BackendClient
                 return null;
             if (!result.TryGetProperty("series", out var series))
                 return [];
-            return series.EnumerateArray()
-                .SelectMany(s => s.TryGetProperty("values", out var values) ? values.EnumerateArray() : default)
-                .Select(v => v[0].GetString() ?? "")
-                .ToList();
+            var rows = new List<T>();
+            foreach (var s in series.EnumerateArray())
+            {
+                var columns = s.GetProperty("columns").EnumerateArray().Select((c, i) => (Name: c.GetString() ?? "", i)).ToDictionary(c => c.Name, c => c.i);
+                if (s.TryGetProperty("values", out var values))
+                    rows.AddRange(values.EnumerateArray().Select(row => read(columns, row)));
+            }
+            return rows;
         }
-        catch (Exception e) when (IsTransport(e, ct) || e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException)
+        catch (Exception e) when (IsTransport(e, ct) || e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or FormatException)
         {
             return null;
         }

@@ -28,8 +28,8 @@ public sealed class DatabaseCatalog
 
     public ValueTask<Existence> CheckRetentionPolicyAsync(string db, string rp, CancellationToken ct) =>
         _retentionPolicies.CheckAsync(PolicyName(db, rp), async () =>
-            (await Task.WhenAll(_clients.Select(c => c.ShowRetentionPoliciesAsync(db, ct))))
-            .Select(rps => rps?.Select(name => PolicyName(db, name)).ToList())
+            (await Task.WhenAll(_clients.Select(c => c.RetentionPoliciesAsync(db, ct))))
+            .Select(rps => rps?.Select(p => PolicyName(db, p.Name)).ToList())
             .ToArray());
 
     /// <summary>Forget a database dropped through the proxy, and its policies, so writes to it are refused again.</summary>

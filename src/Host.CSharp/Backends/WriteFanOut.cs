@@ -33,6 +33,10 @@ public sealed class WriteFanOut
     public int Dropped { get; private set; }
     /// <summary>Well-formed lines InfluxDB's storage would refuse (<see cref="LineKind.TimeTag"/>, <see cref="LineKind.OnlyTimeField"/>).</summary>
     public int Refused { get; private set; }
+    /// <summary>Well-formed lines older than the floor given to <see cref="Split"/>: beyond their retention policy.</summary>
+    public int BeyondRetention { get; private set; }
+    /// <summary>The oldest timestamp of a well-formed line, in ns; <see cref="long.MaxValue"/> when there is none.</summary>
+    public long Oldest { get; private set; } = long.MaxValue;
 
     /// <summary>InfluxDB's text for the bad lines: <c>unable to parse '…': reason</c>, one per line.</summary>
     public string ParseErrors =>
@@ -40,17 +44,22 @@ public sealed class WriteFanOut
 
     /// <summary>
     /// InfluxDB's storage answer for the refused lines, null when none: its first reason, tag keys checked first as
-    /// it does, and their count (the lines that did not parse are not in it, as in InfluxDB's answer).
+    /// it does, and their count; else the points beyond retention (the lines that did not parse are in neither, as
+    /// in InfluxDB's answer).
     /// </summary>
     public string? StorageRefusal =>
-        Refused == 0 ? null : $"partial write: {_firstTimeTag ?? _firstOnlyTimeField} dropped={Refused}";
+        Refused > 0 ? $"partial write: {_firstTimeTag ?? _firstOnlyTimeField} dropped={Refused}"
+        : BeyondRetention > 0 ? $"partial write: points beyond retention policy dropped={BeyondRetention}"
+        : null;
 
     /// <summary>
     /// Scans the body once. Every point leaves with an explicit ns timestamp: its own, converted with overflow
     /// checks, or <paramref name="nowNs"/> truncated to the precision, the same for every circle.
     /// </summary>
     /// <param name="backendsPerCircle">About how many sets of owners the lines spread over: sizes the chunks' buffers.</param>
-    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, OwnerCache.Database owners, int backendsPerCircle, int flushSize)
+    /// <param name="retentionFloorNs">Points older than this are refused as beyond retention, before any other check.</param>
+    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, OwnerCache.Database owners, int backendsPerCircle, int flushSize,
+        long retentionFloorNs)
     {
         var fanOut = new WriteFanOut();
         var defaultTime = PrecisionModule.truncate(precision, nowNs);
@@ -71,6 +80,13 @@ public sealed class WriteFanOut
                 fanOut.Reject(body[line.Start..line.End], line.Error);
                 continue;
             }
+            var timestamp = line.HasTimestamp ? line.Timestamp : defaultTime;
+            fanOut.Oldest = Math.Min(fanOut.Oldest, timestamp);
+            if (timestamp < retentionFloorNs)
+            {
+                fanOut.BeyondRetention++;
+                continue;
+            }
             if (line.Kind != LineKind.Point)
             {
                 fanOut.Refuse(line);
@@ -86,7 +102,7 @@ public sealed class WriteFanOut
             if (verbatim && IsPointSpaceTimestamp(body, line))
                 chunk.AppendVerbatim(body[line.Start..line.End]);
             else
-                chunk.Append(body[line.Start..line.FieldsEnd], line.HasTimestamp ? line.Timestamp : defaultTime);
+                chunk.Append(body[line.Start..line.FieldsEnd], timestamp);
             fanOut.Points++;
         }
         return fanOut;

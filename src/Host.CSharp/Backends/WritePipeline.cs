@@ -65,7 +65,8 @@ public sealed partial class WritePipeline : IHostedService
 
     /// <summary>
     /// Writes one request. While the journal of the previous run is being replayed, new points wait behind it (so they
-    /// never land before older ones), at most write_timeout; then the client is asked to retry.
+    /// never land before older ones), at most write_timeout; then the client is asked to retry. Points every backend
+    /// would refuse as beyond their retention policy are refused here, as InfluxDB refuses them.
     /// </summary>
     public async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body)
     {
@@ -73,12 +74,19 @@ public sealed partial class WritePipeline : IHostedService
         if (journal is not null && !journal.Replayed.IsCompleted
             && await Task.WhenAny(journal.Replayed, Task.Delay(_config.WriteTimeout, _time)) != journal.Replayed)
             return new WriteResult.NotPersisted("the write journal of the previous run is still being delivered; retry");
-        return await WriteAsync(db, rp, precision, nowNs, body, journal);
+        var fanOut = Split(db, rp, precision, nowNs, body, long.MinValue);
+        // Only points older than any policy can keep ask the backends; the first split's buffers are left to the GC.
+        if (fanOut.Oldest < nowNs - Retention.shortestReach
+            && await _backends.RetentionFloors.FloorAsync(db, rp, nowNs, fanOut.Oldest, CancellationToken.None) is var floor && fanOut.Oldest < floor)
+            fanOut = Split(db, rp, precision, nowNs, body, floor);
+        return await DeliverAsync(db, rp, fanOut, journal);
     }
 
-    private async Task<WriteResult> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, WriteJournal? journal)
+    private WriteFanOut Split(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, long retentionFloorNs) =>
+        WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners.For(db), _backendsPerCircle, _config.FlushSize, retentionFloorNs);
+
+    private async Task<WriteResult> DeliverAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal)
     {
-        var fanOut = WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners.For(db), _backendsPerCircle, _config.FlushSize);
         var chunks = fanOut.Chunks.ToList();
         if (_compressor is not null)
             await _compressor.CompressAsync(chunks.ConvertAll(c => c.Chunk));
@@ -179,7 +187,7 @@ public sealed partial class WritePipeline : IHostedService
     private async Task<bool> RedeliverAsync(string db, string rp, ReadOnlyMemory<byte> lines)
     {
         // Every journaled line carries its ns timestamp: no clock is needed.
-        var result = await WriteAsync(db, rp, Precision.Nanosecond, nowNs: 0, lines, journal: null);
+        var result = await DeliverAsync(db, rp, Split(db, rp, Precision.Nanosecond, nowNs: 0, lines, long.MinValue), journal: null);
         if (result is WriteResult.NotPersisted failed)
             LogRedeliveryFailed(db, failed.Error);
         return result is not WriteResult.NotPersisted;

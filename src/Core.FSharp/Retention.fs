@@ -1,0 +1,50 @@
+/// Which points InfluxDB refuses as beyond their retention policy, so the proxy can refuse them before it answers.
+namespace InfluxProxy.Core
+
+open System
+open FParsec
+
+/// One retention policy as a backend's SHOW RETENTION POLICIES lists it.
+type RetentionPolicy =
+    { Name: string
+      /// In ns; 0 keeps points forever.
+      Duration: int64
+      /// In ns.
+      ShardGroupDuration: int64
+      Default: bool }
+
+module Retention =
+    let private hour = 3_600_000_000_000L
+
+    /// InfluxDB allows no duration and no shard group under an hour: no point younger than both can be refused.
+    let shortestReach = 2L * hour
+
+    /// Room for the proxy's clock and the backends' to differ: a point this close to the floor is left to them.
+    let clockMargin = hour / 6L
+
+    let private unit: Parser<int64, unit> =
+        choice [ pstring "ns" >>% 1L; pstring "us" >>% 1_000L; pstring "µs" >>% 1_000L; pstring "ms" >>% 1_000_000L
+                 pstring "h" >>% hour; pstring "m" >>% 60_000_000_000L; pstring "s" >>% 1_000_000_000L ]
+
+    let private duration: Parser<int64, unit> =
+        let part = pfloat .>>. unit |>> fun (value, ns) -> int64 (Math.Round(value * float ns))
+        many1 part |>> List.sum .>> eof
+
+    /// Go's time.Duration text as InfluxDB prints it (`168h0m0s`, `30m0s`, `1.5s`, `0s`), in ns.
+    let parseDuration (text: string) : int64 option =
+        match runParserOnString duration () "duration" text with
+        | Success(ns, _, _) -> Some ns
+        | Failure _ -> None
+
+    /// The timestamp under which InfluxDB refuses a point as beyond retention whatever else the request holds, given
+    /// the policy of every backend (None where a backend could not tell): Int64.MinValue when none can be refused.
+    /// InfluxDB drops a point older than now − duration unless the request stores another point in its shard group,
+    /// which cannot be when it is a whole shard group older; the longest reach of any backend counts.
+    let refusalFloor (nowNs: int64) (policies: RetentionPolicy option seq) : int64 =
+        let policies = List.ofSeq policies
+        if policies.IsEmpty || policies |> List.exists (function Some p -> p.Duration <= 0L | None -> true) then Int64.MinValue
+        else
+            // Go durations reach 292 years: the sum could leave int64.
+            let reach = policies |> List.choose id |> List.map (fun p -> decimal p.Duration + decimal p.ShardGroupDuration) |> List.max
+            let floor = decimal nowNs - reach - decimal clockMargin
+            if floor <= decimal Int64.MinValue then Int64.MinValue else int64 floor
