@@ -9,7 +9,7 @@ let private hour = 3_600_000_000_000L
 let private now = 1_800_000_001_234_567_890L // not on a shard group boundary
 
 let private policy duration shardGroup =
-    Some { Name = "p"; Duration = duration; ShardGroupDuration = shardGroup; Default = false }
+    Some { Policy = { Name = "p"; Duration = duration; ShardGroupDuration = shardGroup; Default = false }; Groups = [] }
 
 let private examples =
     testList "examples" [
@@ -32,24 +32,39 @@ let private examples =
                 (now - 192L * hour - Retention.clockMargin) "the longest reach of any backend"
             Expect.equal (Retention.refusalFloor 0L [ policy System.Int64.MaxValue System.Int64.MaxValue ]) System.Int64.MinValue "no overflow"
         }
+
+        test "an existing shard group wider than the policy's current width lowers the floor to its start" {
+            let narrowed = policy (24L * hour) hour |> Option.map (fun b ->
+                { b with Groups = [ { Start = now - 200L * hour; End = now - 20L * hour }; { Start = now - 400L * hour; End = now - 300L * hour } ] })
+            Expect.equal (Retention.refusalFloor now [ narrowed ]) (now - 200L * hour - Retention.clockMargin)
+                "the group reaching past now - duration counts, the expired one does not"
+        }
     ]
 
 /// InfluxDB's MapShards for one request: a point older than now − duration is stored only when a point of the
-/// request not that old falls in its shard group (groups are aligned to their duration).
-let private influxStores (duration: int64) (shardGroup: int64) (times: int64 list) (t: int64) =
-    let min = now - duration
-    let group (x: int64) = x - ((x % shardGroup) + shardGroup) % shardGroup
-    t >= min || times |> List.exists (fun other -> other >= min && group other = group t)
+/// request not that old falls in its shard group: an existing one covering that point, or a new one aligned to the
+/// policy's current width.
+let private influxStores (state: RetentionState) (times: int64 list) (t: int64) =
+    let min = now - state.Policy.Duration
+    let width = state.Policy.ShardGroupDuration
+    let groupOf (x: int64) =
+        match state.Groups |> List.tryFind (fun g -> g.Start <= x && x < g.End) with
+        | Some g -> g
+        | None -> let start = x - ((x % width) + width) % width in { Start = start; End = start + width }
+    t >= min || times |> List.exists (fun q -> q >= min && (let g = groupOf q in g.Start <= t && t < g.End))
 
 let private laws =
     testList "laws" [
         testProperty "a point under the floor is one InfluxDB refuses, whatever else the request holds"
-            (Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 200)) (Gen.listOf (Gen.choose (-60, 3000))))) (fun (hours, offsets) ->
-                let duration = int64 hours * hour
-                let shardGroup = (if hours < 48 then 1L else 24L) * hour
+            (Prop.forAll (Arb.fromGen (Gen.zip3 (Gen.choose (1, 200)) (Gen.listOf (Gen.choose (-60, 3000))) (Gen.choose (0, 4)))) (fun (hours, offsets, wideGroups) ->
+                // Groups of a week left from before the policy's shard groups were narrowed to an hour.
+                let week = 168L * hour
+                let lastWeek = now - now % week
+                let groups = [ for k in 0 .. wideGroups - 1 -> { Start = lastWeek - int64 k * week; End = lastWeek - int64 (k - 1) * week } ]
+                let state = { Policy = { Name = "p"; Duration = int64 hours * hour; ShardGroupDuration = hour; Default = false }; Groups = groups }
                 let times = offsets |> List.map (fun o -> now - int64 o * hour / 7L)
-                let floor = Retention.refusalFloor now [ policy duration shardGroup ]
-                times |> List.filter (fun t -> t < floor) |> List.forall (fun t -> not (influxStores duration shardGroup times t))))
+                let floor = Retention.refusalFloor now [ Some state ]
+                times |> List.filter (fun t -> t < floor) |> List.forall (fun t -> not (influxStores state times t))))
     ]
 
 let tests = testList "Retention" [ examples; laws ]

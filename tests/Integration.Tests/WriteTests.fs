@@ -175,7 +175,18 @@ let private errors =
                 Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> circles |> List.forall (List.exists held))) "the recent point landed in every circle"
                 let forever = post (writeUrl proxy db "&precision=s") (sprintf "old value=1 %d" (now - 30L * 86400L))
                 Expect.equal forever.Status 204 "the default policy keeps points forever"
-                eventuallyPlaced proxy circles db (Map.ofList [ "old", 1L ]))
+                eventuallyPlaced proxy circles db (Map.ofList [ "old", 1L ])
+                // A finite default policy, asked for by no rp; a tag key time is named before the old points, as by InfluxDB.
+                let short = "CREATE RETENTION POLICY two ON \"%s\" DURATION 2h REPLICATION 1 SHARD DURATION 1h DEFAULT"
+                Influx.query proxy.Url db (sprintf (Printf.StringFormat<string -> string> short) db) |> ignore
+                Influx.query direct.Url directDb (sprintf (Printf.StringFormat<string -> string> short) directDb) |> ignore
+                for body, expected in
+                    [ sprintf "old value=1 %d\nrecent value=1 %d" (now - 3L * 86400L) now, "points beyond retention policy dropped=1"
+                      sprintf "old value=1 %d\ntagged,time=1 value=1 %d" (now - 3L * 86400L) now, "invalid tag key" ] do
+                    let reply = post (writeUrl proxy db "&precision=s") body
+                    let influxd = post (sprintf "%s/write?db=%s&precision=s" direct.Url directDb) body
+                    Expect.equal (reply.Status, reply.Body) (influxd.Status, influxd.Body) "InfluxDB's status and text, default policy"
+                    Expect.stringContains reply.Body expected body)
         }
 
         test "request errors have InfluxDB's status codes and texts" {

@@ -93,9 +93,17 @@ public sealed class BackendClient
     public Task<IReadOnlyList<RetentionPolicy>?> RetentionPoliciesAsync(string db, CancellationToken ct) =>
         RowsAsync(db, "SHOW RETENTION POLICIES", (columns, row) => new RetentionPolicy(
             row[columns["name"]].GetString() ?? "",
-            Duration(row[columns["duration"]]),
-            Duration(row[columns["shardGroupDuration"]]),
+            DurationNs(row[columns["duration"]]),
+            DurationNs(row[columns["shardGroupDuration"]]),
             row[columns["default"]].GetBoolean()), ct);
+
+    /// <summary>The times the shard groups of (db, rp) cover, or null when the backend cannot tell us.</summary>
+    public async Task<IReadOnlyList<ShardGroupSpan>?> ShardGroupsAsync(string db, string rp, CancellationToken ct) =>
+        (await RowsAsync("", "SHOW SHARD GROUPS", (columns, row) => (
+            Db: row[columns["database"]].GetString(),
+            Rp: row[columns["retention_policy"]].GetString(),
+            Span: new ShardGroupSpan(TimeNs(row[columns["start_time"]]), TimeNs(row[columns["end_time"]]))), ct))
+        ?.Where(g => g.Db == db && g.Rp == rp).Select(g => g.Span).ToList();
 
     /// <summary>The measurements of one database, or null when the backend cannot tell us.</summary>
     public Task<IReadOnlyList<string>?> ShowMeasurementsAsync(string db, CancellationToken ct) =>
@@ -104,8 +112,13 @@ public sealed class BackendClient
     private Task<IReadOnlyList<string>?> FirstColumnAsync(string db, string query, CancellationToken ct) =>
         RowsAsync(db, query, (_, row) => row[0].GetString() ?? "", ct);
 
-    private static long Duration(JsonElement text) =>
+    /// <summary>Throws FormatException (the answer is then unknown) for a text that is not a Go duration.</summary>
+    private static long DurationNs(JsonElement text) =>
         Retention.parseDuration(text.GetString() ?? "") is { } ns ? ns.Value : throw new FormatException($"not a duration: {text}");
+
+    /// <summary>An RFC 3339 time as InfluxDB writes it, in ns since the epoch.</summary>
+    private static long TimeNs(JsonElement text) =>
+        (DateTimeOffset.Parse(text.GetString() ?? "", System.Globalization.CultureInfo.InvariantCulture) - DateTimeOffset.UnixEpoch).Ticks * 100;
 
     /// <summary>Every row of a one-statement query, read with its series' column indices by name; null on any failure.</summary>
     private async Task<IReadOnlyList<T>?> RowsAsync<T>(string db, string query, Func<Dictionary<string, int>, JsonElement, T> read, CancellationToken ct)

@@ -96,6 +96,9 @@ public sealed class LineChunk
             Release();
     }
 
+    /// <summary>Gives the buffer back before the chunk was ever shared or journaled; it must not be used afterwards.</summary>
+    public void Discard() => Release();
+
     private void Release()
     {
         if (_lines.Length > 0)

@@ -1,39 +1,66 @@
 using System.Collections.Concurrent;
 using InfluxProxy.Core;
+using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 
 namespace InfluxProxy.Host.Backends;
 
 /// <summary>
-/// Where each (db, rp) starts refusing points as beyond retention (<see cref="Retention.refusalFloor"/>), from every
-/// backend's policies. An answer is reused for a while, but asked again before it refuses anything: a stale answer
+/// Where each (db, rp) starts refusing points as beyond retention (<see cref="Retention.refusalFloor"/>), from what
+/// every backend keeps. An answer is reused for a while, but asked again before it refuses anything: a stale answer
 /// only ever lets points through to their backends, which judge them themselves, and a point is refused only on what
 /// the backends say now.
 /// </summary>
 public sealed class RetentionFloors(IReadOnlyList<BackendClient> clients, TimeProvider time)
 {
     private static readonly TimeSpan Reuse = TimeSpan.FromSeconds(10);
-    private readonly ConcurrentDictionary<string, (FSharpOption<RetentionPolicy>[] Policies, DateTimeOffset At)> _answers = new();
+    /// <summary>A backend slower than this is taken as unable to tell: nothing is refused, and the request goes on.</summary>
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(1);
+    private readonly ConcurrentDictionary<string, (FSharpOption<RetentionState>[] Backends, DateTimeOffset At)> _answers = new();
 
     /// <summary>
     /// The floor for points of (db, rp) (rp empty: the database's default policy) at <paramref name="nowNs"/>;
     /// <see cref="long.MinValue"/> when none can be refused. Above <paramref name="oldest"/> unless the backends
     /// were asked for it now.
     /// </summary>
-    public async Task<long> FloorAsync(string db, string rp, long nowNs, long oldest, CancellationToken ct)
+    public async Task<long> FloorAsync(string db, string rp, long nowNs, long oldest)
     {
         var key = db + "\0" + rp;
         if (_answers.TryGetValue(key, out var known) && time.GetUtcNow() - known.At < Reuse
-            && Retention.refusalFloor(nowNs, known.Policies) is var reused && oldest >= reused)
+            && Retention.refusalFloor(nowNs, known.Backends) is var reused && oldest >= reused)
             return reused;
-        var policies = (await Task.WhenAll(clients.Select(c => c.RetentionPoliciesAsync(db, ct))))
-            .Select(rps => rps?.FirstOrDefault(p => rp.Length == 0 ? p.Default : p.Name == rp) is { } policy
-                ? FSharpOption<RetentionPolicy>.Some(policy)
-                : FSharpOption<RetentionPolicy>.None)
-            .ToArray();
+        var backends = await AskAllAsync(db, rp);
         if (_answers.Count > 10_000)
             _answers.Clear(); // names come from clients: keep the cache bounded
-        _answers[key] = (policies, time.GetUtcNow());
-        return Retention.refusalFloor(nowNs, policies);
+        _answers[key] = (backends, time.GetUtcNow());
+        return Retention.refusalFloor(nowNs, backends);
+    }
+
+    /// <summary>A database or policy changed through the proxy: its next write asks again.</summary>
+    public void Forget(string db)
+    {
+        foreach (var key in _answers.Keys.Where(key => key.StartsWith(db + "\0", StringComparison.Ordinal)))
+            _answers.TryRemove(key, out _);
+    }
+
+    private async Task<FSharpOption<RetentionState>[]> AskAllAsync(string db, string rp)
+    {
+        using var deadline = new CancellationTokenSource(AskTimeout, time);
+        try
+        {
+            return await Task.WhenAll(clients.Select(c => AskAsync(c, db, rp, deadline.Token)));
+        }
+        catch (OperationCanceledException)
+        {
+            return [FSharpOption<RetentionState>.None];
+        }
+    }
+
+    private static async Task<FSharpOption<RetentionState>> AskAsync(BackendClient client, string db, string rp, CancellationToken ct)
+    {
+        if ((await client.RetentionPoliciesAsync(db, ct))?.FirstOrDefault(p => rp.Length == 0 ? p.Default : p.Name == rp) is not { } policy
+            || await client.ShardGroupsAsync(db, policy.Name, ct) is not { } groups)
+            return FSharpOption<RetentionState>.None;
+        return FSharpOption<RetentionState>.Some(new RetentionState(policy, ListModule.OfSeq(groups)));
     }
 }

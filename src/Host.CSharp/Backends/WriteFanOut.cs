@@ -113,6 +113,13 @@ public sealed class WriteFanOut
         line.HasTimestamp && body[line.FieldsEnd] == (byte)' ' && body[line.FieldsEnd + 1] is not ((byte)' ' or (byte)'\t' or 0)
         && body[line.End - 1] != (byte)' ';
 
+    /// <summary>Gives every chunk's buffer back; for a split that is replaced before anything was sent.</summary>
+    public void Discard()
+    {
+        foreach (var (_, chunk) in Chunks)
+            chunk.Discard();
+    }
+
     private void Reject(ReadOnlySpan<byte> line, string reason)
     {
         Dropped++;

@@ -74,12 +74,18 @@ public sealed partial class WritePipeline : IHostedService
         if (journal is not null && !journal.Replayed.IsCompleted
             && await Task.WhenAny(journal.Replayed, Task.Delay(_config.WriteTimeout, _time)) != journal.Replayed)
             return new WriteResult.NotPersisted("the write journal of the previous run is still being delivered; retry");
+        return await DeliverAsync(db, rp, await SplitWithinRetentionAsync(db, rp, precision, nowNs, body), journal);
+    }
+
+    /// <summary>Only a request with points older than any policy can refuse asks the backends' policies.</summary>
+    private async Task<WriteFanOut> SplitWithinRetentionAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body)
+    {
         var fanOut = Split(db, rp, precision, nowNs, body, long.MinValue);
-        // Only points older than any policy can keep ask the backends; the first split's buffers are left to the GC.
-        if (fanOut.Oldest < nowNs - Retention.shortestReach
-            && await _backends.RetentionFloors.FloorAsync(db, rp, nowNs, fanOut.Oldest, CancellationToken.None) is var floor && fanOut.Oldest < floor)
-            fanOut = Split(db, rp, precision, nowNs, body, floor);
-        return await DeliverAsync(db, rp, fanOut, journal);
+        if (fanOut.Oldest >= nowNs - Retention.shortestReach
+            || await _backends.RetentionFloors.FloorAsync(db, rp, nowNs, fanOut.Oldest) is var floor && fanOut.Oldest >= floor)
+            return fanOut;
+        fanOut.Discard();
+        return Split(db, rp, precision, nowNs, body, floor);
     }
 
     private WriteFanOut Split(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, long retentionFloorNs) =>

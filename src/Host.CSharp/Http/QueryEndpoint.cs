@@ -57,31 +57,35 @@ public static class QueryEndpoint
             var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
             if (statement.Kind.IsShowDatabases && !config.DbList.IsEmpty)
                 result = ResultMerge.filterFirstColumn(FSharpFunc(name => config.DbList.Contains(name)), result);
-            TrackSchema(statement, db, succeeded: result["error"] is null, backends.Databases);
+            TrackSchema(statement, db, succeeded: result["error"] is null, backends);
             results.Add(result);
         }
         await WriteResults(context, new JsonObject { ["results"] = results });
     }
 
     /// <summary>
-    /// Keeps the write path's catalog in step with schema statements run through the proxy: what they created once
-    /// they succeeded, what they dropped even when some backend failed (forgetting only makes the next write ask).
+    /// Keeps the write path's catalog and retention floors in step with schema statements run through the proxy:
+    /// what they created once they succeeded, what they dropped even when some backend failed (forgetting only makes
+    /// the next write ask).
     /// </summary>
-    private static void TrackSchema(Statement statement, string db, bool succeeded, DatabaseCatalog catalog)
+    private static void TrackSchema(Statement statement, string db, bool succeeded, BackendSet backends)
     {
         switch (statement.Kind)
         {
             case StatementKind.CreateDatabase create when succeeded:
-                catalog.Remember(create.name);
+                backends.Databases.Remember(create.name);
                 break;
             case StatementKind.DropDatabase drop:
-                catalog.Forget(drop.name);
+                backends.Databases.Forget(drop.name);
+                backends.RetentionFloors.Forget(drop.name);
                 break;
             case StatementKind.CreateRetentionPolicy create when succeeded:
-                catalog.RememberRetentionPolicy(db, create.name);
+                backends.Databases.RememberRetentionPolicy(db, create.name);
+                backends.RetentionFloors.Forget(db); // it may be the new default
                 break;
             case StatementKind.DropRetentionPolicy drop:
-                catalog.ForgetRetentionPolicy(db, drop.name);
+                backends.Databases.ForgetRetentionPolicy(db, drop.name);
+                backends.RetentionFloors.Forget(db);
                 break;
         }
     }
