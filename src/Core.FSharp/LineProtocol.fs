@@ -100,17 +100,22 @@ type LineScanner private () =
            "missing field key"; "missing field value"; "invalid number"; "invalid boolean"; "unbalanced quotes"
            "invalid field format"; "bad timestamp"
            sprintf "time outside range %d - %d" Precision.minNanoTime Precision.maxNanoTime
-           "point is invalid"; "max key length exceeded"; "unable to parse integer: value out of range"; "invalid float"
-           "duplicate tags" |]
+           "point is invalid"; "unable to parse integer: value out of range"; "invalid float"; "duplicate tags" |]
 
     static let fail code = -1 - code
     static let MissingMeasurement, MissingFields, MissingTagKey, MissingTagValue, InvalidTagFormat = fail 0, fail 1, fail 2, fail 3, fail 4
     static let MissingFieldKey, MissingFieldValue, InvalidNumber, InvalidBoolean, UnbalancedQuotes = fail 5, fail 6, fail 7, fail 8, fail 9
-    static let InvalidFieldFormat, BadTimestamp, TimeOutOfRange, InvalidPoint, KeyTooLong = fail 10, fail 11, fail 12, fail 13, fail 14
-    static let IntegerOutOfRange, InvalidFloat, DuplicateTags = fail 15, fail 16, fail 17
+    static let InvalidFieldFormat, BadTimestamp, TimeOutOfRange, InvalidPoint = fail 10, fail 11, fail 12, fail 13
+    static let IntegerOutOfRange, InvalidFloat, DuplicateTags = fail 14, fail 15, fail 16
 
-    /// InfluxDB's MaxKeyLength: a series key (measurement and tags) must stay below 64 KiB.
+    /// InfluxDB's MaxKeyLength: a series key (measurement and tags), and each series key with a field key and the
+    /// 4-byte separator InfluxDB stores between them, must stay below 64 KiB.
     static let maxKeyLength = 65535
+    static let fieldKeySeparator = 4
+    static let keyTooLong (size: int) = $"max key length exceeded: {size} > {maxKeyLength}"
+    /// A line holds its series key, a space, a field key, `=` and a value: no longer line can hold a field key too
+    /// long for its series key, and only `Line` measures them.
+    static let longestPlainLine = maxKeyLength - fieldKeySeparator + 3
 
     static let isDigit (b: byte) = b >= '0'B && b <= '9'B
 
@@ -315,10 +320,12 @@ type LineScanner private () =
         else InvalidBoolean
 
     /// scanFields: `key=value` pairs, string values quoted; returns the position after the field set.
-    static member private Fields(buf: ReadOnlySpan<byte>, start: int, onlyTimeFields: outref<bool>) =
+    /// Also tells whether every key is `time`, and the length of the first key longer than `keyRoom` (or 0).
+    static member private Fields(buf: ReadOnlySpan<byte>, start: int, keyRoom: int, onlyTimeFields: outref<bool>, longKey: outref<int>) =
         let mutable i = start
         let mutable key = start
         onlyTimeFields <- true
+        longKey <- 0
         let mutable quoted = false
         let mutable equals = 0
         let mutable commas = 0
@@ -336,6 +343,7 @@ type LineScanner private () =
             elif b = '='B && not quoted then
                 equals <- equals + 1
                 if onlyTimeFields && not (isTime buf key i) then onlyTimeFields <- false
+                if longKey = 0 && i - key > keyRoom then longKey <- i - key
                 if (buf[i - 1] = ' 'B || buf[i - 1] = ','B) && buf[i - 2] <> '\\'B then error <- MissingFieldKey
                 elif i + 1 >= buf.Length || buf[i + 1] = ','B || buf[i + 1] = ' 'B then error <- MissingFieldValue
                 else
@@ -355,22 +363,28 @@ type LineScanner private () =
 
     static member private Line(buf: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision) : ScannedLine =
         let line = buf.Slice(0, finish)
-        let malformed code =
+        let malformedBecause reason =
             { Kind = LineKind.Malformed; Start = start; End = finish; Next = next; MeasurementEnd = start; FieldsEnd = start
-              HasTimestamp = false; Timestamp = 0L; Error = reasons[-1 - code] }
+              HasTimestamp = false; Timestamp = 0L; Error = reason }
+        let malformed code = malformedBecause reasons[-1 - code]
         let measurementEnd = LineScanner.MeasurementEnd(line, start)
         let mutable timeTag = false
         let mutable onlyTimeFields = false
+        let mutable longFieldKey = 0
         if measurementEnd < 0 then malformed measurementEnd
         else
             let keyEnd = if line[measurementEnd] = ','B then LineScanner.Tags(line, measurementEnd + 1, &timeTag) else measurementEnd
             if keyEnd < 0 then malformed keyEnd
-            elif keyEnd - start > maxKeyLength then malformed KeyTooLong
+            elif keyEnd - start > maxKeyLength then malformedBecause (keyTooLong (keyEnd - start))
             else
                 let fieldsStart = LineScanner.SkipWhitespace(line, keyEnd)
-                let fieldsEnd = if fieldsStart >= line.Length then MissingFields else LineScanner.Fields(line, fieldsStart, &onlyTimeFields)
+                let keyRoom = maxKeyLength - fieldKeySeparator - (keyEnd - start)
+                let fieldsEnd =
+                    if fieldsStart >= line.Length then MissingFields
+                    else LineScanner.Fields(line, fieldsStart, keyRoom, &onlyTimeFields, &longFieldKey)
                 if fieldsEnd < 0 then malformed fieldsEnd
                 elif fieldsEnd = fieldsStart then malformed MissingFields
+                elif longFieldKey > 0 then malformedBecause (keyTooLong (keyEnd - start + fieldKeySeparator + longFieldKey))
                 else
                     // scanTime: optional integer, maybe negative, then only spaces.
                     let tsStart = LineScanner.SkipWhitespace(line, fieldsEnd)
@@ -598,7 +612,8 @@ type LineScanner private () =
               HasTimestamp = false; Timestamp = 0L; Error = null }
         else
             let mutable scanned = Unchecked.defaultof<ScannedLine>
-            if plain && Vector256.IsHardwareAccelerated && LineScanner.PlainLine(body, start, finish, next, precision, &scanned) then scanned
+            if plain && Vector256.IsHardwareAccelerated && finish - start <= longestPlainLine
+               && LineScanner.PlainLine(body, start, finish, next, precision, &scanned) then scanned
             else LineScanner.Line(body, start, finish, next, precision)
 
     /// Whether the body has lines and none of them parses: InfluxDB answers their parse errors before it looks the

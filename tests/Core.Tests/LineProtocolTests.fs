@@ -120,6 +120,21 @@ let private examples =
             Expect.isFalse (onlyMalformed "\n# comment\n") "blank lines only"
         }
 
+        test "a series key, or a series key with one of its field keys, over 64 KiB is refused with InfluxDB's sizes" {
+            let padding = "\n#" + System.String(' ', 160)
+            for line, reason in
+                [ "m," + System.String('t', 65535) + "=1 v=1", Some "max key length exceeded: 65539 > 65535"
+                  "m " + System.String('k', 65531) + "=1", Some "max key length exceeded: 65536 > 65535"
+                  "m v=1," + System.String('k', 65531) + "=\"s\"", Some "max key length exceeded: 65536 > 65535"
+                  "m " + System.String('k', 65530) + "=1", None
+                  "m,t=1 " + System.String('k', 65526) + "=1 5", None ] do
+                for body in [ line; line + padding ] do
+                    match one Nanosecond body, reason with
+                    | Error(_, actual), Some expected -> Expect.equal actual expected (string line.Length)
+                    | Ok _, None -> ()
+                    | other, _ -> failtestf "%d bytes: %A" line.Length other
+        }
+
         test "a tag key named twice is refused as InfluxDB 1.6 does, whatever the order, after the tags' own syntax" {
             refuses "cpu,a=1,a=2 value=1" "duplicate tags"
             refuses "cpu,b=1,a=2,b=3 value=1" "duplicate tags"
