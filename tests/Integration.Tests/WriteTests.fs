@@ -330,6 +330,7 @@ let private outages =
                         ProxyProcess.kill proxy)
                     usingRestarted proxy (fun again ->
                         eventuallyPlaced again circles db (expectedCounts "j" 3_000)
+                        waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> again.Log.Contains "records of the previous run replayed") |> ignore
                         Expect.stringContains again.Log "records of the previous run replayed" "the journal was replayed")
                 finally ProxyProcess.dispose proxy)
         }
@@ -408,6 +409,8 @@ let private refusals =
                 eventuallyPlaced proxy circles db (Map.ofList [ "typed", 1L; "other", 1L ])
                 let counted () = (get (proxy.Url + "/metrics")).Body.Split('\n') |> Array.exists (fun l -> l.StartsWith "influxproxy_backend_partial_write_points_total{" && not (l.EndsWith " 0"))
                 Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) counted) "counted in /metrics"
+                // The proxy's output is read as it comes: the line may follow the counter by a moment.
+                waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> proxy.Log.Contains "field type conflict") |> ignore
                 Expect.stringContains proxy.Log "field type conflict" "logged with the backend's reason")
         }
 
