@@ -21,7 +21,8 @@ type ShardGroupSpan = { Start: int64; End: int64 }
 type RetentionState = { Policy: RetentionPolicy; Groups: ShardGroupSpan list }
 
 module Retention =
-    let private hour = 3_600_000_000_000L
+    let private second = 1_000_000_000L
+    let private hour = 3_600L * second
 
     /// InfluxDB allows no duration and no shard group under an hour: no point younger than both can be refused.
     let shortestReach = 2L * hour
@@ -31,7 +32,7 @@ module Retention =
 
     let private durationUnit: Parser<int64, unit> =
         choice [ pstring "ns" >>% 1L; pstring "us" >>% 1_000L; pstring "µs" >>% 1_000L; pstring "ms" >>% 1_000_000L
-                 pstring "h" >>% hour; pstring "m" >>% 60_000_000_000L; pstring "s" >>% 1_000_000_000L ]
+                 pstring "h" >>% hour; pstring "m" >>% 60L * second; pstring "s" >>% second ]
 
     let private duration: Parser<int64, unit> =
         let part = pfloat .>>. durationUnit |>> fun (value, ns) -> int64 (Math.Round(value * float ns))
@@ -55,6 +56,9 @@ module Retention =
             let lowestStored (b: RetentionState) =
                 let min = decimal nowNs - decimal b.Policy.Duration
                 let newGroup = min - decimal b.Policy.ShardGroupDuration
-                b.Groups |> List.filter (fun g -> decimal g.End > min) |> List.fold (fun low g -> Math.Min(low, decimal g.Start)) newGroup
+                // A group ending just before the proxy's min may still reach past the backend's (its clock, and
+                // the whole seconds SHOW SHARD GROUPS prints).
+                let reachesPast (g: ShardGroupSpan) = decimal g.End + decimal second > min - decimal clockMargin
+                b.Groups |> List.filter reachesPast |> List.fold (fun low g -> Math.Min(low, decimal g.Start)) newGroup
             let floor = (backends |> List.choose id |> List.map lowestStored |> List.min) - decimal clockMargin
             if floor <= decimal Int64.MinValue then Int64.MinValue else int64 floor

@@ -38,6 +38,9 @@ let private examples =
                 { b with Groups = [ { Start = now - 200L * hour; End = now - 20L * hour }; { Start = now - 400L * hour; End = now - 300L * hour } ] })
             Expect.equal (Retention.refusalFloor now [ narrowed ]) (now - 200L * hour - Retention.clockMargin)
                 "the group reaching past now - duration counts, the expired one does not"
+            let nearly = policy (24L * hour) hour |> Option.map (fun b -> { b with Groups = [ { Start = now - 100L * hour; End = now - 24L * hour - hour / 12L } ] })
+            Expect.equal (Retention.refusalFloor now [ nearly ]) (now - 100L * hour - Retention.clockMargin)
+                "a group ending within the clocks' margin of now - duration may still reach past the backend's"
         }
     ]
 

@@ -50,8 +50,9 @@ public sealed class RetentionFloors(IReadOnlyList<BackendClient> clients, TimePr
         {
             return await Task.WhenAll(clients.Select(c => AskAsync(c, db, rp, deadline.Token)));
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ArgumentException)
         {
+            // Too slow, or an answer we cannot read: refuse nothing.
             return [FSharpOption<RetentionState>.None];
         }
     }
