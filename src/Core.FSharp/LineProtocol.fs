@@ -113,8 +113,8 @@ type LineScanner private () =
     static let maxKeyLength = 65535
     static let fieldKeySeparator = 4
     static let keyTooLong (size: int) = $"max key length exceeded: {size} > {maxKeyLength}"
-    /// A line holds its series key, a space, a field key, `=` and a value: no longer line can hold a field key too
-    /// long for its series key, and only `Line` measures them.
+    /// A line holds its series key, a space, a field key, `=` and a value: no line this long or shorter holds a key
+    /// over the limit, so only `Line` measures keys.
     static let longestPlainLine = maxKeyLength - fieldKeySeparator + 3
 
     static let isDigit (b: byte) = b >= '0'B && b <= '9'B
@@ -507,7 +507,7 @@ type LineScanner private () =
                 previousKey <- p + 1
                 previousKeyEnd <- equals
                 p <- stop
-        if ok && p - start <= maxKeyLength then p else -1
+        if ok then p else -1
 
     /// The usual field values — `[-]digits`, `[-]digits.digits`, `[-]digits i`, with at most 17 digits before any
     /// point, so always in range — ending the field; -1 for anything else, which `Number` decides.

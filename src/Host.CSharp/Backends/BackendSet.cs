@@ -47,7 +47,6 @@ public sealed partial class BackendSet : IHostedService
     public Backend this[BackendInfo info] => _backends[info.Id];
 
     public DatabaseCatalog Databases { get; private set; } = null!;
-    public RetentionFloors RetentionFloors { get; private set; } = null!;
 
     /// <summary>Null when <c>write_ack</c> is <c>stored</c>.</summary>
     public WriteJournal? Journal { get; private set; }
@@ -70,7 +69,6 @@ public sealed partial class BackendSet : IHostedService
         if (_config.WriteAck.IsJournaled)
             Journal = await WriteJournal.OpenAsync(_config.DataDir, _time, _loggers, ct);
         Databases = new DatabaseCatalog(_backends.Select(b => b.Client).ToList(), _time);
-        RetentionFloors = new RetentionFloors(_backends.Select(b => b.Client).ToList(), _time);
         var monitor = new HealthMonitor(_backends, _config.CheckInterval, _time, _loggers.CreateLogger<HealthMonitor>());
         _loops.Add(Task.Run(() => monitor.RunAsync(_stopping.Token), CancellationToken.None));
         foreach (var backend in _backends)

@@ -21,7 +21,11 @@ public sealed class DatabaseCatalog
         _clients = clients;
         _databases = new KnownNames(time);
         _retentionPolicies = new KnownNames(time);
+        RetentionFloors = new RetentionFloors(clients, time);
     }
+
+    /// <summary>Where each policy starts refusing points as too old; forgotten with the schema changes below.</summary>
+    public RetentionFloors RetentionFloors { get; }
 
     public ValueTask<Existence> CheckAsync(string db, CancellationToken ct) =>
         _databases.CheckAsync(db, () => Task.WhenAll(_clients.Select(c => c.ShowDatabasesAsync(ct))));
@@ -37,16 +41,27 @@ public sealed class DatabaseCatalog
     {
         _databases.Forget(db);
         _retentionPolicies.ForgetPrefix(PolicyName(db, ""));
+        RetentionFloors.Forget(db);
     }
 
     /// <summary>Remember a database created through the proxy, so a write right after it is not refused.</summary>
     public void Remember(string db) => _databases.Remember(db);
 
-    public void ForgetRetentionPolicy(string db, string rp) => _retentionPolicies.Forget(PolicyName(db, rp));
+    public void ForgetRetentionPolicy(string db, string rp)
+    {
+        _retentionPolicies.Forget(PolicyName(db, rp));
+        RetentionFloors.Forget(db);
+    }
 
-    public void RememberRetentionPolicy(string db, string rp) => _retentionPolicies.Remember(PolicyName(db, rp));
+    /// <summary>A policy created through the proxy; it may be the database's new default.</summary>
+    public void RememberRetentionPolicy(string db, string rp)
+    {
+        _retentionPolicies.Remember(PolicyName(db, rp));
+        RetentionFloors.Forget(db);
+    }
 
-    private static string PolicyName(string db, string rp) => db + "\0" + rp;
+    /// <summary>A policy's key in the caches: the database's name is its prefix.</summary>
+    internal static string PolicyName(string db, string rp) => db + "\0" + rp;
 
     /// <summary>
     /// Names some backend has, cached; a miss asks every backend again (at most once per second per name), and only

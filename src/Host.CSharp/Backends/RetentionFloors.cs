@@ -25,7 +25,7 @@ public sealed class RetentionFloors(IReadOnlyList<BackendClient> clients, TimePr
     /// </summary>
     public async Task<long> FloorAsync(string db, string rp, long nowNs, long oldest)
     {
-        var key = db + "\0" + rp;
+        var key = DatabaseCatalog.PolicyName(db, rp);
         if (_answers.TryGetValue(key, out var known) && time.GetUtcNow() - known.At < Reuse
             && Retention.refusalFloor(nowNs, known.Backends) is var reused && oldest >= reused)
             return reused;
@@ -39,7 +39,8 @@ public sealed class RetentionFloors(IReadOnlyList<BackendClient> clients, TimePr
     /// <summary>A database or policy changed through the proxy: its next write asks again.</summary>
     public void Forget(string db)
     {
-        foreach (var key in _answers.Keys.Where(key => key.StartsWith(db + "\0", StringComparison.Ordinal)))
+        var prefix = DatabaseCatalog.PolicyName(db, "");
+        foreach (var key in _answers.Keys.Where(key => key.StartsWith(prefix, StringComparison.Ordinal)))
             _answers.TryRemove(key, out _);
     }
 

@@ -82,7 +82,7 @@ public sealed partial class WritePipeline : IHostedService
     {
         var fanOut = Split(db, rp, precision, nowNs, body, long.MinValue);
         if (fanOut.Oldest >= nowNs - Retention.shortestReach
-            || await _backends.RetentionFloors.FloorAsync(db, rp, nowNs, fanOut.Oldest) is var floor && fanOut.Oldest >= floor)
+            || await _backends.Databases.RetentionFloors.FloorAsync(db, rp, nowNs, fanOut.Oldest) is var floor && fanOut.Oldest >= floor)
             return fanOut;
         fanOut.Discard();
         return Split(db, rp, precision, nowNs, body, floor);

@@ -57,35 +57,31 @@ public static class QueryEndpoint
             var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
             if (statement.Kind.IsShowDatabases && !config.DbList.IsEmpty)
                 result = ResultMerge.filterFirstColumn(FSharpFunc(name => config.DbList.Contains(name)), result);
-            TrackSchema(statement, db, succeeded: result["error"] is null, backends);
+            TrackSchema(statement, db, succeeded: result["error"] is null, backends.Databases);
             results.Add(result);
         }
         await WriteResults(context, new JsonObject { ["results"] = results });
     }
 
     /// <summary>
-    /// Keeps the write path's catalog and retention floors in step with schema statements run through the proxy:
-    /// what they created once they succeeded, what they dropped even when some backend failed (forgetting only makes
-    /// the next write ask).
+    /// Keeps the write path's catalog in step with schema statements run through the proxy: what they created once
+    /// they succeeded, what they dropped even when some backend failed (forgetting only makes the next write ask).
     /// </summary>
-    private static void TrackSchema(Statement statement, string db, bool succeeded, BackendSet backends)
+    private static void TrackSchema(Statement statement, string db, bool succeeded, DatabaseCatalog catalog)
     {
         switch (statement.Kind)
         {
             case StatementKind.CreateDatabase create when succeeded:
-                backends.Databases.Remember(create.name);
+                catalog.Remember(create.name);
                 break;
             case StatementKind.DropDatabase drop:
-                backends.Databases.Forget(drop.name);
-                backends.RetentionFloors.Forget(drop.name);
+                catalog.Forget(drop.name);
                 break;
             case StatementKind.CreateRetentionPolicy create when succeeded:
-                backends.Databases.RememberRetentionPolicy(db, create.name);
-                backends.RetentionFloors.Forget(db); // it may be the new default
+                catalog.RememberRetentionPolicy(db, create.name);
                 break;
             case StatementKind.DropRetentionPolicy drop:
-                backends.Databases.ForgetRetentionPolicy(db, drop.name);
-                backends.RetentionFloors.Forget(db);
+                catalog.ForgetRetentionPolicy(db, drop.name);
                 break;
         }
     }
