@@ -361,6 +361,61 @@ type LineScanner private () =
         elif equals = 0 || commas <> equals - 1 then InvalidFieldFormat
         else i
 
+    /// InfluxDB reads a field set twice (models/points.go): scanFields checks it, then walkFields and its storage's
+    /// field iterator read it again by other rules: a key ends at the first `=` not after a backslash, a value at the
+    /// first comma outside double quotes, where only `\"` and `\\` escape. The readings part only over backslashes
+    /// and quotes. Every field of the second reading must be one the first accepts: otherwise InfluxDB refuses the
+    /// line ("invalid value"), or its storage fails on it with a 500 that every retry meets again, or stores a value
+    /// nobody wrote, or its process dies (a string value of one quote). Null when they agree, else the reason.
+    static member private SecondReading(fields: ReadOnlySpan<byte>) : string =
+        if fields.IndexOfAny('\\'B, '"'B) < 0 then null
+        else
+            let mutable field = 0
+            let mutable invalid = null
+            let mutable ambiguous = null
+            while isNull invalid && field < fields.Length do
+                // scanTo: walkFields slices each field off, so a field's first byte has no byte before it
+                let mutable equals = field
+                while equals < fields.Length && not (fields[equals] = '='B && (equals = field || fields[equals - 1] <> '\\'B)) do
+                    equals <- equals + 1
+                let key = fields.Slice(field, equals - field)
+                if equals > fields.Length - 2 then invalid <- "invalid value: field-key=" + Text.Encoding.UTF8.GetString key
+                else
+                    let valueEnd = LineScanner.SecondReadingValueEnd(fields, equals + 1)
+                    let value = fields.Slice(equals + 1, valueEnd - equals - 1)
+                    if isNull ambiguous && not (LineScanner.IsWholeValue value) then
+                        let keyText, valueText = Text.Encoding.UTF8.GetString key, Text.Encoding.UTF8.GetString value
+                        ambiguous <- $"ambiguous field set: InfluxDB reads key {keyText} with value {valueText}, which is not a valid field value"
+                    field <- valueEnd + 1
+            // InfluxDB's parser walks every field before its storage reads a value.
+            if isNull invalid then ambiguous else invalid
+
+    /// scanFieldValue: up to the first comma outside double quotes; only `\"` and `\\` are escapes.
+    static member private SecondReadingValueEnd(fields: ReadOnlySpan<byte>, start: int) =
+        let mutable i = start
+        let mutable quoted = false
+        let mutable fin = false
+        while not fin && i < fields.Length do
+            let b = fields[i]
+            if b = '\\'B && i + 1 < fields.Length && (fields[i + 1] = '"'B || fields[i + 1] = '\\'B) then i <- i + 2
+            elif b = '"'B then quoted <- not quoted; i <- i + 1
+            elif b = ','B && not quoted then fin <- true
+            else i <- i + 1
+        i
+
+    /// Whether `value`, alone, is one field value as scanFields reads values: a number, a boolean, or a string whose
+    /// closing quote is its last byte.
+    static member private IsWholeValue(value: ReadOnlySpan<byte>) =
+        if value.IsEmpty then false
+        elif value[0] = '"'B then
+            let mutable i = 1
+            while i < value.Length && value[i] <> '"'B do
+                i <- if value[i] = '\\'B && i + 1 < value.Length then i + 2 else i + 1
+            i = value.Length - 1
+        elif isDigit value[0] || value[0] = '-'B || value[0] = '.'B || value[0] = 'N'B || value[0] = 'n'B then
+            LineScanner.Number(value, 0) = value.Length
+        else LineScanner.Boolean(value, 0) = value.Length
+
     static member private Line(buf: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision) : ScannedLine =
         let line = buf.Slice(0, finish)
         let malformedBecause reason =
@@ -382,8 +437,11 @@ type LineScanner private () =
                 let fieldsEnd =
                     if fieldsStart >= line.Length then MissingFields
                     else LineScanner.Fields(line, fieldsStart, keyRoom, &onlyTimeFields, &longFieldKey)
+                let ambiguity =
+                    if fieldsEnd > fieldsStart then LineScanner.SecondReading(line.Slice(fieldsStart, fieldsEnd - fieldsStart)) else null
                 if fieldsEnd < 0 then malformed fieldsEnd
                 elif fieldsEnd = fieldsStart then malformed MissingFields
+                elif not (isNull ambiguity) then malformedBecause ambiguity
                 elif longFieldKey > 0 then malformedBecause (keyTooLong (keyEnd - start + fieldKeySeparator + longFieldKey))
                 else
                     // scanTime: optional integer, maybe negative, then only spaces.
@@ -747,13 +805,54 @@ module LineProtocol =
         pipe2 (opt (pchar '-')) digits (fun s d -> (if s.IsSome then "-" else "") + d)
         >>= fun text -> match Int64.TryParse text with | true, v -> preturn v | _ -> fail "bad timestamp"
 
+    /// field_set, with the text it was read from.
+    let private fieldSet: P<string * (string * FieldValue) list> =
+        withSkippedString (fun text fields -> text, fields) (sepBy1 field (pchar ','))
+
     /// line: leading blanks, measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
-    let private line: P<Point> =
-        blanks >>. notFollowedByL (pchar '#') "a comment, not a point" >>. pipe4 measurement tags (pchar ' ' >>. blanks >>. sepBy1 field (pchar ','))
+    let private line: P<Point * string> =
+        blanks >>. notFollowedByL (pchar '#') "a comment, not a point" >>. pipe4 measurement tags (pchar ' ' >>. blanks >>. fieldSet)
             ((attempt (many1Satisfy (fun c -> c = ' ' || c = '\t' || c = '\000') >>. timestamp |>> Some) .>> skipManySatisfy ((=) ' '))
              <|> (blanks >>% None))
-            (fun m tags fields ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts })
+            (fun m tags (text, fields) ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts }, text)
         .>> eof
+
+    let private wholeValue: P<FieldValue> = (stringValue <|> number <|> boolean) .>> eof
+
+    /// InfluxDB's second reading of a field set (models/points.go walkFields, and its storage's field iterator): a key
+    /// up to the first `=` not after a backslash, a value up to the first comma outside double quotes, where only
+    /// `\"` and `\\` escape. Each value it finds must be a whole field value of the grammar above; the reason
+    /// otherwise, in the words the proxy answers with.
+    let secondReading (fieldSet: string) : Result<unit, string> =
+        let rec keyEnd (rest: string) i =
+            if i >= rest.Length || (rest[i] = '=' && (i = 0 || rest[i - 1] <> '\\')) then i else keyEnd rest (i + 1)
+        let rec valueEnd (rest: string) i quoted =
+            if i >= rest.Length then i
+            elif rest[i] = '\\' && i + 1 < rest.Length && (rest[i + 1] = '"' || rest[i + 1] = '\\') then valueEnd rest (i + 2) quoted
+            elif rest[i] = '"' then valueEnd rest (i + 1) (not quoted)
+            elif rest[i] = ',' && not quoted then i
+            else valueEnd rest (i + 1) quoted
+        /// The (key, value) pairs, or the key walkFields stops at.
+        let rec fields (rest: string) : Result<(string * string) list, string> =
+            if rest = "" then Result.Ok []
+            else
+                let equals = keyEnd rest 0
+                let key = rest.Substring(0, equals)
+                if equals > rest.Length - 2 then Result.Error("invalid value: field-key=" + key)
+                else
+                    let stop = valueEnd rest (equals + 1) false
+                    fields (rest.Substring(min rest.Length (stop + 1)))
+                    |> Result.map (fun later -> (key, rest.Substring(equals + 1, stop - equals - 1)) :: later)
+        let storable (_, value) =
+            match runParserOnString wholeValue () "value" value with
+            | Success _ -> true
+            | Failure _ -> false
+        fields fieldSet
+        |> Result.bind (fun read ->
+            match read |> List.tryFind (storable >> not) with
+            | None -> Result.Ok()
+            | Some(key, value) ->
+                Result.Error $"ambiguous field set: InfluxDB reads key {key} with value {value}, which is not a valid field value")
 
     /// What InfluxDB's storage makes of a point it parsed, before storing anything (tsdb/shard.go): a tag key `time`
     /// is refused, then a field set with no key but `time`.
@@ -762,8 +861,9 @@ module LineProtocol =
         elif point.Fields |> List.forall (fun (key, _) -> key = "time") then LineKind.OnlyTimeField
         else LineKind.Point
 
-    /// Parses one line (its newline removed); the error says where it stopped.
+    /// Parses one line (its newline removed) as InfluxDB stores it: both readings of its field set. The error says
+    /// where the grammar stopped, or why the second reading refuses.
     let parseLine (text: string) : Result<Point, string> =
         match runParserOnString line () "line" text with
-        | Success(point, _, _) -> Result.Ok point
+        | Success((point, fieldSet), _, _) -> secondReading fieldSet |> Result.map (fun () -> point)
         | Failure(message, _, _) -> Result.Error message

@@ -111,6 +111,21 @@ let private examples =
             refuses "m,time=1 v=1x" "invalid number" // a line must parse before it is judged
         }
 
+        test "a field set InfluxDB reads otherwise the second time is refused before it can jam or kill a backend" {
+            // influxd 1.6.7 exits on the first (a string value of one quote), answers the second 500 at every retry
+            // (its storage reads the bool `b"`), and refuses the third itself at parse time.
+            refuses "m a\\\\=\"=\"" "ambiguous field set: InfluxDB reads key a\\\\=\" with value \", which is not a valid field value"
+            refuses "cpu value\\\\=\"a=b\" 1700000000000000000" "ambiguous field set: InfluxDB reads key value\\\\=\"a with value b\", which is not a valid field value"
+            refuses "m a\\\\=1" "invalid value: field-key=a\\\\=1"
+            // InfluxDB's parser walks every field before its storage reads a value: its refusal comes first.
+            refuses "m a=-2i,a\\==\"x,y=1\",a\\\\=\"=\\\",\"" "invalid value: field-key=\""
+            // Read another way, but every field it finds is one InfluxDB stores (here a field named `a\=1,b`).
+            accepts "m a\\\\=1,b=2 1"
+            accepts "m path=\"C:\\\\dir\\\\\",s=\"x,y=1\",q=\"say \\\"hi\\\"\""
+            // InfluxDB's first reading lets text follow a closing quote, its second reads `"x"y`, and it stores `x"`.
+            refuses "m a=\"x\"y,b=1" "ambiguous field set: InfluxDB reads key a with value \"x\"y, which is not a valid field value"
+        }
+
         test "a body is only malformed when it has lines and none parses" {
             let onlyMalformed (body: string) = LineScanner.OnlyMalformed(ReadOnlySpan(Encoding.UTF8.GetBytes body), Nanosecond)
             Expect.isTrue (onlyMalformed "bad\n# comment\nworse value=") "bad lines only"
@@ -269,6 +284,29 @@ let private mutatedLines =
     }
     |> Gen.filter (fun l -> not (l.Contains "\n"))
 
+/// Lines whose field sets InfluxDB may read two ways: keys ending in backslashes, `=` and commas inside strings,
+/// escaped quotes; then up to two edits with the bytes the two readings treat differently.
+let private escapedLines =
+    let key = Gen.elements [ "a"; "b"; "a\\"; "a\\\\"; "a\\="; "k\\ x"; "\\\""; "v" ]
+    let value =
+        Gen.elements [ "1"; "-2i"; "t"; "\"x\""; "\"=\""; "\"a=b\""; "\"=1\""; "\"=1i\""; "\"=t\""; "\"x,y=1\""; "\"\\\\\""
+                       "\"\\\"\""; "\"=\\\"\""; "\"=t,b=1\""; "\"=1,\""; "\"\"" ]
+    gen {
+        let! fields = Gen.nonEmptyListOf (Gen.zip key value) |> Gen.map (List.truncate 3)
+        let! timestamp = Gen.elements [ ""; " 1" ]
+        let line = "m " + (fields |> List.map (fun (k, v) -> k + "=" + v) |> String.concat ",") + timestamp
+        let edit (line: string) =
+            gen {
+                let! at = Gen.choose (2, line.Length)
+                let! c = Gen.elements [ '\\'; '"'; '='; ','; '1' ]
+                return line.Insert(at, string c)
+            }
+        let! edits = Gen.choose (0, 2)
+        let mutable result = Gen.constant line
+        for _ in 1..edits do result <- Gen.bind edit result
+        return! result
+    }
+
 let private reference =
     testList "reference grammar" [
         test "the FParsec grammar reads the examples as InfluxDB does" {
@@ -311,6 +349,23 @@ let private reference =
                 let alone = scanAll Nanosecond line
                 let followed = scanAll Nanosecond (line + "\n#" + System.String(' ', 160))
                 alone = followed))
+
+        test "the reference's second reading refuses what InfluxDB's refuses, in the proxy's words" {
+            Expect.equal (LineProtocol.secondReading "a\\\\=\"=\"") (Error "ambiguous field set: InfluxDB reads key a\\\\=\" with value \", which is not a valid field value") "one quote"
+            Expect.equal (LineProtocol.secondReading "a\\\\=1") (Error "invalid value: field-key=a\\\\=1") "no value"
+            Expect.equal (LineProtocol.secondReading "a\\\\=1,b=2") (Ok()) "a field named a\\=1,b"
+            Expect.isError (LineProtocol.parseLine "m a\\\\=\"=\"") "parseLine reads twice"
+        }
+
+        testPropertyWithConfig { config with maxTest = 3000 } "fast scanner refuses exactly what the second reading of a field set refuses, in the same words"
+            (Prop.forAll (Arb.fromGen escapedLines) (fun line ->
+                let secondReadingRefusal (reason: string) = reason.StartsWith "invalid value: field-key=" || reason.StartsWith "ambiguous field set:"
+                match LineProtocol.parseLine line, scanAll Nanosecond line with
+                | Ok point, [ Ok(measurement, _, timestamp) ] -> measurement = point.Measurement && timestamp = point.Timestamp
+                | Ok _, _ -> false
+                | Error reason, [ Error(_, scanned) ] when secondReadingRefusal reason -> scanned = reason
+                | Error reason, _ when secondReadingRefusal reason -> false
+                | Error _, _ -> true))
 
         testPropertyWithConfig { config with maxTest = 1000 } "fast scanner agrees with FParsec on every line FParsec accepts, and with what storage makes of it"
             (Prop.forAll (Arb.fromGen (Gen.oneof [ mutatedLines; plainLines ])) (fun line ->
