@@ -8,5 +8,6 @@ public sealed record Backend(
     BackendClient Client,
     BackendHealth Health,
     FileBacklog Backlog,
+    QuarantineFolder Quarantine,
     BackendWriter Writer,
     BacklogReplayer Replayer);

@@ -40,7 +40,7 @@ public sealed class BackendClient
         }
         catch (Exception e) when (IsTransport(e, ct))
         {
-            return new(WriteOutcomeKind.Unreachable, TransportReason(e));
+            return new(WentAway(e) ? WriteOutcomeKind.Died : WriteOutcomeKind.Unreachable, TransportReason(e));
         }
     }
 
@@ -156,6 +156,23 @@ public sealed class BackendClient
     /// <summary>Failures of the connection or a timeout, as opposed to our own cancellation.</summary>
     private static bool IsTransport(Exception e, CancellationToken ct) =>
         e is HttpRequestException or IOException || (e is TaskCanceledException or OperationCanceledException && !ct.IsCancellationRequested);
+
+    /// <summary>
+    /// The backend had the request and closed the connection without answering: the response ended, or the connection
+    /// was reset or aborted. Not a connection that could not be made, nor a timeout. (A pooled connection the backend
+    /// closed while idle is retried on a new one by the handler, so it does not end here.)
+    /// </summary>
+    private static bool WentAway(Exception e) =>
+        e is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }
+        || (e is HttpRequestException or IOException && Causes(e).OfType<System.Net.Sockets.SocketException>().Any(s =>
+            s.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted
+                or System.Net.Sockets.SocketError.Shutdown));
+
+    private static IEnumerable<Exception> Causes(Exception e)
+    {
+        for (var cause = e; cause is not null; cause = cause.InnerException)
+            yield return cause;
+    }
 
     private static string TransportReason(Exception e) => e switch
     {

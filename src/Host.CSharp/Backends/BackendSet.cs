@@ -61,9 +61,13 @@ public sealed partial class BackendSet : IHostedService
             var client = new BackendClient(info, _http, _config.WriteCompression);
             var health = new BackendHealth();
             var stats = new BackendStats();
-            var replayer = new BacklogReplayer(client, health, backlog, stats, _config.RewriteInterval, _time, _loggers.CreateLogger<BacklogReplayer>());
-            var writer = new BackendWriter(client, health, backlog, stats, _config.FlushSize, replayer.Wake, _loggers.CreateLogger<BackendWriter>());
-            backends.Add(new Backend(info, client, health, backlog, writer, replayer));
+            var histories = new RecordHistories();
+            var quarantine = new QuarantineFolder(_config.DataDir, info.Name);
+            var replayer = new BacklogReplayer(client, health, backlog, histories, quarantine, stats, _config.RewriteInterval, _time,
+                _loggers.CreateLogger<BacklogReplayer>());
+            var writer = new BackendWriter(client, health, backlog, histories, stats, _config.FlushSize, _time, replayer.Wake,
+                _loggers.CreateLogger<BackendWriter>());
+            backends.Add(new Backend(info, client, health, backlog, quarantine, writer, replayer));
         }
         _backends = [.. backends];
         if (_config.WriteAck.IsJournaled)

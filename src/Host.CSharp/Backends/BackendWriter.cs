@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using InfluxProxy.Core;
 using InfluxProxy.Host.Metrics;
 using InfluxProxy.Host.Backlog;
 
@@ -19,17 +20,22 @@ public sealed partial class BackendWriter
     private readonly BackendClient _client;
     private readonly BackendHealth _health;
     private readonly FileBacklog _backlog;
+    private readonly RecordHistories _histories;
     private readonly int _flushSize;
+    private readonly TimeProvider _time;
     private readonly Action _backlogGrew;
     private readonly ILogger _logger;
 
-    public BackendWriter(BackendClient client, BackendHealth health, FileBacklog backlog, BackendStats stats, int flushSize, Action backlogGrew, ILogger logger)
+    public BackendWriter(BackendClient client, BackendHealth health, FileBacklog backlog, RecordHistories histories, BackendStats stats, int flushSize,
+        TimeProvider time, Action backlogGrew, ILogger logger)
     {
         Stats = stats;
         _client = client;
         _health = health;
         _backlog = backlog;
+        _histories = histories;
         _flushSize = flushSize;
+        _time = time;
         _backlogGrew = backlogGrew;
         _logger = logger;
     }
@@ -145,17 +151,20 @@ public sealed partial class BackendWriter
                 CompleteAll(batch, new Delivery(DeliveryKind.PartialWrite, outcome.Reason));
                 break;
             default:
-                if (outcome.Kind == WriteOutcomeKind.Unreachable)
+                if (outcome.Kind is WriteOutcomeKind.Unreachable or WriteOutcomeKind.Died)
                     _health.Set(BackendState.Down);
                 else if (outcome.Kind == WriteOutcomeKind.Unauthorized)
                     _health.Set(BackendState.Unauthorized);
                 LogWriteFailed(_client.Info.Name, db, lines, outcome.Kind, outcome.Reason);
-                await ToBacklogAsync(db, rp, batch, lines);
+                if (await ToBacklogAsync(db, rp, batch, lines) is { } record && outcome.Kind == WriteOutcomeKind.Died)
+                    // The backend went away with this batch: the first of the deaths that set a record aside.
+                    _histories.Update(record, h => RecordHistoryModule.observe(_time.GetUtcNow().ToUnixTimeMilliseconds(), SendResult.NewDied(outcome.Reason), h));
                 break;
         }
     }
 
-    private async Task ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
+    /// <summary>Appends the batch to the backlog and completes its chunks; where the record ends, or null when refused.</summary>
+    private async Task<BacklogPosition?> ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
     {
         var texts = (await PartsAsync(batch)).Select(p => p.Text).ToList();
         var payload = new byte[texts.Sum(t => t.Length)];
@@ -171,7 +180,7 @@ public sealed partial class BackendWriter
             Stats.Backlogged(lines);
             CompleteAll(batch, Delivery.Backlogged);
             _backlogGrew();
-            return;
+            return result.End;
         }
         var reason = result.Outcome switch
         {
@@ -181,6 +190,7 @@ public sealed partial class BackendWriter
         };
         LogBacklogRefused(_client.Info.Name, db, lines, reason);
         CompleteAll(batch, new Delivery(DeliveryKind.Failed, reason));
+        return null;
     }
 
     private static async Task<List<BatchPart>> PartsAsync(List<LineChunk> batch)

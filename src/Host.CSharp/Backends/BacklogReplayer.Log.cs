@@ -10,4 +10,13 @@ public sealed partial class BacklogReplayer
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Error, Message = "replay of backend {Backend}'s backlog failed; retrying later")]
     private partial void LogReplayFailed(Exception error, string backend);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "backend {Backend} went away while taking a backlog record for db {Db} ({Reason})")]
+    private partial void LogWentAway(string backend, string db, string reason);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "backend {Backend} keeps refusing a backlog record for db {Db}; sending the record behind it first")]
+    private partial void LogSendingBehind(string backend, string db);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Error, Message = "backend {Backend}: a backlog record for db {Db}, rp {Rp} is quarantined in {Path}, and the records behind it follow: {Reason}")]
+    private partial void LogQuarantined(string backend, string db, string rp, string path, string reason);
 }

@@ -7,8 +7,13 @@ public enum WriteOutcomeKind
     Delivered,
     /// <summary>Worth retrying later from the backlog: 5xx, or 404 database not found while it is being created.</summary>
     Transient,
-    /// <summary>No answer: refused connection, reset, timeout. The backend is taken as down until a ping says otherwise.</summary>
+    /// <summary>No answer: refused connection, timeout. The backend is taken as down until a ping says otherwise.</summary>
     Unreachable,
+    /// <summary>
+    /// The connection closed mid-request without an answer: the backend went away while it had the batch (its process
+    /// died or restarted). Down as <see cref="Unreachable"/>, and the batch is suspected of having killed it.
+    /// </summary>
+    Died,
     /// <summary>401/403: retried from the backlog, and the backend is reported as misconfigured.</summary>
     Unauthorized,
     /// <summary>400: the backend stored the valid points and refused the rest; never retried.</summary>

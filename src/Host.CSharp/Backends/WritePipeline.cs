@@ -196,6 +196,9 @@ public sealed partial class WritePipeline : IHostedService
         var result = await DeliverAsync(db, rp, Split(db, rp, Precision.Nanosecond, nowNs: 0, lines, long.MinValue), journal: null);
         if (result is WriteResult.NotPersisted failed)
             LogRedeliveryFailed(db, failed.Error);
+        else if (result is WriteResult.PartiallyParsed unparsed)
+            // Journaled by an earlier version that took lines this one refuses (one a backend could die on).
+            LogRedeliveryRefused(db, unparsed.Dropped, unparsed.Errors);
         return result is not WriteResult.NotPersisted;
     }
 
@@ -204,4 +207,7 @@ public sealed partial class WritePipeline : IHostedService
 
     [LoggerMessage(EventId = 511, Level = LogLevel.Warning, Message = "journal record for db {Db} not delivered yet: {Reason}")]
     private partial void LogRedeliveryFailed(string db, string reason);
+
+    [LoggerMessage(EventId = 512, Level = LogLevel.Error, Message = "journal record for db {Db}: {Dropped} lines no backend can take are not delivered: {Errors}")]
+    private partial void LogRedeliveryRefused(string db, int dropped, string errors);
 }

@@ -1,10 +1,11 @@
 namespace InfluxProxy.Host.Backlog;
 
 /// <summary>
-/// An append's outcome, with the reason when it is not <see cref="AppendOutcome.Appended"/>, and where the record's
-/// payload starts when it is (for <see cref="FileBacklog.ReadAsync"/>).
+/// An append's outcome, with the reason when it is not <see cref="AppendOutcome.Appended"/>; when it is, where the
+/// record's payload starts (for <see cref="FileBacklog.ReadAsync"/>) and where the record ends (its
+/// <see cref="BacklogRecord.Next"/>).
 /// </summary>
-public readonly record struct AppendResult(AppendOutcome Outcome, string? Error, BacklogPosition? Payload = null)
+public readonly record struct AppendResult(AppendOutcome Outcome, string? Error, BacklogPosition? Payload = null, BacklogPosition? End = null)
 {
-    public static AppendResult Appended(BacklogPosition payload) => new(AppendOutcome.Appended, null, payload);
+    public static AppendResult Appended(BacklogPosition payload, BacklogPosition end) => new(AppendOutcome.Appended, null, payload, end);
 }

@@ -66,6 +66,24 @@ public sealed partial class FileBacklog
         }
     }
 
+    /// <summary>The first valid record at or after <paramref name="position"/>, up to the published durable end.</summary>
+    private BacklogRecord? ReadFrom(BacklogPosition position)
+    {
+        while (true)
+        {
+            BacklogPosition end;
+            lock (_state)
+                end = _end;
+            if (position.CompareTo(end) >= 0)
+                return null;
+            if (!TryOpenAt(ref position, end, logMissing: false, out var file, out var limit))
+                continue;
+            if (RecordFormat.ReadValid(file, position.Segment, position.Offset, limit).Record is { } record)
+                return record;
+            position = new BacklogPosition(position.Segment, limit);
+        }
+    }
+
     /// <summary>The records (and their bytes) from the read position up to <paramref name="next"/>, from their headers.</summary>
     private (long Records, long Bytes) CountThrough(BacklogPosition next)
     {

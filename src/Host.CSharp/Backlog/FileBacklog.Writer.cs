@@ -100,7 +100,8 @@ public sealed partial class FileBacklog
             _oldest ??= RecordFormat.AppendedAtOf(written[0].Record);
         }
         foreach (var append in written)
-            append.Done.TrySetResult(AppendResult.Appended(append.Payload!));
+            // The payload is the record's last part.
+            append.Done.TrySetResult(AppendResult.Appended(append.Payload!, append.Payload! with { Offset = append.Payload!.Offset + append.PayloadLength }));
     }
 
     private void Fail(PendingAppend append, string error)

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Win32.SafeHandles;
 
@@ -124,21 +122,9 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// <summary>Records committed since open (the replay rate is its derivative).</summary>
     public long ReplayedRecords { get { lock (_state) return _replayed; } }
 
-    /// <summary>
-    /// The folder of one backend's backlog, always directly inside <paramref name="dataDir"/>: the name's UTF-8 bytes,
-    /// each outside <c>[A-Za-z0-9._-]</c> escaped as <c>%XX</c> (so distinct names give distinct folders), plus
-    /// <c>.backlog</c>. Very long names are shortened and suffixed with a hash of the whole name.
-    /// </summary>
-    public static string FolderFor(string dataDir, string backendName)
-    {
-        var bytes = Encoding.UTF8.GetBytes(backendName);
-        var safe = new StringBuilder();
-        foreach (var b in bytes)
-            safe.Append(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'.' or (byte)'_' or (byte)'-' ? (char)b : $"%{b:X2}");
-        var name = safe.Length <= 200 ? safe.ToString()
-            : $"{safe.ToString(0, 180)}~{Convert.ToHexString(SHA256.HashData(bytes))[..16]}";
-        return Path.Combine(dataDir, name + ".backlog");
-    }
+    /// <summary>The folder of one backend's backlog, directly inside <paramref name="dataDir"/>: <c>&lt;escaped name&gt;.backlog</c>.</summary>
+    public static string FolderFor(string dataDir, string backendName) =>
+        Path.Combine(dataDir, FolderName.Of(backendName) + ".backlog");
 
     /// <summary>
     /// Opens (creating if needed) the backlog of <paramref name="backendName"/> under <paramref name="dataDir"/>,
@@ -341,6 +327,13 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// <summary>The oldest record not yet committed, or null when none is durable yet. Never a partial record.</summary>
     public ValueTask<BacklogRecord?> PeekAsync(CancellationToken ct) =>
         Synchronously(() => ReadHead(), ct);
+
+    /// <summary>
+    /// The record behind <paramref name="record"/> (the head from <see cref="PeekAsync"/>), or null when none is durable
+    /// yet. It stays where it is: not the head, not committed. Damage between them is stepped over.
+    /// </summary>
+    public ValueTask<BacklogRecord?> PeekBehindAsync(BacklogRecord record, CancellationToken ct) =>
+        Synchronously(() => ReadFrom(record.Next), ct);
 
     /// <summary>
     /// Marks everything up to and including <paramref name="record"/> (the head from <see cref="PeekAsync"/>) consumed,

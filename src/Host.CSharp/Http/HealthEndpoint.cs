@@ -3,9 +3,10 @@ using InfluxProxy.Host.Backends;
 namespace InfluxProxy.Host.Http;
 
 /// <summary>
-/// <c>GET /health[?pretty=true][&amp;stats=false]</c>: per circle, per backend, the original's fields (active, backlog, load, name, rewrite, url; keys
-/// sorted) plus the backlog's size and the backend's state. Backends are asked in parallel, each within
-/// <c>write_timeout</c>; a dead one shows <c>active: false</c> and an empty load.
+/// <c>GET /health[?pretty=true][&amp;stats=false]</c>: per circle, per backend, the original's fields (active, backlog,
+/// load, name, rewrite, url; keys sorted) plus the backlog's size, the records in its quarantine folder and the
+/// backend's state. Backends are asked in parallel, each within <c>write_timeout</c>; a dead one shows
+/// <c>active: false</c> and an empty load.
 /// </summary>
 public static class HealthEndpoint
 {
@@ -13,7 +14,7 @@ public static class HealthEndpoint
 
     private sealed record BackendHealthView(
         bool active, bool backlog, long backlog_bytes, long backlog_records, SortedDictionary<string, Load> load,
-        string name, bool rewrite, string state, string url);
+        string name, int quarantined_records, bool rewrite, string state, string url);
 
     private sealed record CircleHealthView(IReadOnlyList<BackendHealthView> backends, string circle);
 
@@ -49,6 +50,7 @@ public static class HealthEndpoint
             backlog_records: backlog.PendingRecords,
             load: load,
             name: backend.Info.Name,
+            quarantined_records: backend.Quarantine.Count,
             rewrite: backend.Replayer.Replaying,
             state: backend.Health.State.ToString().ToLowerInvariant(),
             url: backend.Info.Url.OriginalString.TrimEnd('/'));

@@ -22,6 +22,7 @@ public static class ProxyMetrics
     private static readonly Counter Refused = Counter("influxproxy_backend_partial_write_points_total", "Points in batches a backend answered with a partial write.");
     private static readonly Counter Replayed = Counter("influxproxy_backlog_replayed_records_total", "Backlog records a backend took on replay.");
     private static readonly Counter Dropped = Counter("influxproxy_backlog_dropped_records_total", "Backlog records a backend refused for good (logged).");
+    private static readonly Counter Quarantined = Counter("influxproxy_backlog_quarantined_records_total", "Backlog records set aside in the quarantine folder since the start (logged).");
     private static readonly Counter Corrupt = Counter("influxproxy_backlog_corrupt_records_total", "Backlog records skipped as corrupt since the start (logged).");
     private static readonly Gauge BacklogBytes = Gauge("influxproxy_backlog_bytes", "Bytes waiting in a backend's backlog.");
     private static readonly Gauge BacklogRecords = Gauge("influxproxy_backlog_records", "Records waiting in a backend's backlog.");
@@ -48,6 +49,7 @@ public static class ProxyMetrics
                 Refused.WithLabels(name).IncTo(stats.RefusedBatchPoints);
                 Replayed.WithLabels(name).IncTo(stats.ReplayedRecords);
                 Dropped.WithLabels(name).IncTo(stats.DroppedRecords);
+                Quarantined.WithLabels(name).IncTo(stats.QuarantinedRecords);
                 Corrupt.WithLabels(name).IncTo(backend.Backlog.Recovery.CorruptRecordsSkipped + backend.Backlog.CorruptRecordsSkipped);
                 BacklogBytes.WithLabels(name).Set(backend.Backlog.PendingBytes);
                 BacklogRecords.WithLabels(name).Set(backend.Backlog.PendingRecords);
