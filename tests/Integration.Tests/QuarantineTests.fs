@@ -126,6 +126,25 @@ let tests =
                     ProxyProcess.dispose proxy)
         }
 
+        test "a live batch after which the backend went away counts as the first death of its backlog record" {
+            use backend = FaultyBackend.start "die"
+            let port = freePort ()
+            let config =
+                sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d","rewrite_interval":1,"check_interval":1}"""
+                    backend.Url port
+            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "faulty") port config
+            try
+                Expect.equal (post (sprintf "%s/write?db=db" proxy.Url) "die v=1 1").Status 204 "answered from the journal"
+                let folder = Path.Combine(proxy.Dir, "data", "quarantine", "faulty")
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> Directory.Exists folder && Directory.GetFiles(folder, "*.lp").Length = 1)) "quarantined"
+                Expect.equal backend.Deaths.Value 2 "the live send and one replay"
+                Expect.equal (File.ReadAllText(Directory.GetFiles(folder, "*.lp")[0])) "die v=1 1\n" "its lines"
+                Expect.equal (post (sprintf "%s/write?db=db" proxy.Url) "ok v=1 2").Status 204 "later write"
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> backend.Taken |> Seq.exists (fun b -> b.Contains "ok v=1 2"))) "later write taken"
+            finally
+                ProxyProcess.dispose proxy
+        }
+
         test "a backlog record the backend keeps refusing is quarantined once the record behind it is taken" {
             withCluster 1 1 (fun circles ->
                 let server = circles[0][0]
