@@ -11,7 +11,7 @@ type SendResult =
     /// The backend answered and would not take it (5xx, 404): worth retrying, unless only this record meets it.
     | Refused of reason: string
     /// The connection closed mid-request without an answer: the backend went away while it had the record.
-    | Died of reason: string
+    | WentAway of reason: string
     /// Nothing was learned about the record (refused connection, timeout, credentials refused).
     | Missed
 
@@ -51,7 +51,7 @@ module RecordHistory =
     let observe (nowMs: int64) (result: SendResult) (history: RecordHistory) : RecordHistory =
         match result with
         | Taken | Missed -> history
-        | Died reason -> { history with Deaths = history.Deaths + 1; LastReason = reason }
+        | WentAway reason -> { history with Deaths = history.Deaths + 1; LastReason = reason }
         | Refused reason ->
             { history with
                 Refusals = history.Refusals + 1

@@ -26,7 +26,7 @@ switch (CommandLine.Parse(args))
         }
         try
         {
-            var app = ProxyServer.Build(config);
+            var app = await ProxyServer.BuildAsync(config);
             await app.RunAsync();
             return 0;
         }

@@ -20,9 +20,9 @@ let private examples =
         }
 
         test "a record after which the backend died twice is set aside, whatever waits behind it" {
-            let once, t = after [ Died "response ended" ]
+            let once, t = after [ WentAway "response ended" ]
             Expect.equal (RecordHistory.verdict policy t false once) Send "once"
-            let twice, t = after [ Died "response ended"; Missed; Died "response ended" ]
+            let twice, t = after [ WentAway "response ended"; Missed; WentAway "response ended" ]
             Expect.equal (RecordHistory.verdict policy t false twice) (Quarantine "the backend went away while taking it, 2 times (response ended)") "twice"
         }
 
@@ -53,7 +53,7 @@ let private examples =
     ]
 
 let private result =
-    Gen.oneof [ Gen.constant Taken; Gen.constant Missed; Gen.constant (Died "reset"); Gen.constant (Refused "status 500") ]
+    Gen.oneof [ Gen.constant Taken; Gen.constant Missed; Gen.constant (WentAway "reset"); Gen.constant (Refused "status 500") ]
 
 let private steps = Gen.listOf (Gen.zip result (Gen.choose (0, 20_000))) |> Gen.map (List.truncate 30)
 
@@ -83,7 +83,7 @@ let private laws =
         testPropertyWithConfig config "deaths alone decide from the policy's count on"
             (Prop.forAll (Arb.fromGen steps) (fun steps ->
                 let h, t = run true steps
-                let deaths = steps |> List.filter (fun (r, _) -> r = Died "reset") |> List.length
+                let deaths = steps |> List.filter (fun (r, _) -> r = WentAway "reset") |> List.length
                 h.Deaths = deaths && (deaths < policy.Deaths || isQuarantine (RecordHistory.verdict policy t false h))))
 
         testPropertyWithConfig config "the record behind goes first only when one waits, after enough refusals over enough time"

@@ -9,15 +9,20 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Microsoft.Extensions.Logging.Abstractions
-open InfluxProxy.Host.Backends
 open InfluxProxy.Host.Backlog
+open InfluxProxy.Host.Hosting
 
+/// Opens the journal in `dir` and starts its committer, as the proxy does.
 let private openWith (dir: string) (options: BacklogOptions) =
-    WriteJournal.OpenAsync(dir, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None, options)
+    task {
+        let! journal = WriteJournal.OpenAsync(dir, TimeProvider.System, NullLoggerFactory.Instance, CancellationToken.None, options)
+        journal.Start()
+        return journal
+    }
 
 let private openIn (dir: string) = openWith dir (BacklogOptions())
 
-let private close (journal: WriteJournal) = journal.DisposeAsync().AsTask().Wait()
+let private close (journal: WriteJournal) = journal.StopAsync().Wait()
 
 let private plain (text: string) = WriteJournal.Plain, [ ReadOnlyMemory(Encoding.UTF8.GetBytes text) ]
 
@@ -42,7 +47,7 @@ let private replayAll (journal: WriteJournal) (take: int -> bool) =
         let text = Encoding.UTF8.GetString lines.Span
         seen.Add text
         Task.FromResult(take (seen.Count))
-    journal.ReplayAsync(Func<_, _, _, _>(redeliver), TimeSpan.FromMilliseconds 10.0, TimeProvider.System, CancellationToken.None).Wait()
+    journal.ReplayAsync(Func<_, _, _, _>(redeliver), RetryLoop(TimeSpan.FromMilliseconds 10.0, TimeProvider.System), CancellationToken.None).Wait()
     List.ofSeq seen
 
 let private withDir (body: string -> unit) =

@@ -6,6 +6,7 @@ open Expecto
 open FsCheck.FSharp
 open InfluxProxy.Core
 open InfluxProxy.Host.Backends
+open InfluxProxy.Host.Write
 
 let private cluster =
     let backend c i = sprintf """{"name":"influxdb-%d-%d","url":"http://127.0.0.1:%d"}""" c i (8086 + 3 * c + i)

@@ -2,6 +2,7 @@
 module InfluxProxy.Testing.ReceiveBlockPoolTests
 
 open System
+open System.IO
 open System.Runtime.InteropServices
 open Expecto
 open Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets
@@ -36,10 +37,15 @@ let tests =
         }
 
         test "Kestrel's socket transport takes its pools from it, one pool for every listener" {
+            let dataDir = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-pool-%s" (Guid.NewGuid().ToString "N"))
             let config =
-                ProxyConfig.parse """{"circles":[{"name":"c","backends":[{"name":"b","url":"http://127.0.0.1:1"}]}],"listen_addr":"127.0.0.1:0"}"""
+                ProxyConfig.parse (sprintf """{"circles":[{"name":"c","backends":[{"name":"b","url":"http://127.0.0.1:1"}]}],"listen_addr":"127.0.0.1:0","data_dir":%s}""" (Text.Json.JsonSerializer.Serialize dataDir))
                 |> Result.defaultWith (failwithf "%A")
-            let app = ProxyServer.Build config
+            let app = ProxyServer.BuildAsync(config).Result
+            use _ = { new IDisposable with
+                        member _.Dispose() =
+                            app.Services.GetRequiredService<InfluxProxy.Host.Backends.BackendRegistry>().Closing.StopAsync().Wait()
+                            Directory.Delete(dataDir, true) }
             let transport = app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value
             // Kestrel reads the factory from an internal option, filled from DI.
             let factory =

@@ -1,27 +1,32 @@
+using InfluxProxy.Core;
+
 namespace InfluxProxy.Host.Backends;
 
-public enum BackendState
-{
-    /// <summary>Not probed yet; writes are tried (optimistic, as the original).</summary>
-    Unknown,
-    Up,
-    Down,
-    /// <summary>Answers, but refuses our credentials: data waits in the backlog until the config is fixed.</summary>
-    Unauthorized,
-}
-
 /// <summary>
-/// The last known state of one backend. The health monitor owns it; a writer that sees a failure may report it
-/// early so the next batches go to the backlog without waiting for a timeout.
+/// The last known state of one backend. Every change goes through <see cref="BackendStateModule.next"/>: the health
+/// monitor reports pings, the writer and the replayer report what the backend did with a write, so the next batches
+/// go to the backlog at once, without waiting for a ping.
 /// </summary>
 public sealed class BackendHealth
 {
-    private int _state = (int)BackendState.Unknown;
+    private BackendState _state = BackendState.Unknown;
 
-    public BackendState State => (BackendState)Volatile.Read(ref _state);
+    public BackendState State => Volatile.Read(ref _state);
 
     /// <summary>Writes may be sent directly (not only to the backlog).</summary>
-    public bool AcceptsWrites => State is BackendState.Up or BackendState.Unknown;
+    public bool AcceptsWrites => BackendStateModule.acceptsWrites(State);
 
-    public void Set(BackendState state) => Volatile.Write(ref _state, (int)state);
+    /// <summary>Applies what was learned; the states before and after.</summary>
+    public (BackendState Before, BackendState After) Learn(HealthEvent learned)
+    {
+        while (true)
+        {
+            var before = State;
+            var after = BackendStateModule.next(before, learned);
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _state, after, before), before))
+                return (before, after);
+        }
+    }
+
+    public void Wrote(WriteOutcome outcome) => Learn(HealthEvent.NewWrote(outcome));
 }

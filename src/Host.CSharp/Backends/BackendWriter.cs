@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using InfluxProxy.Core;
-using InfluxProxy.Host.Metrics;
 using InfluxProxy.Host.Backlog;
+using InfluxProxy.Host.Write;
+using Prometheus;
 
 namespace InfluxProxy.Host.Backends;
 
@@ -17,17 +18,19 @@ public sealed partial class BackendWriter
 {
     private readonly Channel<LineChunk> _input = Channel.CreateBounded<LineChunk>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-    private readonly BackendClient _client;
+    private readonly WriteClient _client;
     private readonly BackendHealth _health;
     private readonly FileBacklog _backlog;
     private readonly RecordHistories _histories;
     private readonly int _flushSize;
+    private readonly Histogram _flushSeconds;
     private readonly TimeProvider _time;
     private readonly Action _backlogGrew;
     private readonly ILogger _logger;
 
-    public BackendWriter(BackendClient client, BackendHealth health, FileBacklog backlog, RecordHistories histories, BackendStats stats, int flushSize,
-        TimeProvider time, Action backlogGrew, ILogger logger)
+    /// <param name="flushSeconds">The instrument every flush's time is observed on, by backend and outcome.</param>
+    public BackendWriter(WriteClient client, BackendHealth health, FileBacklog backlog, RecordHistories histories, BackendStats stats, int flushSize,
+        Histogram flushSeconds, TimeProvider time, Action backlogGrew, ILogger logger)
     {
         Stats = stats;
         _client = client;
@@ -35,12 +38,13 @@ public sealed partial class BackendWriter
         _backlog = backlog;
         _histories = histories;
         _flushSize = flushSize;
+        _flushSeconds = flushSeconds;
         _time = time;
         _backlogGrew = backlogGrew;
         _logger = logger;
     }
 
-    public BackendStats Stats { get; }
+    private BackendStats Stats { get; }
 
     /// <summary>Batches go straight to the backend: it accepts writes and nothing waits in its backlog.</summary>
     public bool SendsDirectly => _backlog.IsEmpty && _health.AcceptsWrites;
@@ -102,7 +106,7 @@ public sealed partial class BackendWriter
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             LogFlushFailed(e, _client.Info.Name, db);
-            CompleteAll(batch, new Delivery(DeliveryKind.Failed, $"backend {_client.Info.Name}: {e.Message}"));
+            CompleteAll(batch, Delivery.NewFailed($"backend {_client.Info.Name}: {e.Message}"));
         }
     }
 
@@ -114,7 +118,7 @@ public sealed partial class BackendWriter
             return;
         }
         var outcome = await SendAsync(db, rp, batch);
-        if (outcome.Kind == WriteOutcomeKind.PartialWrite && batch.Count > 1)
+        if (outcome.IsPartialWrite && batch.Count > 1)
         {
             // The backend kept the valid lines of the batch, but its answer does not say whose lines it refused: each
             // request's chunk is sent again alone (a point written twice is stored once), so only the request that
@@ -130,8 +134,9 @@ public sealed partial class BackendWriter
     {
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
         var started = Stopwatch.GetTimestamp();
-        var outcome = await BatchSender.SendAsync(_client, db, rp, await PartsAsync(batch), CancellationToken.None);
-        ProxyMetrics.FlushSeconds.WithLabels(_client.Info.Name, outcome.Kind.ToString()).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        var outcome = await _client.WriteAsync(db, rp, await PartsAsync(batch), CancellationToken.None);
+        _flushSeconds.WithLabels(_client.Info.Name, WriteOutcomeModule.label(outcome)).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _health.Wrote(outcome);
         return outcome;
     }
 
@@ -139,26 +144,22 @@ public sealed partial class BackendWriter
     private async Task SettleAsync(string db, string rp, List<LineChunk> batch, WriteOutcome outcome)
     {
         var lines = batch.Sum(c => c.Lines);
-        switch (outcome.Kind)
+        switch (outcome)
         {
-            case WriteOutcomeKind.Delivered:
+            case var _ when outcome.IsWritten:
                 Stats.Delivered(lines);
                 CompleteAll(batch, Delivery.Delivered);
                 break;
-            case WriteOutcomeKind.PartialWrite:
+            case WriteOutcome.PartialWrite refused:
                 Stats.Refused(lines);
-                LogPartialWrite(_client.Info.Name, db, lines, outcome.Reason);
-                CompleteAll(batch, new Delivery(DeliveryKind.PartialWrite, outcome.Reason));
+                LogPartialWrite(_client.Info.Name, db, lines, refused.reason);
+                CompleteAll(batch, Delivery.NewPartlyRefused(refused.reason));
                 break;
             default:
-                if (outcome.Kind is WriteOutcomeKind.Unreachable or WriteOutcomeKind.Died)
-                    _health.Set(BackendState.Down);
-                else if (outcome.Kind == WriteOutcomeKind.Unauthorized)
-                    _health.Set(BackendState.Unauthorized);
-                LogWriteFailed(_client.Info.Name, db, lines, outcome.Kind, outcome.Reason);
-                if (await ToBacklogAsync(db, rp, batch, lines) is { } record && outcome.Kind == WriteOutcomeKind.Died)
+                LogWriteFailed(_client.Info.Name, db, lines, WriteOutcomeModule.label(outcome), WriteOutcomeModule.reason(outcome));
+                if (await ToBacklogAsync(db, rp, batch, lines) is { } record && outcome is WriteOutcome.Died died)
                     // The backend went away with this batch: the first of the deaths that set a record aside.
-                    _histories.Update(record, h => RecordHistoryModule.observe(_time.GetUtcNow().ToUnixTimeMilliseconds(), SendResult.NewDied(outcome.Reason), h));
+                    _histories.Update(record, h => RecordHistoryModule.observe(_time.GetUtcNow().ToUnixTimeMilliseconds(), SendResult.NewWentAway(died.reason), h));
                 break;
         }
     }
@@ -189,7 +190,7 @@ public sealed partial class BackendWriter
             _ => $"backend {_client.Info.Name} is unavailable and its backlog cannot be written: {result.Error}",
         };
         LogBacklogRefused(_client.Info.Name, db, lines, reason);
-        CompleteAll(batch, new Delivery(DeliveryKind.Failed, reason));
+        CompleteAll(batch, Delivery.NewFailed(reason));
         return null;
     }
 

@@ -1,3 +1,6 @@
+using InfluxProxy.Core;
+using InfluxProxy.Host.Write;
+
 namespace InfluxProxy.Host.Backends;
 
 /// <summary>
@@ -13,5 +16,19 @@ public readonly record struct BatchPart(ReadOnlyMemory<byte> Lines, ReadOnlyMemo
     public bool IsCompressed => !Gzip.IsEmpty;
 
     /// <summary>The lines, decompressed when only the member is kept (a 413 split, a backlog record).</summary>
-    public ReadOnlyMemory<byte> Text => IsCompressed && Lines.IsEmpty ? InfluxProxy.Host.Backends.Gzip.Inflate(Gzip.Span) : Lines;
+    public ReadOnlyMemory<byte> Text => IsCompressed && Lines.IsEmpty ? Write.Gzip.Inflate(Gzip.Span) : Lines;
+
+    /// <summary>
+    /// A batch in two: at the part boundary nearest its middle, else where <see cref="Halving.cut"/> cuts its one part
+    /// (the halves of a part are compressed again when sent); null when only one line is left.
+    /// </summary>
+    public static (IReadOnlyList<BatchPart>, IReadOnlyList<BatchPart>)? Halve(IReadOnlyList<BatchPart> parts)
+    {
+        if (parts.Count > 1)
+            return (parts.Take(parts.Count / 2).ToList(), parts.Skip(parts.Count / 2).ToList());
+        var lines = parts[0].Text;
+        return Halving.cut(lines.Span) is { IsSome: true } cut
+            ? ([Uncompressed(lines[..cut.Value])], [Uncompressed(lines[cut.Value..])])
+            : null;
+    }
 }

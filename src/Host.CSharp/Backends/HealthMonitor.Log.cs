@@ -1,7 +1,9 @@
+using InfluxProxy.Host.Hosting;
+
 namespace InfluxProxy.Host.Backends;
 
 public sealed partial class HealthMonitor
 {
-    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "backend {Backend}: {Before} -> {After}")]
-    private partial void LogStateChanged(string backend, BackendState before, BackendState after);
+    [LoggerMessage(EventId = EventIds.StateChanged, Level = LogLevel.Information, Message = "backend {Backend}: {Before} -> {After}")]
+    private partial void LogStateChanged(string backend, string before, string after);
 }

@@ -1,55 +1,35 @@
+using InfluxProxy.Core;
+using InfluxProxy.Host.Hosting;
+
 namespace InfluxProxy.Host.Backends;
 
-/// <summary>Pings every backend each <c>check_interval</c> (in parallel, each bounded by <c>write_timeout</c>).</summary>
-public sealed partial class HealthMonitor
+/// <summary>Pings every backend each <c>check_interval</c>, in parallel, each ping bounded by <c>write_timeout</c>.</summary>
+public sealed partial class HealthMonitor(IReadOnlyList<Backend> backends, RetryLoop loop, ILogger<HealthMonitor> logger) : IBackgroundWork
 {
-    private readonly IReadOnlyList<Backend> _backends;
-    private readonly TimeSpan _interval;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _loop = Task.CompletedTask;
 
-    public HealthMonitor(IReadOnlyList<Backend> backends, TimeSpan interval, TimeProvider time, ILogger logger)
+    public void Start() => _loop = Task.Run(() => loop.RunAsync(CheckAllAsync, _stopping.Token));
+
+    public async Task StopAsync()
     {
-        _backends = backends;
-        _interval = interval;
-        _time = time;
-        _logger = logger;
+        await _stopping.CancelAsync();
+        await _loop;
     }
 
-    public async Task RunAsync(CancellationToken stopping)
+    private async Task<Next> CheckAllAsync(CancellationToken stopping)
     {
-        using var timer = new PeriodicTimer(_interval, _time);
-        do
-        {
-            await Task.WhenAll(_backends.Select(b => CheckAsync(b, stopping)));
-        }
-        while (await Ticks(timer, stopping));
+        await Task.WhenAll(backends.Select(b => CheckAsync(b, stopping)));
+        return Next.AfterInterval;
     }
 
     private async Task CheckAsync(Backend backend, CancellationToken ct)
     {
-        var before = backend.Health.State;
-        var state = await backend.Client.PingAsync(ct);
-        // InfluxDB answers /ping without checking credentials: only a write the backend accepts clears Unauthorized.
-        if (before == BackendState.Unauthorized && state == BackendState.Up)
+        var (before, after) = backend.Health.Learn(HealthEvent.NewPinged(await backend.Writes.PingAsync(ct)));
+        if (before.Equals(after) || ct.IsCancellationRequested)
             return;
-        backend.Health.Set(state);
-        if (state == before)
-            return;
-        LogStateChanged(backend.Info.Name, before, state);
-        if (state == BackendState.Up)
+        LogStateChanged(backend.Info.Name, BackendStateModule.text(before), BackendStateModule.text(after));
+        if (after.IsUp)
             backend.Replayer.Wake();
-    }
-
-    private static async Task<bool> Ticks(PeriodicTimer timer, CancellationToken stopping)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(stopping);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
     }
 }

@@ -20,17 +20,17 @@ public static class DebugVarsEndpoint
 
     private static readonly DateTime Started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
 
-    public static Task Handle(HttpContext context, BackendSet backends)
+    public static Task Handle(HttpContext context, BackendRegistry backends)
     {
         var process = Process.GetCurrentProcess();
         var vars = new Vars(
             BuildInfo.Version, BuildInfo.Commit, (DateTime.UtcNow - Started).TotalSeconds, process.WorkingSet64,
             GC.GetTotalMemory(forceFullCollection: false), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
             process.Threads.Count,
-            backends.Backends.Select(b => new BackendVars(
-                b.Info.Name, b.Health.State.ToString().ToLowerInvariant(), b.Writer.Stats.DeliveredPoints,
-                b.Writer.Stats.BackloggedPoints, b.Writer.Stats.RefusedBatchPoints, b.Backlog.PendingBytes,
-                b.Backlog.PendingRecords, b.Writer.Stats.ReplayedRecords, b.Writer.Stats.DroppedRecords, b.Replayer.Replaying)).ToList());
+            backends.Select(b => new BackendVars(
+                b.Info.Name, Core.BackendStateModule.text(b.Health.State), b.Stats.DeliveredPoints,
+                b.Stats.BackloggedPoints, b.Stats.RefusedBatchPoints, b.Backlog.PendingBytes,
+                b.Backlog.PendingRecords, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying)).ToList());
         return JsonBody.Write(context, StatusCodes.Status200OK, vars);
     }
 }

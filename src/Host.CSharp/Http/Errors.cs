@@ -1,3 +1,5 @@
+using InfluxProxy.Host.Hosting;
+
 namespace InfluxProxy.Host.Http;
 
 /// <summary>Proxy-generated errors the way InfluxDB 1.x writes them: <c>{"error":"…"}</c> plus <c>X-Influxdb-Error</c>.</summary>
@@ -52,6 +54,6 @@ public static partial class Errors
         var status => Write(context, status, $"request failed with status {status}"),
     };
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "unhandled error on {Path}")]
+    [LoggerMessage(EventId = EventIds.Unhandled, Level = LogLevel.Error, Message = "unhandled error on {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception error, string path);
 }

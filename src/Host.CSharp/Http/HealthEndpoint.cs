@@ -18,13 +18,13 @@ public static class HealthEndpoint
 
     private sealed record CircleHealthView(IReadOnlyList<BackendHealthView> backends, string circle);
 
-    public static async Task Handle(HttpContext context, Cluster cluster, BackendSet backends, Core.ProxyConfig config)
+    public static async Task Handle(HttpContext context, Cluster cluster, BackendRegistry backends, TimeSpan writeTimeout)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        timeout.CancelAfter(config.WriteTimeout);
+        timeout.CancelAfter(writeTimeout);
         // stats=false skips the per-database load (a cheap liveness view); by default it is computed, as in v2.4.7.
         var withLoad = context.Request.Query["stats"] != "false";
-        var views = await Task.WhenAll(backends.Backends.Select(b => ViewAsync(b, cluster, withLoad, timeout.Token)));
+        var views = await Task.WhenAll(backends.Select(b => ViewAsync(b, cluster, withLoad, timeout.Token)));
         var circles = cluster.Circles
             .Select(c => new CircleHealthView(c.Backends.Select(b => views[b.Id]).ToList(), c.Name))
             .ToList();
@@ -44,7 +44,7 @@ public static class HealthEndpoint
             load = []; // slower than write_timeout: shown as unknown, like an unreachable backend
         }
         return new BackendHealthView(
-            active: backend.Health.State == BackendState.Up,
+            active: backend.Health.State.IsUp,
             backlog: !backlog.IsEmpty,
             backlog_bytes: backlog.PendingBytes,
             backlog_records: backlog.PendingRecords,
@@ -52,7 +52,7 @@ public static class HealthEndpoint
             name: backend.Info.Name,
             quarantined_records: backend.Quarantine.Count,
             rewrite: backend.Replayer.Replaying,
-            state: backend.Health.State.ToString().ToLowerInvariant(),
+            state: Core.BackendStateModule.text(backend.Health.State),
             url: backend.Info.Url.OriginalString.TrimEnd('/'));
     }
 
@@ -60,12 +60,14 @@ public static class HealthEndpoint
     private static async Task<SortedDictionary<string, Load>> LoadAsync(Backend backend, Cluster cluster, CancellationToken ct)
     {
         var load = new SortedDictionary<string, Load>(StringComparer.Ordinal);
-        if (backend.Health.State != BackendState.Up || await backend.Client.ShowDatabasesAsync(ct) is not { } databases)
+        if (!backend.Health.State.IsUp || await backend.Schema.DatabasesAsync(ct) is not { IsOk: true } databases)
             return load;
-        foreach (var db in databases.Where(d => d != "_internal"))
+        foreach (var db in databases.ResultValue.Where(d => d != "_internal"))
         {
-            if (await backend.Client.ShowMeasurementsAsync(db, ct) is not { } measurements)
+            var answer = await backend.Schema.MeasurementsAsync(db, ct);
+            if (!answer.IsOk)
                 continue;
+            var measurements = answer.ResultValue;
             var inplace = measurements.Count(m => cluster.Owners(db, m)[backend.Info.Circle].Id == backend.Info.Id);
             load[db] = new Load(measurements.Count - inplace, inplace, measurements.Count);
         }

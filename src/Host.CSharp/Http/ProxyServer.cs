@@ -2,17 +2,23 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Backlog;
+using InfluxProxy.Host.Hosting;
 using InfluxProxy.Host.Metrics;
+using InfluxProxy.Host.Query;
+using InfluxProxy.Host.Schema;
+using InfluxProxy.Host.Write;
 using Prometheus;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace InfluxProxy.Host.Http;
 
-/// <summary>Builds the Kestrel application for a validated config.</summary>
+/// <summary>The composition root: builds the Kestrel application and everything it serves for a validated config.</summary>
 public static partial class ProxyServer
 {
-    public static WebApplication Build(ProxyConfig config)
+    /// <summary>Opens the backlogs and the write journal (recovering them), then builds the application.</summary>
+    public static async Task<WebApplication> BuildAsync(ProxyConfig config)
     {
         // The proxy reads proxy.json only; ASP.NET Core's appsettings files would otherwise be watched for changes
         // with a recursive inotify watcher on the working folder, which then wakes on every write below it (our own
@@ -22,26 +28,37 @@ public static partial class ProxyServer
             Args = ["--hostBuilder:reloadConfigOnChange=false"],
             ContentRootPath = AppContext.BaseDirectory,
         });
+        // One logger factory for the parts opened before the application is built and for the framework alike.
+        var loggers = LoggerFactory.Create(ConfigureLogging);
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-        });
-        builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.AddSingleton(loggers);
         builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, config));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPool.Factory>();
         builder.Services.AddSingleton(config);
-        builder.Services.AddSingleton<Cluster>();
+        var time = TimeProvider.System;
+        var cluster = new Cluster(config);
+        var backends = await BackendRegistry.OpenAsync(cluster, BackendOptions.From(config), ProxyMetrics.FlushSeconds, time, loggers);
+        var journal = config.WriteAck.IsJournaled ? await WriteJournal.OpenAsync(config.DataDir, time, loggers, CancellationToken.None) : null;
+        var schemas = backends.Select(b => b.Schema).ToList();
+        var retentionFloors = new RetentionFloors(schemas, time);
+        var compressor = Gzip.Level(config.WriteCompression) is { } level ? new ChunkCompressor(level) : null;
+        var monitor = new HealthMonitor(backends, new RetryLoop(config.CheckInterval, time), loggers.CreateLogger<HealthMonitor>());
+        var pipeline = new WritePipeline(cluster, backends, journal, retentionFloors, compressor, WriteOptions.From(config), time,
+            loggers.CreateLogger<WritePipeline>());
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(cluster);
+        builder.Services.AddSingleton(backends);
+        builder.Services.AddSingleton(new DatabaseCatalog(schemas, retentionFloors, time));
+        builder.Services.AddSingleton(pipeline);
         builder.Services.AddSingleton<Authentication>();
-        builder.Services.AddSingleton(s => new Migration.MigrationState(s.GetRequiredService<Cluster>().Circles.Count));
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<BackendSet>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<BackendSet>());
-        builder.Services.AddSingleton<WritePipeline>();
-        builder.Services.AddHostedService(s => s.GetRequiredService<WritePipeline>()); // after BackendSet: stops first
+        builder.Services.AddSingleton(new Migration.MigrationState(cluster.Circles.Count));
         builder.Services.AddSingleton<QueryRouter>();
+        // Started in this order, stopped in the reverse one, after the server has stopped taking requests: the journal
+        // replay and redeliveries first (they submit to the writers), then the pings, the replayers, the writers
+        // (drained: every queued batch is sent or backlogged; they read journaled chunks back), the journal (settled
+        // records committed), the compressor threads, and last the backlogs.
+        IBackgroundWork?[] inOrder = [backends.Closing, compressor, journal, backends.Writers, backends.Replayers, monitor, pipeline];
+        builder.Services.AddHostedService(s => new BackgroundWork([.. inOrder.OfType<IBackgroundWork>()], s.GetRequiredService<ILogger<BackgroundWork>>()));
         // Answers are gzip-compressed only for clients that ask (Accept-Encoding), as InfluxDB does.
         builder.Services.AddResponseCompression(o =>
         {
@@ -60,14 +77,24 @@ public static partial class ProxyServer
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
         app.UseHttpMetrics();
         Routes.Map(app);
-        ProxyMetrics.Export(app.Services.GetRequiredService<BackendSet>(), app.Services.GetRequiredService<TimeProvider>());
+        ProxyMetrics.Export(backends, journal, time);
+        app.Lifetime.ApplicationStopped.Register(loggers.Dispose); // flushes the console
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy");
-        var cluster = app.Services.GetRequiredService<Cluster>();
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, Config.BuildInfo.Version,
             $"{(config.HttpsEnabled ? "https" : "http")}://{config.ListenAddr.Host}:{config.ListenAddr.Port}",
             cluster.Circles.Count, cluster.Backends.Count, HashKeyModule.text(config.HashKey)));
         return app;
     }
+
+    private static void ConfigureLogging(ILoggingBuilder logging) =>
+        logging
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+            })
+            .SetMinimumLevel(LogLevel.Information)
+            .AddFilter("Microsoft", LogLevel.Warning);
 
     private static void Listen(KestrelServerOptions kestrel, ProxyConfig config)
     {
@@ -97,6 +124,6 @@ public static partial class ProxyServer
         }
     }
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "influx-proxy {Version} listening on {Address}: {Circles} circles, {Backends} backends, hash key {HashKey}")]
+    [LoggerMessage(EventId = EventIds.Started, Level = LogLevel.Information, Message = "influx-proxy {Version} listening on {Address}: {Circles} circles, {Backends} backends, hash key {HashKey}")]
     private static partial void LogStarted(ILogger logger, string version, string address, int circles, int backends, string hashKey);
 }

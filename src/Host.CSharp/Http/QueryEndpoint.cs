@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Query;
+using InfluxProxy.Host.Schema;
 
 namespace InfluxProxy.Host.Http;
 
@@ -15,7 +17,7 @@ public static class QueryEndpoint
 {
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, IndentSize = 4 };
 
-    public static async Task Handle(HttpContext context, QueryRouter router, BackendSet backends, ProxyConfig config)
+    public static async Task Handle(HttpContext context, QueryRouter router, DatabaseCatalog catalog, ProxyConfig config)
     {
         var form = await RequestValues.Read(context);
         var q = form("q");
@@ -44,7 +46,7 @@ public static class QueryEndpoint
         }
         // Passed on to the backends as the client gave them: `params` holds the values of bound parameters ($name).
         var parameters = new Dictionary<string, string> { ["rp"] = form("rp"), ["epoch"] = form("epoch"), ["params"] = form("params") };
-        if (statements.Count == 1 && QueryRouter.RouteOf(statements[0]) == Route.Owner)
+        if (statements.Count == 1 && QueryRouter.RouteOf(statements[0]) == Query.Route.Owner)
         {
             await RelayAsync(context, router, statements[0], DatabaseOf(statements[0], dbParam), parameters, form);
             return;
@@ -57,7 +59,7 @@ public static class QueryEndpoint
             var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
             if (statement.Kind.IsShowDatabases && !config.DbList.IsEmpty)
                 result = ResultMerge.filterFirstColumn(FSharpFunc(name => config.DbList.Contains(name)), result);
-            TrackSchema(statement, db, succeeded: result["error"] is null, backends.Databases);
+            TrackSchema(statement, db, succeeded: result["error"] is null, catalog);
             results.Add(result);
         }
         await WriteResults(context, new JsonObject { ["results"] = results });
@@ -116,7 +118,7 @@ public static class QueryEndpoint
         var failures = new List<string>();
         foreach (var backend in router.Candidates(db, statement))
         {
-            var (response, failure) = await backend.Client.QueryAsync(request, accept, context.RequestAborted);
+            var (response, failure) = await backend.Queries.SendAsync(request, accept, context.RequestAborted);
             if (response is null || (int)response.StatusCode >= 500)
             {
                 failures.Add($"{backend.Info.Name}: {(response is null ? failure : $"status {(int)response.StatusCode}")}");

@@ -1,3 +1,4 @@
+using InfluxProxy.Host.Hosting;
 using System.Diagnostics;
 
 namespace InfluxProxy.Host.Http;
@@ -25,6 +26,6 @@ public static partial class RequestLog
         }
     };
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "{Method} {Path}?{Query} -> {Status} in {Milliseconds:F1} ms")]
+    [LoggerMessage(EventId = EventIds.Request, Level = LogLevel.Information, Message = "{Method} {Path}?{Query} -> {Status} in {Milliseconds:F1} ms")]
     private static partial void LogRequest(ILogger logger, string method, string path, string query, int status, double milliseconds);
 }

@@ -1,6 +1,9 @@
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Migration;
+using InfluxProxy.Host.Query;
+using InfluxProxy.Host.Schema;
+using InfluxProxy.Host.Write;
 using Prometheus;
 
 namespace InfluxProxy.Host.Http;
@@ -17,15 +20,15 @@ public static class Routes
 
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
-        secured.MapGet("/debug/vars", (HttpContext c, BackendSet backends) => DebugVarsEndpoint.Handle(c, backends));
-        secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendSet backends, ProxyConfig config) =>
-            HealthEndpoint.Handle(c, cluster, backends, config));
+        secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends) => DebugVarsEndpoint.Handle(c, backends));
+        secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendRegistry backends, ProxyConfig config) =>
+            HealthEndpoint.Handle(c, cluster, backends, config.WriteTimeout));
         secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));
         secured.MapPost("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state));
-        secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, BackendSet backends, ProxyConfig config) =>
-            QueryEndpoint.Handle(c, router, backends, config));
+        secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, DatabaseCatalog catalog, ProxyConfig config) =>
+            QueryEndpoint.Handle(c, router, catalog, config));
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
-        secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time) =>
-            WriteEndpoint.Handle(c, pipeline, backends, config, time));
+        secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, ProxyConfig config, TimeProvider time) =>
+            WriteEndpoint.Handle(c, pipeline, catalog, config, time));
     }
 }

@@ -1,12 +1,13 @@
 using InfluxProxy.Core;
-using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Schema;
+using InfluxProxy.Host.Write;
 
 namespace InfluxProxy.Host.Http;
 
 /// <summary><c>POST /write?db=&amp;rp=&amp;precision=</c>: InfluxDB 1.x status codes and error texts.</summary>
 public static class WriteEndpoint
 {
-    public static async Task Handle(HttpContext context, WritePipeline pipeline, BackendSet backends, ProxyConfig config, TimeProvider time)
+    public static async Task Handle(HttpContext context, WritePipeline pipeline, DatabaseCatalog catalog, ProxyConfig config, TimeProvider time)
     {
         var query = context.Request.Query;
         var db = query["db"].ToString();
@@ -24,7 +25,7 @@ public static class WriteEndpoint
         var parsedPrecision = PrecisionModule.parse(query["precision"].ToString());
         if (parsedPrecision.IsError)
         {
-            await Errors.BadRequest(context, parsedPrecision.ErrorValue);
+            await Errors.BadRequest(context, PrecisionErrorModule.text(parsedPrecision.ErrorValue));
             return;
         }
         var precision = parsedPrecision.ResultValue;
@@ -38,42 +39,30 @@ public static class WriteEndpoint
         }
         using (body)
         {
-            if (await backends.Databases.CheckAsync(db, context.RequestAborted) == Existence.Missing)
+            if (await catalog.CheckAsync(db, context.RequestAborted) == Existence.Missing)
             {
                 await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
                 return;
             }
             // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created. A body
             // of bad lines only gets their 400 first, as from InfluxDB.
-            if (rp.Length > 0 && await backends.Databases.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing
+            if (rp.Length > 0 && await catalog.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing
                 && !LineScanner.OnlyMalformed(body.Memory.Span, precision))
             {
                 await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
                 return;
             }
             var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-            var result = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Memory);
-            await Respond(context, result);
+            var answer = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Memory);
+            await Respond(context, answer);
         }
     }
 
-    private static Task Respond(HttpContext context, WriteResult result)
+    private static Task Respond(HttpContext context, WriteAnswer answer)
     {
-        switch (result)
-        {
-            case WriteResult.Accepted:
-                context.Response.StatusCode = StatusCodes.Status204NoContent;
-                return Task.CompletedTask;
-            case WriteResult.PartiallyParsed { AnyAccepted: true } p:
-                return Errors.BadRequest(context, $"partial write: {p.Errors} dropped={p.Dropped}");
-            case WriteResult.PartiallyParsed p:
-                return Errors.BadRequest(context, p.Errors);
-            case WriteResult.StorageRefused r:
-                return Errors.BadRequest(context, r.Error);
-            case WriteResult.NotPersisted n:
-                return Errors.Write(context, StatusCodes.Status503ServiceUnavailable, n.Error);
-            default:
-                throw new InvalidOperationException($"unhandled write result {result}");
-        }
+        if (WriteAnswerModule.error(answer) is { } error)
+            return Errors.Write(context, WriteAnswerModule.status(answer), error.Value);
+        context.Response.StatusCode = WriteAnswerModule.status(answer);
+        return Task.CompletedTask;
     }
 }

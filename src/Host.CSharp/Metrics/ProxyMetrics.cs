@@ -1,4 +1,5 @@
 using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Backlog;
 using Prometheus;
 
 namespace InfluxProxy.Host.Metrics;
@@ -34,16 +35,16 @@ public static class ProxyMetrics
         "influxproxy_journal_records", "Requests in the write journal not yet delivered to every owner.");
 
     /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
-    public static void Export(BackendSet backends, TimeProvider time) =>
+    public static void Export(BackendRegistry backends, WriteJournal? journal, TimeProvider time) =>
         Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
-            JournalBytes.Set(backends.Journal?.PendingBytes ?? 0);
-            JournalRecords.Set(backends.Journal?.PendingRecords ?? 0);
-            foreach (var backend in backends.Backends)
+            JournalBytes.Set(journal?.PendingBytes ?? 0);
+            JournalRecords.Set(journal?.PendingRecords ?? 0);
+            foreach (var backend in backends)
             {
                 var name = backend.Info.Name;
-                var stats = backend.Writer.Stats;
-                Up.WithLabels(name).Set(backend.Health.State == BackendState.Up ? 1 : 0);
+                var stats = backend.Stats;
+                Up.WithLabels(name).Set(backend.Health.State.IsUp ? 1 : 0);
                 Delivered.WithLabels(name).IncTo(stats.DeliveredPoints);
                 Backlogged.WithLabels(name).IncTo(stats.BackloggedPoints);
                 Refused.WithLabels(name).IncTo(stats.RefusedBatchPoints);

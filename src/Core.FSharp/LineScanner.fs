@@ -1,6 +1,7 @@
-/// InfluxDB 1.x line protocol, as its own parser reads it (influxdb models/points.go: scanLine, scanKey,
-/// scanMeasurement, scanTags, scanFields, scanNumber, scanBoolean, scanTime, SafeCalcTime), so the proxy accepts
-/// exactly the lines InfluxDB accepts and refuses the others with InfluxDB's reason. Reference:
+/// The /write hot path's scanner of InfluxDB 1.x line protocol, reading lines as InfluxDB's own parser does
+/// (influxdb models/points.go: scanLine, scanKey, scanMeasurement, scanTags, scanFields, scanNumber, scanBoolean,
+/// scanTime, SafeCalcTime), so the proxy accepts exactly the lines InfluxDB accepts and refuses the others with
+/// InfluxDB's reason. Reference:
 /// https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
 namespace InfluxProxy.Core
 
@@ -8,56 +9,6 @@ open System
 open System.Buffers.Text
 open System.Runtime.CompilerServices
 open System.Runtime.Intrinsics
-
-/// Timestamp unit of a /write request (`precision`).
-type Precision =
-    | Nanosecond
-    | Microsecond
-    | Millisecond
-    | Second
-    | Minute
-    | Hour
-
-module Precision =
-    let parse (text: string) : Result<Precision, string> =
-        match text with
-        | "" | "n" | "ns" -> Ok Nanosecond
-        | "u" | "us" | "µ" -> Ok Microsecond
-        | "ms" -> Ok Millisecond
-        | "s" -> Ok Second
-        | "m" -> Ok Minute
-        | "h" -> Ok Hour
-        | other -> Error(sprintf "invalid precision %A (use n, ns, u, us, µ, ms, s, m or h)" other)
-
-    let nanosecondsPer =
-        function
-        | Nanosecond -> 1L
-        | Microsecond -> 1_000L
-        | Millisecond -> 1_000_000L
-        | Second -> 1_000_000_000L
-        | Minute -> 60_000_000_000L
-        | Hour -> 3_600_000_000_000L
-
-    /// InfluxDB keeps the two lowest and the highest int64 for itself (models.MinNanoTime / MaxNanoTime).
-    let minNanoTime = Int64.MinValue + 2L
-    let maxNanoTime = Int64.MaxValue - 1L
-
-    /// The timestamp in ns; ValueNone when the product overflows or leaves InfluxDB's range.
-    let tryToNanoseconds (precision: Precision) (value: int64) : int64 voption =
-        match precision with
-        | Nanosecond -> if value < minNanoTime || value > maxNanoTime then ValueNone else ValueSome value // no division on the usual path
-        | _ ->
-            let unit = nanosecondsPer precision
-            if value > maxNanoTime / unit || value < minNanoTime / unit then ValueNone
-            else
-                let ns = value * unit
-                if ns < minNanoTime || ns > maxNanoTime then ValueNone else ValueSome ns
-
-    /// What InfluxDB does to its clock for a point without timestamp: truncate to the unit.
-    let truncate (precision: Precision) (nowNs: int64) : int64 =
-        let unit = nanosecondsPer precision
-        let rest = nowNs % unit
-        if rest < 0L then nowNs - rest - unit else nowNs - rest
 
 /// What one line of a /write body is.
 type LineKind =
@@ -88,31 +39,31 @@ type ScannedLine =
       HasTimestamp: bool
       /// In ns, after the precision (only with HasTimestamp).
       Timestamp: int64
-      /// InfluxDB's reason when Malformed, TimeTag or OnlyTimeField, else null.
-      Error: string }
+      /// InfluxDB's reason when Malformed, TimeTag or OnlyTimeField.
+      Error: LineError voption }
 
 /// The hand-written scanner of the /write hot path: no allocation for a line InfluxDB stores.
-/// Internal steps return the next position, or a negative error code (see `reason`).
+/// Internal steps return the next position, or a negative error code (see `errors`).
 type LineScanner private () =
 
-    static let reasons =
-        [| "missing measurement"; "missing fields"; "missing tag key"; "missing tag value"; "invalid tag format"
-           "missing field key"; "missing field value"; "invalid number"; "invalid boolean"; "unbalanced quotes"
-           "invalid field format"; "bad timestamp"
-           sprintf "time outside range %d - %d" Precision.minNanoTime Precision.maxNanoTime
-           "point is invalid"; "unable to parse integer: value out of range"; "invalid float"; "duplicate tags" |]
+    static let errors =
+        [| LineError.MissingMeasurement; LineError.MissingFields; LineError.MissingTagKey; LineError.MissingTagValue
+           LineError.InvalidTagFormat; LineError.MissingFieldKey; LineError.MissingFieldValue; LineError.InvalidNumber
+           LineError.InvalidBoolean; LineError.UnbalancedQuotes; LineError.InvalidFieldFormat; LineError.BadTimestamp
+           LineError.TimeOutOfRange; LineError.InvalidPoint; LineError.IntegerOutOfRange; LineError.InvalidFloat
+           LineError.DuplicateTags |]
 
+    /// The error codes, each named after the LineError it stands for: `errors[-1 - code]`.
     static let fail code = -1 - code
-    static let MissingMeasurement, MissingFields, MissingTagKey, MissingTagValue, InvalidTagFormat = fail 0, fail 1, fail 2, fail 3, fail 4
-    static let MissingFieldKey, MissingFieldValue, InvalidNumber, InvalidBoolean, UnbalancedQuotes = fail 5, fail 6, fail 7, fail 8, fail 9
-    static let InvalidFieldFormat, BadTimestamp, TimeOutOfRange, InvalidPoint = fail 10, fail 11, fail 12, fail 13
-    static let IntegerOutOfRange, InvalidFloat, DuplicateTags = fail 14, fail 15, fail 16
+    static let missingMeasurement, missingFields, missingTagKey, missingTagValue, invalidTagFormat = fail 0, fail 1, fail 2, fail 3, fail 4
+    static let missingFieldKey, missingFieldValue, invalidNumber, invalidBoolean, unbalancedQuotes = fail 5, fail 6, fail 7, fail 8, fail 9
+    static let invalidFieldFormat, badTimestamp, timeOutOfRange, invalidPoint = fail 10, fail 11, fail 12, fail 13
+    static let integerOutOfRange, invalidFloat, duplicateTags = fail 14, fail 15, fail 16
 
     /// InfluxDB's MaxKeyLength: a series key (measurement and tags), and each series key with a field key and the
     /// 4-byte separator InfluxDB stores between them, must stay below 64 KiB.
-    static let maxKeyLength = 65535
+    static let maxKeyLength = LineError.maxKeyLength
     static let fieldKeySeparator = 4
-    static let keyTooLong (size: int) = $"max key length exceeded: {size} > {maxKeyLength}"
     /// A line holds its series key, a space, a field key, `=` and a value: no line this long or shorter holds a key
     /// over the limit, so only `Line` measures keys.
     static let longestPlainLine = maxKeyLength - fieldKeySeparator + 3
@@ -175,43 +126,43 @@ type LineScanner private () =
 
     /// scanMeasurement: ends at an unescaped comma (tags follow) or space (fields follow).
     static member private MeasurementEnd(buf: ReadOnlySpan<byte>, i: int) =
-        if i >= buf.Length || buf[i] = ','B then MissingMeasurement
+        if i >= buf.Length || buf[i] = ','B then missingMeasurement
         else
             let mutable i = i + 1
             let mutable result = 0
             while result = 0 do
                 let found = buf.Slice(i).IndexOfAny(','B, ' 'B)
                 let stop = if found < 0 then -1 else i + found
-                if stop < 0 then result <- MissingFields
+                if stop < 0 then result <- missingFields
                 elif escaped buf stop then i <- stop + 1
                 else result <- stop
             result
 
     /// scanTagsKey: a non-empty key up to an unescaped `=`.
     static member private TagKey(buf: ReadOnlySpan<byte>, i: int) =
-        if i >= buf.Length || buf[i] = ' 'B || buf[i] = ','B || buf[i] = '='B then MissingTagKey
+        if i >= buf.Length || buf[i] = ' 'B || buf[i] = ','B || buf[i] = '='B then missingTagKey
         else
             let mutable i = i + 1
             let mutable result = 0
             while result = 0 do
                 let stop = indexOf3 buf i ' 'B ','B '='B
-                if stop < 0 then result <- MissingTagValue
+                if stop < 0 then result <- missingTagValue
                 elif escaped buf stop then i <- stop + 1
                 elif buf[stop] = '='B then result <- stop + 1
-                else result <- MissingTagValue
+                else result <- missingTagValue
             result
 
     /// scanTagsValue: a non-empty value up to an unescaped comma or space (returned as its position).
     static member private TagValue(buf: ReadOnlySpan<byte>, i: int) =
-        if i >= buf.Length || buf[i] = ','B || buf[i] = ' 'B then MissingTagValue
+        if i >= buf.Length || buf[i] = ','B || buf[i] = ' 'B then missingTagValue
         else
             let mutable i = i + 1
             let mutable result = 0
             while result = 0 do
                 let stop = indexOf3 buf i '='B ','B ' 'B
-                if stop < 0 then result <- MissingFields
+                if stop < 0 then result <- missingFields
                 elif escaped buf stop then i <- stop + 1
-                elif buf[stop] = '='B then result <- InvalidTagFormat
+                elif buf[stop] = '='B then result <- invalidTagFormat
                 else result <- stop
             result
 
@@ -240,7 +191,7 @@ type LineScanner private () =
                 if stop < 0 then result <- stop
                 elif buf[stop] = ' 'B then result <- stop
                 else i <- stop + 1
-        if result >= 0 && (duplicate || (not sorted && LineScanner.AnyKeyTwice(buf, start, result))) then DuplicateTags
+        if result >= 0 && (duplicate || (not sorted && LineScanner.AnyKeyTwice(buf, start, result))) then duplicateTags
         else result
 
     /// How the tag key buf[previous..previousEnd) sorts against buf[key..keyEnd), as escaped bytes (scanKey's order).
@@ -267,7 +218,7 @@ type LineScanner private () =
     /// but refuses it as an invalid number (its uint64 support is off), as this does: 1.x backends could not store it.
     static member private Number(buf: ReadOnlySpan<byte>, start: int) =
         let mutable i = start
-        let mutable error = if buf[i] = '-'B && i + 1 = buf.Length then InvalidNumber else 0
+        let mutable error = if buf[i] = '-'B && i + 1 = buf.Length then invalidNumber else 0
         if buf[i] = '-'B then i <- i + 1
         let mutable isInt = false
         let mutable decimal = false
@@ -280,33 +231,33 @@ type LineScanner private () =
             let b = buf[i]
             if b = ','B || b = ' 'B then fin <- true
             elif b = 'i'B && i > start && not isInt then isInt <- true; i <- i + 1
-            elif b = '.'B && decimal then error <- InvalidNumber
+            elif b = '.'B && decimal then error <- invalidNumber
             else
                 if b = '.'B then decimal <- true
                 if i > start && (b = 'e'B || b = 'E'B) then scientific <- true; i <- i + 1
                 elif (b = '+'B || b = '-'B) && (buf[i - 1] = 'e'B || buf[i - 1] = 'E'B) then i <- i + 1
                 elif isDigit b || b = '.'B then i <- i + 1
-                else error <- InvalidNumber
+                else error <- invalidNumber
         let digits =
             i - start - (if isInt then 1 else 0) - (if decimal then 1 else 0) - (if buf[start] = '-'B then 1 else 0)
         let invariant = Globalization.CultureInfo.InvariantCulture
         if error <> 0 then error
-        elif isInt && (decimal || scientific) then InvalidNumber
-        elif digits <= 0 then InvalidNumber
+        elif isInt && (decimal || scientific) then invalidNumber
+        elif digits <= 0 then invalidNumber
         // Shorter literals made of the characters checked above are always in range: parse only the long ones.
         elif isInt && i - 1 - start < 18 then
-            if buf[i - 1] <> 'i'B then InvalidNumber else i
+            if buf[i - 1] <> 'i'B then invalidNumber else i
         elif not isInt && not scientific && i - start < 300 then i
         elif isInt then
             let mutable value = 0L
-            if buf[i - 1] <> 'i'B then InvalidNumber
+            if buf[i - 1] <> 'i'B then invalidNumber
             elif Int64.TryParse(buf.Slice(start, i - 1 - start), Globalization.NumberStyles.AllowLeadingSign, invariant, &value) then i
-            else IntegerOutOfRange
+            else integerOutOfRange
         else
             let mutable value = 0.0
             if Double.TryParse(buf.Slice(start, i - start), Globalization.NumberStyles.Float, invariant, &value)
                && not (Double.IsInfinity value) then i
-            else InvalidFloat
+            else invalidFloat
 
     /// scanBoolean: t, T, true, True, TRUE, f, F, false, False, FALSE.
     static member private Boolean(buf: ReadOnlySpan<byte>, start: int) =
@@ -317,7 +268,7 @@ type LineScanner private () =
         if word.Length = 1 && (word[0] = 't'B || word[0] = 'T'B || word[0] = 'f'B || word[0] = 'F'B) then i
         elif word.SequenceEqual("true"B) || word.SequenceEqual("True"B) || word.SequenceEqual("TRUE"B)
              || word.SequenceEqual("false"B) || word.SequenceEqual("False"B) || word.SequenceEqual("FALSE"B) then i
-        else InvalidBoolean
+        else invalidBoolean
 
     /// scanFields: `key=value` pairs, string values quoted; returns the position after the field set.
     /// Also tells whether every key is `time`, and the length of the first key longer than `keyRoom` (or 0).
@@ -344,8 +295,8 @@ type LineScanner private () =
                 equals <- equals + 1
                 if onlyTimeFields && not (isTime buf key i) then onlyTimeFields <- false
                 if longKey = 0 && i - key > keyRoom then longKey <- i - key
-                if (buf[i - 1] = ' 'B || buf[i - 1] = ','B) && buf[i - 2] <> '\\'B then error <- MissingFieldKey
-                elif i + 1 >= buf.Length || buf[i + 1] = ','B || buf[i + 1] = ' 'B then error <- MissingFieldValue
+                if (buf[i - 1] = ' 'B || buf[i - 1] = ','B) && buf[i - 2] <> '\\'B then error <- missingFieldKey
+                elif i + 1 >= buf.Length || buf[i + 1] = ','B || buf[i + 1] = ' 'B then error <- missingFieldValue
                 else
                     let next = buf[i + 1]
                     let after =
@@ -357,8 +308,8 @@ type LineScanner private () =
             elif b = ' 'B && not quoted then fin <- true
             else i <- i + 1
         if error <> 0 then error
-        elif quoted then UnbalancedQuotes
-        elif equals = 0 || commas <> equals - 1 then InvalidFieldFormat
+        elif quoted then unbalancedQuotes
+        elif equals = 0 || commas <> equals - 1 then invalidFieldFormat
         else i
 
     /// InfluxDB reads a field set twice (models/points.go): scanFields checks it, then walkFields and its storage's
@@ -366,29 +317,28 @@ type LineScanner private () =
     /// first comma outside double quotes, where only `\"` and `\\` escape. The readings part only over backslashes
     /// and quotes. Every field of the second reading must be one the first accepts: otherwise InfluxDB refuses the
     /// line ("invalid value"), or its storage fails on it with a 500 that every retry meets again, or stores a value
-    /// nobody wrote, or its process dies (a string value of one quote). Null when they agree, else the reason.
-    static member private SecondReading(fields: ReadOnlySpan<byte>) : string =
-        if fields.IndexOfAny('\\'B, '"'B) < 0 then null
+    /// nobody wrote, or its process dies (a string value of one quote). The reason, when they part.
+    static member private SecondReading(fields: ReadOnlySpan<byte>) : LineError voption =
+        if fields.IndexOfAny('\\'B, '"'B) < 0 then ValueNone
         else
             let mutable field = 0
-            let mutable invalid = null
-            let mutable ambiguous = null
-            while isNull invalid && field < fields.Length do
+            let mutable invalid = ValueNone
+            let mutable ambiguous = ValueNone
+            while invalid.IsNone && field < fields.Length do
                 // scanTo: walkFields slices each field off, so a field's first byte has no byte before it
                 let mutable equals = field
                 while equals < fields.Length && not (fields[equals] = '='B && (equals = field || fields[equals - 1] <> '\\'B)) do
                     equals <- equals + 1
                 let key = fields.Slice(field, equals - field)
-                if equals > fields.Length - 2 then invalid <- "invalid value: field-key=" + Text.Encoding.UTF8.GetString key
+                if equals > fields.Length - 2 then invalid <- ValueSome(FieldWithoutValue(Text.Encoding.UTF8.GetString key))
                 else
                     let valueEnd = LineScanner.SecondReadingValueEnd(fields, equals + 1)
                     let value = fields.Slice(equals + 1, valueEnd - equals - 1)
-                    if isNull ambiguous && not (LineScanner.IsWholeValue value) then
-                        let keyText, valueText = Text.Encoding.UTF8.GetString key, Text.Encoding.UTF8.GetString value
-                        ambiguous <- $"ambiguous field set: InfluxDB reads key {keyText} with value {valueText}, which is not a valid field value"
+                    if ambiguous.IsNone && not (LineScanner.IsWholeValue value) then
+                        ambiguous <- ValueSome(AmbiguousFieldSet(Text.Encoding.UTF8.GetString key, Text.Encoding.UTF8.GetString value))
                     field <- valueEnd + 1
             // InfluxDB's parser walks every field before its storage reads a value.
-            if isNull invalid then ambiguous else invalid
+            if invalid.IsSome then invalid else ambiguous
 
     /// scanFieldValue: up to the first comma outside double quotes; only `\"` and `\\` are escapes.
     static member private SecondReadingValueEnd(fields: ReadOnlySpan<byte>, start: int) =
@@ -418,10 +368,10 @@ type LineScanner private () =
 
     static member private Line(buf: ReadOnlySpan<byte>, start: int, finish: int, next: int, precision: Precision) : ScannedLine =
         let line = buf.Slice(0, finish)
-        let malformedBecause reason =
+        let malformedBecause error =
             { Kind = LineKind.Malformed; Start = start; End = finish; Next = next; MeasurementEnd = start; FieldsEnd = start
-              HasTimestamp = false; Timestamp = 0L; Error = reason }
-        let malformed code = malformedBecause reasons[-1 - code]
+              HasTimestamp = false; Timestamp = 0L; Error = ValueSome error }
+        let malformed code = malformedBecause errors[-1 - code]
         let measurementEnd = LineScanner.MeasurementEnd(line, start)
         let mutable timeTag = false
         let mutable onlyTimeFields = false
@@ -430,19 +380,19 @@ type LineScanner private () =
         else
             let keyEnd = if line[measurementEnd] = ','B then LineScanner.Tags(line, measurementEnd + 1, &timeTag) else measurementEnd
             if keyEnd < 0 then malformed keyEnd
-            elif keyEnd - start > maxKeyLength then malformedBecause (keyTooLong (keyEnd - start))
+            elif keyEnd - start > maxKeyLength then malformedBecause (KeyTooLong(keyEnd - start))
             else
                 let fieldsStart = LineScanner.SkipWhitespace(line, keyEnd)
                 let keyRoom = maxKeyLength - fieldKeySeparator - (keyEnd - start)
                 let fieldsEnd =
-                    if fieldsStart >= line.Length then MissingFields
+                    if fieldsStart >= line.Length then missingFields
                     else LineScanner.Fields(line, fieldsStart, keyRoom, &onlyTimeFields, &longFieldKey)
-                let ambiguity =
-                    if fieldsEnd > fieldsStart then LineScanner.SecondReading(line.Slice(fieldsStart, fieldsEnd - fieldsStart)) else null
+                let readOtherwise =
+                    if fieldsEnd > fieldsStart then LineScanner.SecondReading(line.Slice(fieldsStart, fieldsEnd - fieldsStart)) else ValueNone
                 if fieldsEnd < 0 then malformed fieldsEnd
-                elif fieldsEnd = fieldsStart then malformed MissingFields
-                elif not (isNull ambiguity) then malformedBecause ambiguity
-                elif longFieldKey > 0 then malformedBecause (keyTooLong (keyEnd - start + fieldKeySeparator + longFieldKey))
+                elif fieldsEnd = fieldsStart then malformed missingFields
+                elif readOtherwise.IsSome then malformedBecause readOtherwise.Value
+                elif longFieldKey > 0 then malformedBecause (KeyTooLong(keyEnd - start + fieldKeySeparator + longFieldKey))
                 else
                     // scanTime: optional integer, maybe negative, then only spaces.
                     let tsStart = LineScanner.SkipWhitespace(line, fieldsEnd)
@@ -451,23 +401,23 @@ type LineScanner private () =
                           && (isDigit line[tsEnd] || (tsEnd = tsStart && line[tsEnd] = '-'B)) do
                         tsEnd <- tsEnd + 1
                     let rest = LineScanner.SkipSpaces(line, tsEnd)
-                    if tsEnd < line.Length && line[tsEnd] <> ' 'B then malformed BadTimestamp
+                    if tsEnd < line.Length && line[tsEnd] <> ' 'B then malformed badTimestamp
                     elif tsEnd = tsStart then
                         LineScanner.Judged(buf, timeTag, onlyTimeFields,
                                            { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
-                                             FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = null })
-                    elif rest < line.Length then malformed InvalidPoint
+                                             FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = ValueNone })
+                    elif rest < line.Length then malformed invalidPoint
                     else
                         let mutable raw = 0L
                         if not (LineScanner.Timestamp(line.Slice(tsStart, tsEnd - tsStart), &raw)) then
-                            malformed BadTimestamp
+                            malformed badTimestamp
                         else
                             match Precision.tryToNanoseconds precision raw with
-                            | ValueNone -> malformed TimeOutOfRange
+                            | ValueNone -> malformed timeOutOfRange
                             | ValueSome ns ->
                                 LineScanner.Judged(buf, timeTag, onlyTimeFields,
                                                    { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
-                                                     FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null })
+                                                     FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = ValueNone })
 
     /// A well-formed point, or what InfluxDB's storage says of it before storing anything (tsdb/shard.go): first
     /// a tag key `time`, then a field set with no key but `time`.
@@ -478,9 +428,9 @@ type LineScanner private () =
     static member private Refused(buf: ReadOnlySpan<byte>, timeTag: bool, point: ScannedLine) : ScannedLine =
         let name = LineScanner.NameInErrors(buf.Slice(point.Start, point.MeasurementEnd - point.Start))
         if timeTag then
-            { point with Kind = LineKind.TimeTag; Error = $"invalid tag key: input tag \"time\" on measurement \"{name}\" is invalid" }
+            { point with Kind = LineKind.TimeTag; Error = ValueSome(TimeTagKey name) }
         else
-            { point with Kind = LineKind.OnlyTimeField; Error = $"invalid field name: input field \"time\" on measurement \"{name}\" is invalid" }
+            { point with Kind = LineKind.OnlyTimeField; Error = ValueSome(OnlyTimeField name) }
 
     /// Eight ASCII digits as a number, all at once (simdjson's parse_eight_digits_unrolled).
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
@@ -635,7 +585,7 @@ type LineScanner private () =
         if fieldsEnd < 0 then false
         elif fieldsEnd = finish then
             scanned <- { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
-                         FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = null }
+                         FieldsEnd = fieldsEnd; HasTimestamp = false; Timestamp = 0L; Error = ValueNone }
             true
         else
             // one space, then -?digits up to the end
@@ -648,7 +598,7 @@ type LineScanner private () =
                 | ValueNone -> false
                 | ValueSome ns ->
                     scanned <- { Kind = LineKind.Point; Start = start; End = finish; Next = next; MeasurementEnd = measurementEnd
-                                 FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = null }
+                                 FieldsEnd = fieldsEnd; HasTimestamp = true; Timestamp = ns; Error = ValueNone }
                     true
 
     static member private SkipSpaces(buf: ReadOnlySpan<byte>, i: int) =
@@ -667,7 +617,7 @@ type LineScanner private () =
         let finish = if lineEnd > start && body[lineEnd - 1] = '\r'B then lineEnd - 1 else lineEnd
         if start >= finish || body[start] = '#'B then
             { Kind = LineKind.Blank; Start = start; End = finish; Next = next; MeasurementEnd = start; FieldsEnd = start
-              HasTimestamp = false; Timestamp = 0L; Error = null }
+              HasTimestamp = false; Timestamp = 0L; Error = ValueNone }
         else
             let mutable scanned = Unchecked.defaultof<ScannedLine>
             if plain && Vector256.IsHardwareAccelerated && finish - start <= longestPlainLine
@@ -704,166 +654,3 @@ type LineScanner private () =
     static member Measurement(escaped: ReadOnlySpan<byte>) : string =
         let text = Text.Encoding.UTF8.GetString escaped
         if text.IndexOf '\\' < 0 then text else text.Replace("\\,", ",").Replace("\\ ", " ")
-
-/// A field value as line protocol writes it.
-type FieldValue =
-    | Float of float
-    | Integer of int64
-    | String of string
-    | Boolean of bool
-
-/// One point, as the reference parser reads it. Names are unescaped as InfluxDB stores them.
-type Point =
-    { Measurement: string
-      Tags: (string * string) list
-      Fields: (string * FieldValue) list
-      /// As written, before any precision is applied.
-      Timestamp: int64 option }
-
-/// The reference grammar of one line, in FParsec, production by production after the line protocol reference
-/// (https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/). It is the specification the
-/// hand-written `LineScanner` is checked against: every line this parser accepts, the scanner accepts with the
-/// same measurement and timestamp (a property in the tests).
-module LineProtocol =
-    open FParsec
-
-    type private P<'a> = Parser<'a, unit>
-
-    // ---------------------------------------------------------------- lexical syntax
-
-    /// In measurements and tags InfluxDB checks "is the previous byte a backslash", so a run of backslashes and the
-    /// byte after it are one literal unit.
-    let private escapedUnit (stops: string) : P<string> =
-        attempt (many1Chars (pchar '\\') .>>. anyChar |>> fun (run, c) -> run + string c)
-        <|> (noneOf (stops + "\\") |>> string)
-
-    /// In field keys and string values a backslash escapes exactly the next byte.
-    let private escapePair: P<string> = attempt (pchar '\\' >>. anyChar |>> fun c -> "\\" + string c)
-
-    let private unescape (escapes: string) (raw: string) =
-        escapes |> Seq.fold (fun (text: string) c -> text.Replace("\\" + string c, string c)) raw
-
-    let private blanks: P<unit> = skipManySatisfy (fun c -> c = ' ' || c = '\t' || c = '\000')
-
-    let private fieldEnd: P<unit> = notFollowedBy (noneOf ", ")
-
-    // ---------------------------------------------------------------- hierarchical syntax
-
-    /// measurement: any text but an unescaped comma or space, not starting with a comma.
-    let private measurement: P<string> =
-        notFollowedBy (pchar ',') >>. many1Strings (escapedUnit ", ") |>> unescape ", "
-
-    /// tag_set: `,key=value` pairs; a value may start with `=` but contain no other unescaped one.
-    /// Keys and values as written (escaped): InfluxDB compares keys before unescaping them.
-    let private rawTag: P<string * string> =
-        let key = notFollowedBy (anyOf " ,=") >>. many1Strings (escapedUnit " ,=")
-        let value = pipe2 (escapedUnit ", ") (manyStrings (escapedUnit ", =")) (+)
-        pchar ',' >>. key .>> pchar '=' .>>. (value .>> notFollowedBy (pchar '='))
-
-    /// A key may appear once: `duplicate tags` otherwise.
-    let private tags: P<(string * string) list> =
-        many rawTag
-        >>= fun raw ->
-            if (raw |> List.map fst |> List.distinct |> List.length) < raw.Length then fail "duplicate tags"
-            else preturn [ for k, v in raw -> unescape ", =" k, unescape ", =" v ]
-
-    let private digits: P<string> = many1Satisfy isDigit
-
-    /// float | integer "i", with InfluxDB's range checks. An unsigned "u" integer is not a value for InfluxDB 1.x
-    /// (its uint64 support is off: "invalid number").
-    let private number: P<FieldValue> =
-        let sign = opt (pchar '-') |>> function Some _ -> "-" | None -> ""
-        let integer =
-            attempt (pipe2 sign digits (+) .>> pchar 'i' .>> fieldEnd)
-            >>= fun text -> match Int64.TryParse text with | true, v -> preturn (Integer v) | _ -> fail "integer out of range"
-        let mantissa = (pipe2 digits (opt (pchar '.' >>. manySatisfy isDigit)) (fun i f -> i + (f |> Option.map ((+) ".") |> Option.defaultValue "")))
-                       <|> (pchar '.' >>. digits |>> (+) ".")
-        let exponent = opt (anyOf "eE" >>. pipe2 (opt (anyOf "+-")) digits (fun s d -> "e" + (s |> Option.map string |> Option.defaultValue "") + d))
-        let float =
-            attempt (pipe3 sign mantissa exponent (fun s m e -> s + m + Option.defaultValue "" e) .>> fieldEnd)
-            >>= fun text ->
-                match Double.TryParse(text, Globalization.NumberStyles.Float, Globalization.CultureInfo.InvariantCulture) with
-                | true, v when not (Double.IsInfinity v) -> preturn (Float v)
-                | _ -> fail "invalid float"
-        integer <|> float
-
-    let private boolean: P<FieldValue> =
-        choice [ for w in [ "true"; "True"; "TRUE"; "t"; "T" ] -> attempt (pstring w .>> fieldEnd) >>% Boolean true
-                 for w in [ "false"; "False"; "FALSE"; "f"; "F" ] -> attempt (pstring w .>> fieldEnd) >>% Boolean false ]
-
-    /// string: double-quoted; `\"` and `\\` are escapes, a raw newline is allowed.
-    let private stringValue: P<FieldValue> =
-        between (pchar '"') (pchar '"') (manyStrings (escapePair <|> (noneOf "\"\\" |>> string))) .>> fieldEnd
-        |>> (unescape "\"\\" >> String)
-
-    /// field_set: `key=value` pairs separated by commas.
-    let private field: P<string * FieldValue> =
-        let key = many1Strings (escapePair <|> (noneOf " ,=\\" |>> string)) |>> unescape ", =\\"
-        key .>> pchar '=' .>>. (stringValue <|> number <|> boolean)
-
-    let private timestamp: P<int64> =
-        pipe2 (opt (pchar '-')) digits (fun s d -> (if s.IsSome then "-" else "") + d)
-        >>= fun text -> match Int64.TryParse text with | true, v -> preturn v | _ -> fail "bad timestamp"
-
-    /// field_set, with the text it was read from.
-    let private fieldSet: P<string * (string * FieldValue) list> =
-        withSkippedString (fun text fields -> text, fields) (sepBy1 field (pchar ','))
-
-    /// line: leading blanks, measurement tag_set? " " field_set ( whitespace timestamp )? trailing spaces
-    let private line: P<Point * string> =
-        blanks >>. notFollowedByL (pchar '#') "a comment, not a point" >>. pipe4 measurement tags (pchar ' ' >>. blanks >>. fieldSet)
-            ((attempt (many1Satisfy (fun c -> c = ' ' || c = '\t' || c = '\000') >>. timestamp |>> Some) .>> skipManySatisfy ((=) ' '))
-             <|> (blanks >>% None))
-            (fun m tags (text, fields) ts -> { Measurement = m; Tags = tags; Fields = fields; Timestamp = ts }, text)
-        .>> eof
-
-    let private wholeValue: P<FieldValue> = (stringValue <|> number <|> boolean) .>> eof
-
-    /// InfluxDB's second reading of a field set (models/points.go walkFields, and its storage's field iterator): a key
-    /// up to the first `=` not after a backslash, a value up to the first comma outside double quotes, where only
-    /// `\"` and `\\` escape. Each value it finds must be a whole field value of the grammar above; the reason
-    /// otherwise, in the words the proxy answers with.
-    let secondReading (fieldSet: string) : Result<unit, string> =
-        let rec keyEnd (rest: string) i =
-            if i >= rest.Length || (rest[i] = '=' && (i = 0 || rest[i - 1] <> '\\')) then i else keyEnd rest (i + 1)
-        let rec valueEnd (rest: string) i quoted =
-            if i >= rest.Length then i
-            elif rest[i] = '\\' && i + 1 < rest.Length && (rest[i + 1] = '"' || rest[i + 1] = '\\') then valueEnd rest (i + 2) quoted
-            elif rest[i] = '"' then valueEnd rest (i + 1) (not quoted)
-            elif rest[i] = ',' && not quoted then i
-            else valueEnd rest (i + 1) quoted
-        /// The (key, value) pairs, or the key walkFields stops at.
-        let rec fields (rest: string) : Result<(string * string) list, string> =
-            if rest = "" then Result.Ok []
-            else
-                let equals = keyEnd rest 0
-                let key = rest.Substring(0, equals)
-                if equals > rest.Length - 2 then Result.Error("invalid value: field-key=" + key)
-                else
-                    let stop = valueEnd rest (equals + 1) false
-                    fields (rest.Substring(min rest.Length (stop + 1)))
-                    |> Result.map (fun later -> (key, rest.Substring(equals + 1, stop - equals - 1)) :: later)
-        let storable (_, value) =
-            match runParserOnString wholeValue () "value" value with
-            | Success _ -> true
-            | Failure _ -> false
-        fields fieldSet
-        |> Result.bind (fun read ->
-            match read |> List.tryFind (storable >> not) with
-            | None -> Result.Ok()
-            | Some(key, value) ->
-                Result.Error $"ambiguous field set: InfluxDB reads key {key} with value {value}, which is not a valid field value")
-
-    /// What InfluxDB's storage makes of a point it parsed, before storing anything (tsdb/shard.go): a tag key `time`
-    /// is refused, then a field set with no key but `time`.
-    let storageKind (point: Point) : LineKind =
-        if point.Tags |> List.exists (fun (key, _) -> key = "time") then LineKind.TimeTag
-        elif point.Fields |> List.forall (fun (key, _) -> key = "time") then LineKind.OnlyTimeField
-        else LineKind.Point
-
-    /// Parses one line (its newline removed) as InfluxDB stores it: both readings of its field set. The error says
-    /// where the grammar stopped, or why the second reading refuses.
-    let parseLine (text: string) : Result<Point, string> =
-        match runParserOnString line () "line" text with
-        | Success((point, fieldSet), _, _) -> secondReading fieldSet |> Result.map (fun () -> point)
-        | Failure(message, _, _) -> Result.Error message

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using InfluxProxy.Core;
+using InfluxProxy.Host.Backends;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Write;
 
 /// <summary>
 /// <see cref="Cluster.Owners"/> remembered for /write, where every line names its measurement: looked up by the

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Compression;
 using InfluxProxy.Core;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Write;
 
 /// <summary>Gzip toward the backends: the level <c>write_compression</c> names, and single members in pooled buffers.</summary>
 public static class Gzip

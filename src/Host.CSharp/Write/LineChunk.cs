@@ -1,9 +1,11 @@
-using System.Buffers;
 using System.Buffers.Text;
+using System.Buffers;
 using System.IO.Compression;
+using InfluxProxy.Core;
+using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Backlog;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Write;
 
 /// <summary>
 /// The lines of one /write request bound for one (db, rp) and one set of owners, one backend per circle, in a pooled

@@ -1,4 +1,4 @@
-module InfluxProxy.Core.Tests.LineProtocolTests
+module InfluxProxy.Core.Tests.LineScannerTests
 
 open System
 open System.Text
@@ -26,7 +26,7 @@ let private scanAll (precision: Precision) (body: string) =
             Ok(LineScanner.Measurement(ReadOnlySpan(bytes, line.Start, line.MeasurementEnd - line.Start)),
                text line.Start line.FieldsEnd,
                (if line.HasTimestamp then Some line.Timestamp else None))
-        else Error(text line.Start line.End, line.Error) ]
+        else Error(text line.Start line.End, LineError.text line.Error.Value) ]
 
 let private kinds (body: string) = snd (scanLines Nanosecond body) |> List.map (fun line -> line.Kind)
 
@@ -184,18 +184,6 @@ let private examples =
             for edge in [ 9223372036854775806L; -9223372036854775806L ] do
                 Expect.equal (one Nanosecond $"cpu value=1 {edge}") (Ok("cpu", "cpu value=1", Some edge)) (string edge)
         }
-
-        test "precision names as InfluxDB accepts them" {
-            for text, expected in [ "", Nanosecond; "n", Nanosecond; "ns", Nanosecond; "u", Microsecond; "us", Microsecond; "µ", Microsecond
-                                    "ms", Millisecond; "s", Second; "m", Minute; "h", Hour ] do
-                Expect.equal (Precision.parse text) (Ok expected) text
-            Expect.equal (Precision.parse "y") (Error "invalid precision \"y\" (use n, ns, u, us, µ, ms, s, m or h)") "invalid"
-        }
-
-        test "a point without timestamp gets the clock truncated to the precision" {
-            Expect.equal (Precision.truncate Second 1_600_000_000_123_456_789L) 1_600_000_000_000_000_000L "seconds"
-            Expect.equal (Precision.truncate Nanosecond 1_600_000_000_123_456_789L) 1_600_000_000_123_456_789L "ns"
-        }
     ]
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 300 }
@@ -310,8 +298,8 @@ let private escapedLines =
 let private reference =
     testList "reference grammar" [
         test "the FParsec grammar reads the examples as InfluxDB does" {
-            let ok (line: string) = Expect.isOk (LineProtocol.parseLine line) line
-            let bad (line: string) = Expect.isError (LineProtocol.parseLine line) line
+            let ok (line: string) = Expect.isOk (LineGrammar.parseLine line) line
+            let bad (line: string) = Expect.isError (LineGrammar.parseLine line) line
             ok "cpu,host=a,region=eu f=1.5,i=-2i,s=\"x y\",b=true 1600000000000000000"
             ok "a\\ \\ b value=1 1"
             ok "cpu value=\"C:\\\\path\" 1"
@@ -320,14 +308,14 @@ let private reference =
             for line in [ "cpu"; "cpu 1"; ",h=a v=1"; "cpu,h= v=1"; "cpu v="; "cpu v=1.2.3"; "cpu v=tru"; "cpu v=\"open"; "cpu v=1 1 2"
                           "cpu v=99999999999999999999i"; "cpu v=1\t16x"; "cpu,a=1,b=2,a=3 v=1"; "cpu v=3u" ] do
                 bad line
-            Expect.equal (LineProtocol.parseLine "\t m v=1") (Ok { Measurement = "m"; Tags = []; Fields = [ "v", Float 1.0 ]; Timestamp = None }) "leading blanks (replayed shrunk failure)"
-            Expect.equal (LineProtocol.parseLine "c\\,pu,t\\=k=v\\ x f\\ k=\"a\\\"b\" -5")
+            Expect.equal (LineGrammar.parseLine "\t m v=1") (Ok { Measurement = "m"; Tags = []; Fields = [ "v", Float 1.0 ]; Timestamp = None }) "leading blanks (replayed shrunk failure)"
+            Expect.equal (LineGrammar.parseLine "c\\,pu,t\\=k=v\\ x f\\ k=\"a\\\"b\" -5")
                 (Ok { Measurement = "c,pu"; Tags = [ "t=k", "v x" ]; Fields = [ "f k", String "a\"b" ]; Timestamp = Some -5L }) "unescaped"
         }
 
         testPropertyWithConfig config "the FParsec grammar reads a formatted point back"
             (Prop.forAll (Arb.fromGen Arb.linePoint) (fun point ->
-                match LineProtocol.parseLine (Arb.formatLine point) with
+                match LineGrammar.parseLine (Arb.formatLine point) with
                 | Ok parsed -> parsed.Measurement = point.Measurement && parsed.Timestamp = point.Timestamp && parsed.Tags = point.Tags
                 | Error _ -> false))
 
@@ -351,30 +339,29 @@ let private reference =
                 alone = followed))
 
         test "the reference's second reading refuses what InfluxDB's refuses, in the proxy's words" {
-            Expect.equal (LineProtocol.secondReading "a\\\\=\"=\"") (Error "ambiguous field set: InfluxDB reads key a\\\\=\" with value \", which is not a valid field value") "one quote"
-            Expect.equal (LineProtocol.secondReading "a\\\\=1") (Error "invalid value: field-key=a\\\\=1") "no value"
-            Expect.equal (LineProtocol.secondReading "a\\\\=1,b=2") (Ok()) "a field named a\\=1,b"
-            Expect.isError (LineProtocol.parseLine "m a\\\\=\"=\"") "parseLine reads twice"
+            Expect.equal (LineGrammar.secondReading "a\\\\=\"=\"") (Error(AmbiguousFieldSet("a\\\\=\"", "\""))) "one quote"
+            Expect.equal (LineGrammar.secondReading "a\\\\=1") (Error(FieldWithoutValue "a\\\\=1")) "no value"
+            Expect.equal (LineGrammar.secondReading "a\\\\=1,b=2") (Ok()) "a field named a\\=1,b"
+            Expect.isError (LineGrammar.parseLine "m a\\\\=\"=\"") "parseLine reads twice"
         }
 
         testPropertyWithConfig { config with maxTest = 3000 } "fast scanner refuses exactly what the second reading of a field set refuses, in the same words"
             (Prop.forAll (Arb.fromGen escapedLines) (fun line ->
-                let secondReadingRefusal (reason: string) = reason.StartsWith "invalid value: field-key=" || reason.StartsWith "ambiguous field set:"
-                match LineProtocol.parseLine line, scanAll Nanosecond line with
+                match LineGrammar.parseLine line, scanAll Nanosecond line with
                 | Ok point, [ Ok(measurement, _, timestamp) ] -> measurement = point.Measurement && timestamp = point.Timestamp
                 | Ok _, _ -> false
-                | Error reason, [ Error(_, scanned) ] when secondReadingRefusal reason -> scanned = reason
-                | Error reason, _ when secondReadingRefusal reason -> false
-                | Error _, _ -> true))
+                | Error(ReadOtherwise error), [ Error(_, scanned) ] -> scanned = LineError.text error
+                | Error(ReadOtherwise _), _ -> false
+                | Error(NotInGrammar _), _ -> true))
 
         testPropertyWithConfig { config with maxTest = 1000 } "fast scanner agrees with FParsec on every line FParsec accepts, and with what storage makes of it"
             (Prop.forAll (Arb.fromGen (Gen.oneof [ mutatedLines; plainLines ])) (fun line ->
-                match LineProtocol.parseLine line with
+                match LineGrammar.parseLine line with
                 | Ok point when point.Timestamp |> Option.forall (Precision.tryToNanoseconds Nanosecond >> ValueOption.isSome) ->
-                    kinds line = [ LineProtocol.storageKind point ]
+                    kinds line = [ LineGrammar.storageKind point ]
                     && match scanAll Nanosecond line with
                        | [ Ok(measurement, _, timestamp) ] -> measurement = point.Measurement && timestamp = point.Timestamp
-                       | [ Error _ ] -> LineProtocol.storageKind point <> LineKind.Point
+                       | [ Error _ ] -> LineGrammar.storageKind point <> LineKind.Point
                        | _ -> false
                 | _ -> true))
     ]

@@ -1,6 +1,8 @@
+using InfluxProxy.Host.Hosting;
+using InfluxProxy.Host.Write;
 using InfluxProxy.Host.Backlog;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Backlog;
 
 /// <summary>
 /// The write journal of <c>write_ack: journaled</c>: a /write is answered once its lines are fsynced here, and is
@@ -18,28 +20,32 @@ namespace InfluxProxy.Host.Backends;
 /// At the next start they are replayed before the journal takes new records; a point written twice is stored once.
 /// A request whose points could not be backlogged after its answer is delivered again from its record until they
 /// are.</para>
+///
+/// <para>As background work it commits settled records, at most once per second (a commit is an fsync), and closes
+/// the log when stopped.</para>
 /// </summary>
-public sealed partial class WriteJournal : IAsyncDisposable
+public sealed partial class WriteJournal : IBackgroundWork
 {
     public const byte Plain = 0;
     public const byte Gzipped = 1;
     private static readonly TimeSpan CommitPause = TimeSpan.FromSeconds(1);
 
     private readonly FileBacklog _log;
+    private readonly RetryLoop _commits;
     private readonly ILogger _logger;
     private readonly Lock _order = new();
     private readonly Queue<Ticket> _tickets = new(); // in the log's order; guarded by _order
-    private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _committer;
     private readonly TaskCompletionSource _replayed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _committer = Task.CompletedTask;
 
-    private WriteJournal(FileBacklog log, ILogger logger)
+    private WriteJournal(FileBacklog log, TimeProvider time, ILogger logger)
     {
         _log = log;
+        // A commit is an fsync; one per CommitPause covers every request settled meanwhile. Delay only means a crash
+        // in between replays a few more delivered records.
+        _commits = new RetryLoop(CommitPause, time);
         _logger = logger;
-        // Commits read and fsync: a thread of their own, not one of the pool's.
-        _committer = Task.Factory.StartNew(CommitLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>One request's record: whether it reached the disk, and whether its points reached their owners.</summary>
@@ -74,7 +80,7 @@ public sealed partial class WriteJournal : IAsyncDisposable
     public static async Task<WriteJournal> OpenAsync(string dataDir, TimeProvider time, ILoggerFactory loggers, CancellationToken ct, BacklogOptions? options = null)
     {
         var log = await FileBacklog.OpenAsync(Path.Combine(dataDir, "journal"), "writes", options ?? new BacklogOptions(), time, loggers.CreateLogger<FileBacklog>(), ct);
-        return new WriteJournal(log, loggers.CreateLogger<WriteJournal>());
+        return new WriteJournal(log, time, loggers.CreateLogger<WriteJournal>());
     }
 
     /// <summary>
@@ -92,7 +98,7 @@ public sealed partial class WriteJournal : IAsyncDisposable
             appending = _log.AppendAsync(db, rp, payload, CancellationToken.None);
             _tickets.Enqueue(ticket);
         }
-        _ = CompleteWhenWrittenAsync(ticket, appending);
+        _ = CompleteWhenWrittenAsync(ticket, appending); // its ticket stays queued until written: stopping waits for it
         return ticket;
     }
 
@@ -116,52 +122,51 @@ public sealed partial class WriteJournal : IAsyncDisposable
 
     /// <summary>
     /// Hands every record left by the previous run to <paramref name="redeliver"/>, in order, committing each one it
-    /// took (true); one it did not take is offered again after <paramref name="retry"/>. Then new records are taken.
+    /// took (true); one it did not take is offered again after the loop's interval. Then new records are taken.
     /// </summary>
-    public async Task ReplayAsync(Func<string, string, ReadOnlyMemory<byte>, Task<bool>> redeliver, TimeSpan retry, TimeProvider time, CancellationToken stopping)
-    {
-        while (!stopping.IsCancellationRequested)
+    public Task ReplayAsync(Func<string, string, ReadOnlyMemory<byte>, Task<bool>> redeliver, RetryLoop loop, CancellationToken stopping) =>
+        loop.RunAsync(async ct =>
         {
             try
             {
-                if (await _log.PeekAsync(stopping) is not { } record)
+                if (await _log.PeekAsync(ct) is not { } record)
                 {
                     if (_log.ReplayedRecords > 0)
                         LogReplayed(_log.ReplayedRecords);
                     _replayed.TrySetResult();
-                    return;
+                    return Next.Done;
                 }
                 if (LinesOf(record.Payload, record.Position) is not { } lines || await redeliver(record.Db, record.Rp, lines))
                 {
                     await _log.CommitAsync(record, CancellationToken.None);
-                    continue;
+                    return Next.Now;
                 }
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                return; // stopping: what is left is replayed at the next start
+                return Next.Done; // stopping: what is left is replayed at the next start
             }
-            catch (Exception e)
+            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
             {
                 LogReplayFailed(e);
             }
-            try
-            {
-                await Task.Delay(retry, time, stopping);
-            }
-            catch (OperationCanceledException)
-            {
-                return; // stopping: what is left is replayed at the next start
-            }
-        }
-    }
+            return Next.AfterInterval;
+        }, stopping);
+
+    public void Start() => _committer = Task.Run(() => _commits.RunAsync(_ => CommitResolvedAsync(), _stopping.Token));
 
     /// <summary>Commits what is settled, then closes the log; records still waiting are replayed at the next start.</summary>
-    public async ValueTask DisposeAsync()
+    public async Task StopAsync()
     {
         await _stopping.CancelAsync();
         await _committer;
+        await CommitResolvedAsync();
+        // Appends already queued complete (written or refused) before the log closes.
         await _log.DisposeAsync();
+        Task[] writing;
+        lock (_order)
+            writing = [.. _tickets.Select(t => t.Written)];
+        await Task.WhenAll(writing);
     }
 
     private async Task CompleteWhenWrittenAsync(Ticket ticket, ValueTask<AppendResult> appending)
@@ -177,7 +182,7 @@ public sealed partial class WriteJournal : IAsyncDisposable
         }
         if (result.Outcome != AppendOutcome.Appended)
             LogAppendFailed(result.Error ?? result.Outcome.ToString());
-        Wake();
+        _commits.Wake();
         ticket.SetWritten(result.Payload);
     }
 
@@ -199,65 +204,41 @@ public sealed partial class WriteJournal : IAsyncDisposable
         }
     }
 
-    private void Wake()
-    {
-        if (_wake.CurrentCount == 0)
-            _wake.Release();
-    }
-
-    private void CommitLoop()
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            try
-            {
-                _wake.Wait(_stopping.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            CommitResolved();
-            // A commit is an fsync; one per CommitPause covers every request settled meanwhile. Delay only means a
-            // crash in between replays a few more delivered records.
-            _stopping.Token.WaitHandle.WaitOne(CommitPause);
-        }
-        CommitResolved();
-    }
+    private void Wake() => _commits.Wake();
 
     /// <summary>Commits, at once, the records at the head of the log whose requests are resolved.</summary>
-    private void CommitResolved()
+    private async Task<Next> CommitResolvedAsync()
     {
         var resolved = new List<Ticket>();
         lock (_order)
             while (_tickets.TryPeek(out var head) && head.Resolved)
                 resolved.Add(_tickets.Dequeue());
         if (resolved.LastOrDefault(t => t.Written.Result is not null) is not { } last)
-            return;
+            return Next.AfterIntervalOrWake;
         try
         {
-            // Completes synchronously: the backlog reads and writes its files directly.
-            _log.CommitThroughAsync(last.End, CancellationToken.None).GetAwaiter().GetResult();
+            await _log.CommitThroughAsync(last.End, CancellationToken.None);
         }
-        catch (Exception e)
+        catch (IOException e)
         {
             // The records stay on disk, replayed at the next start; a later commit covers them.
             LogCommitFailed(e);
         }
+        return Next.AfterInterval;
     }
 
-    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "write journal: {Records} records of the previous run replayed")]
+    [LoggerMessage(EventId = EventIds.JournalReplayed, Level = LogLevel.Information, Message = "write journal: {Records} records of the previous run replayed")]
     private partial void LogReplayed(long records);
 
-    [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "write journal: replay failed, retrying")]
+    [LoggerMessage(EventId = EventIds.JournalReplayFailed, Level = LogLevel.Warning, Message = "write journal: replay failed, retrying")]
     private partial void LogReplayFailed(Exception error);
 
-    [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "write journal: a request could not be journaled ({Reason}); it is answered once delivered")]
+    [LoggerMessage(EventId = EventIds.JournalAppendFailed, Level = LogLevel.Warning, Message = "write journal: a request could not be journaled ({Reason}); it is answered once delivered")]
     private partial void LogAppendFailed(string reason);
 
-    [LoggerMessage(EventId = 503, Level = LogLevel.Error, Message = "write journal: record at {Position} is unreadable and skipped: {Reason}")]
+    [LoggerMessage(EventId = EventIds.JournalUnreadable, Level = LogLevel.Error, Message = "write journal: record at {Position} is unreadable and skipped: {Reason}")]
     private partial void LogUnreadable(string position, string reason);
 
-    [LoggerMessage(EventId = 504, Level = LogLevel.Warning, Message = "write journal: commit failed; retried at the next delivery")]
+    [LoggerMessage(EventId = EventIds.JournalCommitFailed, Level = LogLevel.Warning, Message = "write journal: commit failed; retried at the next delivery")]
     private partial void LogCommitFailed(Exception error);
 }

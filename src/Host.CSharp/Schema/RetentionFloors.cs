@@ -3,7 +3,7 @@ using InfluxProxy.Core;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Schema;
 
 /// <summary>
 /// Where each (db, rp) starts refusing points as beyond retention (<see cref="Retention.refusalFloor"/>), from what
@@ -11,7 +11,7 @@ namespace InfluxProxy.Host.Backends;
 /// only ever lets points through to their backends, which judge them themselves, and a point is refused only on what
 /// the backends say now.
 /// </summary>
-public sealed class RetentionFloors(IReadOnlyList<BackendClient> clients, TimeProvider time)
+public sealed class RetentionFloors(IReadOnlyList<SchemaQueries> backends, TimeProvider time)
 {
     private static readonly TimeSpan Reuse = TimeSpan.FromSeconds(10);
     /// <summary>A backend slower than this is taken as unable to tell: nothing is refused, and the request goes on.</summary>
@@ -49,20 +49,21 @@ public sealed class RetentionFloors(IReadOnlyList<BackendClient> clients, TimePr
         using var deadline = new CancellationTokenSource(AskTimeout, time);
         try
         {
-            return await Task.WhenAll(clients.Select(c => AskAsync(c, db, rp, deadline.Token)));
+            return await Task.WhenAll(backends.Select(b => AskAsync(b, db, rp, deadline.Token)));
         }
-        catch (Exception e) when (e is OperationCanceledException or ArgumentException)
+        catch (OperationCanceledException)
         {
-            // Too slow, or an answer we cannot read: refuse nothing.
+            // Too slow: refuse nothing.
             return [FSharpOption<RetentionState>.None];
         }
     }
 
-    private static async Task<FSharpOption<RetentionState>> AskAsync(BackendClient client, string db, string rp, CancellationToken ct)
+    private static async Task<FSharpOption<RetentionState>> AskAsync(SchemaQueries backend, string db, string rp, CancellationToken ct)
     {
-        if ((await client.RetentionPoliciesAsync(db, ct))?.FirstOrDefault(p => rp.Length == 0 ? p.Default : p.Name == rp) is not { } policy
-            || await client.ShardGroupsAsync(db, policy.Name, ct) is not { } groups)
+        var policies = await backend.RetentionPoliciesAsync(db, ct);
+        if (!policies.IsOk || policies.ResultValue.FirstOrDefault(p => rp.Length == 0 ? p.Default : p.Name == rp) is not { } policy)
             return FSharpOption<RetentionState>.None;
-        return FSharpOption<RetentionState>.Some(new RetentionState(policy, ListModule.OfSeq(groups)));
+        var groups = await backend.ShardGroupsAsync(db, policy.Name, ct);
+        return groups.IsOk ? FSharpOption<RetentionState>.Some(new RetentionState(policy, ListModule.OfSeq(groups.ResultValue))) : FSharpOption<RetentionState>.None;
     }
 }

@@ -4,7 +4,7 @@ using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Migration;
 
-namespace InfluxProxy.Host.Http;
+namespace InfluxProxy.Host.Query;
 
 /// <summary>How one statement reaches the backends, decided from its parsed form.</summary>
 public enum Route
@@ -23,10 +23,10 @@ public enum Route
 public sealed class QueryRouter
 {
     private readonly Cluster _cluster;
-    private readonly BackendSet _backends;
+    private readonly BackendRegistry _backends;
     private readonly MigrationState _migration;
 
-    public QueryRouter(Cluster cluster, BackendSet backends, MigrationState migration)
+    public QueryRouter(Cluster cluster, BackendRegistry backends, MigrationState migration)
     {
         _cluster = cluster;
         _backends = backends;
@@ -65,7 +65,7 @@ public sealed class QueryRouter
             case Route.Owner:
                 return await FirstAnswerAsync(statementId, Candidates(db, statement), form, ct);
             case Route.Everywhere:
-                return await AllAnswerAsync(statementId, _backends.Backends, form, ct);
+                return await AllAnswerAsync(statementId, _backends, form, ct);
             case Route.OwnerEverywhere:
                 var measurement = SourceModule.single(statement.Sources)!.Value.Item2;
                 return await AllAnswerAsync(statementId, _cluster.Owners(db, measurement).Select(o => _backends[o]).ToList(), form, ct);
@@ -84,12 +84,7 @@ public sealed class QueryRouter
     }
 
     /// <summary>Up and with nothing left to replay first; then up but still replaying; then the rest.</summary>
-    private static int Rank(Backend b) => b.Health.State switch
-    {
-        BackendState.Up or BackendState.Unknown when b.Backlog.IsEmpty => 0,
-        BackendState.Up or BackendState.Unknown => 1,
-        _ => 2,
-    };
+    private static int Rank(Backend b) => b.Health.AcceptsWrites ? (b.Backlog.IsEmpty ? 0 : 1) : 2;
 
     /// <summary>When every circle is migrating, reads still go somewhere rather than nowhere.</summary>
     private bool AllMigrating(MigrationSnapshot snapshot) => _cluster.Circles.All(c => !snapshot.Readable(c.Id));
@@ -151,29 +146,8 @@ public sealed class QueryRouter
     private static Microsoft.FSharp.Collections.FSharpList<JsonObject> ToList(IEnumerable<JsonObject> items) =>
         Microsoft.FSharp.Collections.ListModule.OfSeq(items);
 
-    /// <summary>The backend's <c>results[0]</c> for one statement, or why there is none (transport failure or 5xx).</summary>
-    private static async Task<(JsonObject? Result, string Failure)> AskAsync(Backend backend, List<KeyValuePair<string, string>> form, CancellationToken ct)
-    {
-        var (response, failure) = await backend.Client.QueryAsync(form, "application/json", ct);
-        if (response is null)
-            return (null, failure);
-        using (response)
-        {
-            if ((int)response.StatusCode >= 500)
-                return (null, $"status {(int)response.StatusCode}");
-            try
-            {
-                var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct)) as JsonObject;
-                if (body?["results"] is JsonArray { Count: > 0 } results && results[0] is JsonObject first)
-                    return (first, "");
-                return body?["error"] is { } error ? (ErrorResult(0, error.GetValue<string>()), "") : (null, "no results in the answer");
-            }
-            catch (JsonException e)
-            {
-                return (null, $"unreadable answer: {e.Message}");
-            }
-        }
-    }
+    private static Task<(JsonObject? Result, string Failure)> AskAsync(Backend backend, List<KeyValuePair<string, string>> form, CancellationToken ct) =>
+        backend.Queries.AskAsync(form, ct);
 
     private static JsonObject WithId(JsonObject result, int statementId)
     {
@@ -182,5 +156,5 @@ public sealed class QueryRouter
         return copy;
     }
 
-    public static JsonObject ErrorResult(int statementId, string error) => new() { ["statement_id"] = statementId, ["error"] = error };
+    public static JsonObject ErrorResult(int statementId, string error) => QueryAnswer.ErrorResult(statementId, error);
 }

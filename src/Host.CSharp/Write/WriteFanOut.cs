@@ -1,24 +1,27 @@
 using InfluxProxy.Core;
+using InfluxProxy.Host.Backends;
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Write;
 
 /// <summary>
 /// The lines of one /write body split by owners: chunks per set of owners (one backend per circle, so one chunk
-/// serves every circle), the lines that did not parse, and the points InfluxDB's storage would refuse.
+/// serves every circle), and the counts of what the lines are (<see cref="LineCounts"/>).
 /// </summary>
 public sealed class WriteFanOut
 {
-    /// <summary>InfluxDB lists every bad line; we list this many and count the rest.</summary>
-    private const int ListedErrors = 10;
-
     /// <summary>The chunks bound for one set of owners, the last one filling.</summary>
     private sealed record OwnerGroup(IReadOnlyList<BackendInfo> Owners, List<LineChunk> Chunks);
 
     /// <summary>By the shared owner lists of <see cref="OwnerCache"/>.</summary>
     private readonly Dictionary<IReadOnlyList<BackendInfo>, OwnerGroup> _groups = new(ReferenceEqualityComparer.Instance);
-    private readonly List<string> _errors = [];
-    private string? _firstTimeTag;
-    private string? _firstOnlyTimeField;
+    private readonly List<(string, LineError)> _listed = [];
+    private int _unparsed;
+    private int _refused;
+    private int _beyondRetention;
+    private LineError? _firstTimeTag;
+    private LineError? _firstOnlyTimeField;
 
     /// <summary>Every owner reports each of its chunks here; expect <see cref="Deliveries"/> reports.</summary>
     public DeliveryTally Tally { get; } = new();
@@ -30,27 +33,16 @@ public sealed class WriteFanOut
     public int Deliveries => _groups.Values.Sum(g => g.Chunks.Count * g.Owners.Count);
 
     public int Points { get; private set; }
-    public int Dropped { get; private set; }
-    /// <summary>Well-formed lines InfluxDB's storage would refuse (<see cref="LineKind.TimeTag"/>, <see cref="LineKind.OnlyTimeField"/>).</summary>
-    public int Refused { get; private set; }
-    /// <summary>Well-formed lines older than the floor given to <see cref="Split"/>: beyond their retention policy.</summary>
-    public int BeyondRetention { get; private set; }
+
     /// <summary>The oldest timestamp of a well-formed line, in ns; <see cref="long.MaxValue"/> when there is none.</summary>
     public long Oldest { get; private set; } = long.MaxValue;
 
-    /// <summary>InfluxDB's text for the bad lines: <c>unable to parse '…': reason</c>, one per line.</summary>
-    public string ParseErrors =>
-        string.Join("\n", _errors) + (Dropped > _errors.Count ? $"\n(and {Dropped - _errors.Count} more)" : "");
-
-    /// <summary>
-    /// InfluxDB's storage answer for the refused lines, null when none: its first reason, tag keys checked first as
-    /// it does, and their count; else the points beyond retention (the lines that did not parse are in neither, as
-    /// in InfluxDB's answer).
-    /// </summary>
-    public string? StorageRefusal =>
-        Refused > 0 ? $"partial write: {_firstTimeTag ?? _firstOnlyTimeField} dropped={Refused}"
-        : BeyondRetention > 0 ? $"partial write: points beyond retention policy dropped={BeyondRetention}"
-        : null;
+    /// <summary>What the lines are, for the answer (<see cref="WriteAnswerModule"/>).</summary>
+    public LineCounts Counts => new(
+        Points, _unparsed, ListModule.OfSeq(_listed.Select(l => Tuple.Create(l.Item1, l.Item2))), _refused,
+        _firstTimeTag is null ? FSharpOption<LineError>.None : FSharpOption<LineError>.Some(_firstTimeTag),
+        _firstOnlyTimeField is null ? FSharpOption<LineError>.None : FSharpOption<LineError>.Some(_firstOnlyTimeField),
+        _beyondRetention);
 
     /// <summary>
     /// Scans the body once. Every point leaves with an explicit ns timestamp: its own, converted with overflow
@@ -77,14 +69,14 @@ public sealed class WriteFanOut
                 continue;
             if (line.Kind == LineKind.Malformed)
             {
-                fanOut.Reject(body[line.Start..line.End], line.Error);
+                fanOut.Reject(body[line.Start..line.End], line.Error.Value);
                 continue;
             }
             var timestamp = line.HasTimestamp ? line.Timestamp : defaultTime;
             fanOut.Oldest = Math.Min(fanOut.Oldest, timestamp);
             if (timestamp < retentionFloorNs)
             {
-                fanOut.BeyondRetention++;
+                fanOut._beyondRetention++;
                 continue;
             }
             if (line.Kind != LineKind.Point)
@@ -120,20 +112,20 @@ public sealed class WriteFanOut
             chunk.Discard();
     }
 
-    private void Reject(ReadOnlySpan<byte> line, string reason)
+    private void Reject(ReadOnlySpan<byte> line, LineError error)
     {
-        Dropped++;
-        if (_errors.Count < ListedErrors)
-            _errors.Add($"unable to parse '{System.Text.Encoding.UTF8.GetString(line)}': {reason}");
+        _unparsed++;
+        if (_listed.Count < LineCountsModule.listedMost)
+            _listed.Add((System.Text.Encoding.UTF8.GetString(line), error));
     }
 
     private void Refuse(in ScannedLine line)
     {
-        Refused++;
+        _refused++;
         if (line.Kind == LineKind.TimeTag)
-            _firstTimeTag ??= line.Error;
+            _firstTimeTag ??= line.Error.Value;
         else
-            _firstOnlyTimeField ??= line.Error;
+            _firstOnlyTimeField ??= line.Error.Value;
     }
 
     private OwnerGroup GroupOf(IReadOnlyList<BackendInfo> owners)

@@ -1,8 +1,10 @@
-namespace InfluxProxy.Host.Backends;
+using InfluxProxy.Core;
+
+namespace InfluxProxy.Host.Write;
 
 /// <summary>
 /// What one /write learns from every owner of its lines: counts the outstanding (chunk, owner) deliveries and keeps
-/// the worst one, so the request wakes once, when the last owner has answered.
+/// the worst one (<see cref="DeliveryModule.worse"/>), so the request wakes once, when the last owner has answered.
 /// </summary>
 public sealed class DeliveryTally
 {
@@ -12,7 +14,7 @@ public sealed class DeliveryTally
     private Delivery _worst = Delivery.Delivered;
     private Action<Delivery>? _whenDone;
 
-    /// <summary>The worst delivery of all: Failed before PartialWrite before Backlogged before Delivered.</summary>
+    /// <summary>The worst delivery of all.</summary>
     public Task<Delivery> Outcome => _done.Task;
 
     /// <summary>
@@ -31,8 +33,7 @@ public sealed class DeliveryTally
     public void Report(Delivery delivery)
     {
         lock (_worstLock)
-            if (Severity(delivery.Kind) > Severity(_worst.Kind))
-                _worst = delivery;
+            _worst = DeliveryModule.worse(_worst, delivery);
         if (Interlocked.Decrement(ref _outstanding) == 0)
             Finish();
     }
@@ -42,12 +43,4 @@ public sealed class DeliveryTally
         _whenDone?.Invoke(_worst);
         _done.TrySetResult(_worst);
     }
-
-    private static int Severity(DeliveryKind kind) => kind switch
-    {
-        DeliveryKind.Failed => 3,
-        DeliveryKind.PartialWrite => 2,
-        DeliveryKind.Backlogged => 1,
-        _ => 0,
-    };
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
+using Microsoft.FSharp.Core;
 
-namespace InfluxProxy.Host.Backends;
+namespace InfluxProxy.Host.Schema;
 
 public enum Existence { Exists, Missing, Unknown }
 
@@ -12,28 +13,30 @@ public enum Existence { Exists, Missing, Unknown }
 /// </summary>
 public sealed class DatabaseCatalog
 {
-    private readonly IReadOnlyList<BackendClient> _clients;
+    private readonly IReadOnlyList<SchemaQueries> _backends;
     private readonly KnownNames _databases;
     private readonly KnownNames _retentionPolicies; // named "<db>\0<rp>"
 
-    public DatabaseCatalog(IReadOnlyList<BackendClient> clients, TimeProvider time)
+    /// <param name="retentionFloors">Forgets a database's floors with the schema changes below.</param>
+    public DatabaseCatalog(IReadOnlyList<SchemaQueries> backends, RetentionFloors retentionFloors, TimeProvider time)
     {
-        _clients = clients;
+        _backends = backends;
         _databases = new KnownNames(time);
         _retentionPolicies = new KnownNames(time);
-        RetentionFloors = new RetentionFloors(clients, time);
+        RetentionFloors = retentionFloors;
     }
 
-    /// <summary>Where each policy starts refusing points as too old; forgotten with the schema changes below.</summary>
-    public RetentionFloors RetentionFloors { get; }
+    private RetentionFloors RetentionFloors { get; }
 
     public ValueTask<Existence> CheckAsync(string db, CancellationToken ct) =>
-        _databases.CheckAsync(db, () => Task.WhenAll(_clients.Select(c => c.ShowDatabasesAsync(ct))));
+        _databases.CheckAsync(db, () => Task.WhenAll(_backends.Select(b => b.DatabasesAsync(ct))));
 
     public ValueTask<Existence> CheckRetentionPolicyAsync(string db, string rp, CancellationToken ct) =>
         _retentionPolicies.CheckAsync(PolicyName(db, rp), async () =>
-            (await Task.WhenAll(_clients.Select(c => c.RetentionPoliciesAsync(db, ct))))
-            .Select(rps => rps?.Select(p => PolicyName(db, p.Name)).ToList())
+            (await Task.WhenAll(_backends.Select(b => b.RetentionPoliciesAsync(db, ct))))
+            .Select(rps => rps.IsOk
+                ? FSharpResult<IReadOnlyList<string>, string>.NewOk(rps.ResultValue.Select(p => PolicyName(db, p.Name)).ToList())
+                : FSharpResult<IReadOnlyList<string>, string>.NewError(rps.ErrorValue))
             .ToArray());
 
     /// <summary>Forget a database dropped through the proxy, and its policies, so writes to it are refused again.</summary>
@@ -73,22 +76,22 @@ public sealed class DatabaseCatalog
         private readonly ConcurrentDictionary<string, bool> _known = new();
         private readonly ConcurrentDictionary<string, DateTimeOffset> _missingSince = new();
 
-        /// <param name="askAll">Every backend's names, null for a backend that could not answer.</param>
-        public async ValueTask<Existence> CheckAsync(string name, Func<Task<IReadOnlyList<string>?[]>> askAll)
+        /// <param name="askAll">Every backend's names, or why it could not answer.</param>
+        public async ValueTask<Existence> CheckAsync(string name, Func<Task<FSharpResult<IReadOnlyList<string>, string>[]>> askAll)
         {
             if (_known.ContainsKey(name))
                 return Existence.Exists;
             if (_missingSince.TryGetValue(name, out var since) && time.GetUtcNow() - since < MissRecheck)
                 return Existence.Missing;
             var answers = await askAll();
-            foreach (var known in answers.OfType<IReadOnlyList<string>>().SelectMany(n => n))
+            foreach (var known in answers.Where(a => a.IsOk).SelectMany(a => a.ResultValue))
                 _known.TryAdd(known, true);
             if (_known.ContainsKey(name))
             {
                 _missingSince.TryRemove(name, out _);
                 return Existence.Exists;
             }
-            if (answers.Any(a => a is null))
+            if (answers.Any(a => a.IsError))
                 return Existence.Unknown;
             if (_missingSince.Count > 10_000)
                 _missingSince.Clear(); // names come from clients: keep the negative cache bounded
