@@ -35,8 +35,8 @@ let private append backlog text =
         Expect.equal result.Outcome AppendOutcome.Appended (sprintf "append %s: %A" text result.Error)
     }
 
-let private peek (backlog: FileBacklog) = backlog.PeekAsync(none).AsTask()
-let private commit (backlog: FileBacklog) record = backlog.CommitAsync(record, none).AsTask()
+let private peek (backlog: FileBacklog) = backlog.Reader.PeekAsync(none).AsTask()
+let private commit (backlog: FileBacklog) record = backlog.Reader.CommitAsync(record, none).AsTask()
 let private close (backlog: FileBacklog) = backlog.DisposeAsync().AsTask()
 let private text (record: BacklogRecord) = Encoding.UTF8.GetString record.Payload.Span
 
@@ -160,11 +160,11 @@ let private agreesWithQueue (segmentBytes: int, ops: Op list) =
                 backlog <- reopen ()
                 Expect.equal backlog.Recovery.TornBytesCut (int64 n) "the partial record is cut"
             | FailNext step -> faults.Armed <- Some step
-            Expect.equal backlog.PendingRecords (int64 model.Count) (sprintf "pending records after %A" op)
+            Expect.equal backlog.Reader.PendingRecords (int64 model.Count) (sprintf "pending records after %A" op)
         faults.Armed <- None
         (close backlog).Wait()
         let final = reopen ()
-        Expect.equal final.PendingRecords (int64 model.Count) "pending after the final reopen"
+        Expect.equal final.Reader.PendingRecords (int64 model.Count) "pending after the final reopen"
         Expect.equal (drain final).Result (List.ofSeq model) "the same records, in the same order"
         (close final).Wait()
     finally
@@ -221,10 +221,9 @@ let tests =
                 do! withDir (fun dir -> task {
                     let! backlog = openIn dir (BacklogOptions(SegmentBytes = 200L))
                     let! results = Task.WhenAll [| for i in 1..10 -> appendTo backlog (sprintf "record %02d" i) |]
-                    let endOf (r: AppendResult) = BacklogPosition(r.Payload.Segment, r.Payload.Offset + int64 "record 01".Length)
-                    do! backlog.CommitThroughAsync(endOf results[6], none).AsTask()
-                    Expect.equal backlog.PendingRecords 3L "three left"
-                    Expect.equal backlog.PendingBytes (3L * recordBytes "record 01") "their bytes"
+                    do! backlog.Reader.CommitThroughAsync(results[6].End, 7L, results[..6] |> Array.sumBy (fun r -> int64 r.RecordBytes), none).AsTask()
+                    Expect.equal backlog.Reader.PendingRecords 3L "three left"
+                    Expect.equal backlog.Reader.PendingBytes (3L * recordBytes "record 01") "their bytes"
                     do! close backlog
                     let! reopened = openIn dir (BacklogOptions(SegmentBytes = 200L))
                     let! left = drain reopened
@@ -246,8 +245,7 @@ let tests =
                             | _ -> () ]
                     let first = Directory.GetFiles(dir, "*.seg", SearchOption.AllDirectories) |> Array.min
                     Expect.contains (openUnder ()) first "the reads keep the first segment open"
-                    let last = results[results.Length - 1].Payload
-                    do! backlog.CommitThroughAsync(BacklogPosition(last.Segment, last.Offset + int64 "record 10".Length), none)
+                    do! backlog.Reader.CommitThroughAsync(results[results.Length - 1].End, 10L, results |> Array.sumBy (fun r -> int64 r.RecordBytes), none)
                     Expect.isEmpty (openUnder () |> List.filter (fun f -> f.Contains ".seg (deleted)")) "no consumed segment stays open"
                     do! close backlog
                     Expect.isEmpty (openUnder () |> List.filter (fun f -> f.EndsWith ".seg")) "closing the backlog closes its readers" })
@@ -265,8 +263,7 @@ let tests =
                     Expect.equal again.Position head.Position "peek does not consume"
                     let! all = drain backlog
                     Expect.equal all [ for i in 1..5 -> sprintf "m v=%d" i ] "order"
-                    Expect.isTrue backlog.IsEmpty "empty"
-                    Expect.equal backlog.ReplayedRecords 5L "replayed"
+                    Expect.isTrue backlog.Reader.IsEmpty "empty"
                     do! close backlog })
             }
 
@@ -274,30 +271,29 @@ let tests =
                 do! withDir (fun dir -> task {
                     let clock = ManualClock(DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
                     let! backlog = openWith dir (BacklogOptions()) clock
-                    Expect.equal (backlog.PendingRecords, backlog.PendingBytes) (0L, 0L) "empty at start"
-                    Expect.isFalse backlog.OldestPendingAt.HasValue "no oldest when empty"
+                    Expect.equal (backlog.Reader.PendingRecords, backlog.Reader.PendingBytes) (0L, 0L) "empty at start"
+                    Expect.isFalse backlog.Reader.OldestPendingAt.HasValue "no oldest when empty"
                     let t0 = clock.Now
                     do! append backlog "first"
                     clock.Now <- t0.AddSeconds 10.0
                     do! append backlog "second-one"
                     clock.Now <- t0.AddSeconds 20.0
                     do! append backlog "third"
-                    Expect.equal backlog.PendingRecords 3L "records"
-                    Expect.equal backlog.PendingBytes (recordBytes "first" + recordBytes "second-one" + recordBytes "third") "bytes"
-                    Expect.equal backlog.OldestPendingAt (Nullable t0) "oldest is the first append"
+                    Expect.equal backlog.Reader.PendingRecords 3L "records"
+                    Expect.equal backlog.Reader.PendingBytes (recordBytes "first" + recordBytes "second-one" + recordBytes "third") "bytes"
+                    Expect.equal backlog.Reader.OldestPendingAt (Nullable t0) "oldest is the first append"
                     let! head = peek backlog
                     do! commit backlog head
-                    Expect.equal backlog.PendingRecords 2L "records after a commit"
-                    Expect.equal backlog.PendingBytes (recordBytes "second-one" + recordBytes "third") "bytes after a commit"
-                    Expect.equal backlog.OldestPendingAt (Nullable(t0.AddSeconds 10.0)) "oldest moves to the second append"
+                    Expect.equal backlog.Reader.PendingRecords 2L "records after a commit"
+                    Expect.equal backlog.Reader.PendingBytes (recordBytes "second-one" + recordBytes "third") "bytes after a commit"
+                    Expect.equal backlog.Reader.OldestPendingAt (Nullable(t0.AddSeconds 10.0)) "oldest moves to the second append"
                     do! close backlog
                     let! reopened = openWith dir (BacklogOptions()) clock
-                    Expect.equal (reopened.PendingRecords, reopened.PendingBytes) (2L, recordBytes "second-one" + recordBytes "third") "counted again at open"
-                    Expect.equal reopened.OldestPendingAt (Nullable(t0.AddSeconds 10.0)) "oldest survives a restart"
+                    Expect.equal (reopened.Reader.PendingRecords, reopened.Reader.PendingBytes) (2L, recordBytes "second-one" + recordBytes "third") "counted again at open"
+                    Expect.equal reopened.Reader.OldestPendingAt (Nullable(t0.AddSeconds 10.0)) "oldest survives a restart"
                     let! _ = drain reopened
-                    Expect.equal (reopened.PendingRecords, reopened.PendingBytes) (0L, 0L) "drained"
-                    Expect.isFalse reopened.OldestPendingAt.HasValue "no oldest after draining"
-                    Expect.equal reopened.ReplayedRecords 2L "replayed since open"
+                    Expect.equal (reopened.Reader.PendingRecords, reopened.Reader.PendingBytes) (0L, 0L) "drained"
+                    Expect.isFalse reopened.Reader.OldestPendingAt.HasValue "no oldest after draining"
                     do! close reopened })
             }
 
@@ -308,7 +304,7 @@ let tests =
                     let! first = peek backlog
                     do! commit backlog first
                     do! commit backlog first
-                    Expect.equal backlog.PendingRecords 2L "counted once"
+                    Expect.equal backlog.Reader.PendingRecords 2L "counted once"
                     let! second = peek backlog
                     let third = BacklogRecord(second.Next, second.Db, second.Rp, second.Payload, second.AppendedAt, second.Next, second.RecordBytes)
                     Expect.throws (fun () -> (commit backlog third).Wait()) "not the head"
@@ -322,7 +318,66 @@ let tests =
                     let! backlog = openIn dir (BacklogOptions())
                     let! result = backlog.AppendAsync(String('d', 70000), "rp", ReadOnlyMemory(Encoding.UTF8.GetBytes "x"), none).AsTask()
                     Expect.equal result.Outcome AppendOutcome.TooLarge "too large"
-                    Expect.isTrue backlog.IsEmpty "nothing written"
+                    Expect.isTrue backlog.Reader.IsEmpty "nothing written"
+                    do! close backlog })
+            }
+        ]
+
+        testList "named readers" [
+            testTask "each reader reads every record in order and resumes at its own commit after a reopen" {
+                do! withDir (fun dir -> task {
+                    let options = BacklogOptions(Readers = [| "replay"; "copy" |])
+                    let! backlog = openIn dir options
+                    for i in 1..4 do do! append backlog (sprintf "n%d" i)
+                    let replay, copy = backlog.ReaderNamed "replay", backlog.ReaderNamed "copy"
+                    for _ in 1..3 do
+                        let! record = replay.PeekAsync(none)
+                        do! replay.CommitAsync(record, none)
+                    let! first = copy.PeekAsync(none)
+                    Expect.equal (text first) "n1" "the second reader starts at the first record"
+                    do! copy.CommitAsync(first, none)
+                    Expect.equal (replay.PendingRecords, copy.PendingRecords) (1L, 3L) "counted per reader"
+                    do! close backlog
+                    Expect.isTrue (File.Exists(Path.Combine(folder dir, "commit.copy"))) "its own commit file"
+                    let! reopened = openIn dir options
+                    let! replayNext = (reopened.ReaderNamed "replay").PeekAsync(none)
+                    let! copyNext = (reopened.ReaderNamed "copy").PeekAsync(none)
+                    Expect.equal (text replayNext, text copyNext) ("n4", "n2") "each resumes at its own record"
+                    Expect.equal ((reopened.ReaderNamed "copy").PendingRecords) 3L "counted again at open"
+                    do! close reopened })
+            }
+
+            testTask "a segment is deleted only once every reader has passed it" {
+                do! withDir (fun dir -> task {
+                    let options = BacklogOptions(SegmentBytes = 200L, Readers = [| "replay"; "copy" |])
+                    let! backlog = openIn dir options
+                    for i in 1..10 do do! append backlog (sprintf "segment-record-%02d" i)
+                    let before = (segments dir).Length
+                    Expect.isGreaterThan before 2 "several segments"
+                    let drainReader (reader: LogReader) =
+                        task {
+                            let mutable go = true
+                            while go do
+                                match! reader.PeekAsync(none) with
+                                | null -> go <- false
+                                | record -> do! reader.CommitAsync(record, none)
+                        }
+                    do! drainReader (backlog.ReaderNamed "replay")
+                    Expect.equal (segments dir).Length before "kept: the other reader has not read them"
+                    do! drainReader (backlog.ReaderNamed "copy")
+                    Expect.equal (segments dir).Length 1 "deleted once both passed"
+                    do! close backlog })
+            }
+
+            testTask "the size cap counts what the slowest reader has not read" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions(MaxBytes = 100L, Readers = [| "replay"; "copy" |]))
+                    do! append backlog (String('x', 50))
+                    let replay = backlog.ReaderNamed "replay"
+                    let! head = replay.PeekAsync(none)
+                    do! replay.CommitAsync(head, none)
+                    let! full = appendTo backlog (String('y', 50))
+                    Expect.equal full.Outcome AppendOutcome.Full "the other reader still holds the first record"
                     do! close backlog })
             }
         ]
@@ -340,12 +395,13 @@ let tests =
                     Expect.equal (text r3) "r3" "third"
                     do! close backlog
                     let! reopened = openIn dir (BacklogOptions())
-                    Expect.equal reopened.Recovery (RecoveryReport(0L, 0, 4L, [ for i in 3..6 -> recordBytes (sprintf "r%d" i) ] |> List.sum)) "clean recovery"
+                    Expect.equal reopened.Recovery (RecoveryReport(0L, 0, false)) "clean recovery"
+                    Expect.equal (reopened.Reader.PendingRecords, reopened.Reader.PendingBytes) (4L, [ for i in 3..6 -> recordBytes (sprintf "r%d" i) ] |> List.sum) "four wait"
                     let! rest = drain reopened
                     Expect.equal rest [ "r3"; "r4"; "r5"; "r6" ] "resumed at r3"
                     do! close reopened
                     let! third = openIn dir (BacklogOptions())
-                    Expect.isTrue third.IsEmpty "still empty after another restart"
+                    Expect.isTrue third.Reader.IsEmpty "still empty after another restart"
                     do! append third "r7"
                     let! last = drain third
                     Expect.equal last [ "r7" ] "new records after the restart"
@@ -364,7 +420,7 @@ let tests =
                         do! commit backlog record
                     do! close backlog
                     let! reopened = openIn dir options
-                    Expect.equal reopened.Recovery.RecordsPending 13L "13 left"
+                    Expect.equal reopened.Reader.PendingRecords 13L "13 left"
                     let! rest = drain reopened
                     Expect.equal rest [ for i in 8..20 -> payload i ] "the rest, in order"
                     Expect.equal (segments dir).Length 1 "consumed segments deleted"
@@ -383,7 +439,7 @@ let tests =
                     using (new FileStream(segment, FileMode.Open)) (fun f -> f.SetLength(length - 3L))
                     let! reopened = openIn dir (BacklogOptions())
                     Expect.equal reopened.Recovery.TornBytesCut (recordBytes "t3" - 3L) "the partial record's bytes are reported"
-                    Expect.equal reopened.Recovery.RecordsPending 2L "two whole records"
+                    Expect.equal reopened.Reader.PendingRecords 2L "two whole records"
                     do! append reopened "t4"
                     let! all = drain reopened
                     Expect.equal all [ "t1"; "t2"; "t4" ] "t3 was torn"
@@ -428,10 +484,10 @@ let tests =
                             bytes[Encoding.ASCII.GetString(bytes).IndexOf "payload-2"] <- byte 'X')
                     Expect.equal reopened.Recovery.CorruptRecordsSkipped 1 "one corrupt record"
                     Expect.equal reopened.Recovery.TornBytesCut 0L "not a torn tail"
-                    Expect.equal reopened.Recovery.RecordsPending 2L "two valid records wait"
+                    Expect.equal reopened.Reader.PendingRecords 2L "two valid records wait"
                     let! all = drain reopened
                     Expect.equal all [ "payload-1"; "payload-3" ] "later records survive"
-                    Expect.equal reopened.CorruptRecordsSkipped 0L "counted once, in the recovery report"
+                    Expect.equal reopened.Reader.CorruptRecordsSkipped 0L "counted once, in the recovery report"
                     do! close reopened })
             }
 
@@ -456,9 +512,9 @@ let tests =
                         f.WriteByte(byte '!'))
                     let! all = drain backlog
                     Expect.equal all [ "live-1"; "live-3" ] "the damaged record is skipped"
-                    Expect.equal backlog.CorruptRecordsSkipped 1L "counted"
-                    Expect.equal (backlog.PendingRecords, backlog.PendingBytes) (0L, 0L) "counters settle"
-                    Expect.isTrue backlog.IsEmpty "empty"
+                    Expect.equal backlog.Reader.CorruptRecordsSkipped 1L "counted"
+                    Expect.equal (backlog.Reader.PendingRecords, backlog.Reader.PendingBytes) (0L, 0L) "counters settle"
+                    Expect.isTrue backlog.Reader.IsEmpty "empty"
                     do! close backlog })
             }
 
@@ -471,7 +527,7 @@ let tests =
                     File.Delete((segments dir).[1])
                     let! all = drain backlog
                     Expect.equal all [ payload 1; payload 3; payload 4 ] "the others, in order"
-                    Expect.isTrue backlog.IsEmpty "counters settle"
+                    Expect.isTrue backlog.Reader.IsEmpty "counters settle"
                     do! close backlog })
             }
 
@@ -484,7 +540,7 @@ let tests =
                     using (new FileStream(lastSegment dir, FileMode.Open)) (fun f -> f.SetLength 8L)
                     let! reopened = openIn dir (BacklogOptions())
                     Expect.isTrue reopened.Recovery.CommitRepaired "commit repaired"
-                    Expect.isTrue reopened.IsEmpty "nothing waits"
+                    Expect.isTrue reopened.Reader.IsEmpty "nothing waits"
                     for i in 1..2 do do! append reopened (sprintf "new-%d" i)
                     let! all = drain reopened
                     Expect.equal all [ "new-1"; "new-2" ] "new records are not read from the stale offset"
@@ -522,26 +578,6 @@ let tests =
                     Expect.isTrue reopened.Recovery.CommitRepaired "reported"
                     let! all = drain reopened
                     Expect.equal all [ "c1"; "c2"; "c3" ] "from the oldest record"
-                    do! close reopened })
-            }
-
-            testTask "a commit file of the first format (28 bytes, renamed into place) is carried over" {
-                do! withDir (fun dir -> task {
-                    let! backlog = openIn dir (BacklogOptions())
-                    for i in 1..3 do do! append backlog (sprintf "l%d" i)
-                    let! first = peek backlog
-                    do! close backlog
-                    let legacy = Array.zeroCreate<byte> 28
-                    "IPXC"B.CopyTo(legacy, 0)
-                    BinaryPrimitives.WriteUInt32BigEndian(legacy.AsSpan 4, 1u)
-                    BinaryPrimitives.WriteInt64BigEndian(legacy.AsSpan 8, first.Next.Segment)
-                    BinaryPrimitives.WriteInt64BigEndian(legacy.AsSpan 16, first.Next.Offset)
-                    BinaryPrimitives.WriteUInt32BigEndian(legacy.AsSpan 24, IO.Hashing.Crc32.HashToUInt32(ReadOnlySpan(legacy, 0, 24)))
-                    File.WriteAllBytes(Path.Combine(folder dir, "commit"), legacy)
-                    let! reopened = openIn dir (BacklogOptions())
-                    Expect.isFalse reopened.Recovery.CommitRepaired "read, not repaired"
-                    let! rest = drain reopened
-                    Expect.equal rest [ "l2"; "l3" ] "resumes after l1"
                     do! close reopened })
             }
 
@@ -585,7 +621,7 @@ let tests =
                     let! full = appendTo backlog (String('y', 50))
                     Expect.equal full.Outcome AppendOutcome.Full "second does not fit"
                     Expect.equal (FileInfo(lastSegment dir).Length) size "nothing written"
-                    Expect.equal backlog.PendingRecords 1L "one record"
+                    Expect.equal backlog.Reader.PendingRecords 1L "one record"
                     let! head = peek backlog
                     do! commit backlog head
                     do! append backlog (String('y', 50))
@@ -601,7 +637,7 @@ let tests =
                     let! failed = appendTo backlog "lost-and-reported"
                     Expect.equal failed.Outcome AppendOutcome.IoError "reported"
                     Expect.stringContains failed.Error "No space left" "reason"
-                    Expect.equal backlog.PendingRecords 1L "not counted"
+                    Expect.equal backlog.Reader.PendingRecords 1L "not counted"
                     do! append backlog "after"
                     let! live = drain backlog
                     Expect.equal live [ "before"; "after" ] "consistent while running"
@@ -663,7 +699,7 @@ let tests =
                     Expect.throws (fun () -> (commit backlog k2).Wait()) "the commit error reaches the replayer"
                     let! head = peek backlog
                     Expect.equal (text head) "k2" "k2 is still the head"
-                    Expect.equal backlog.PendingRecords 3L "still pending"
+                    Expect.equal backlog.Reader.PendingRecords 3L "still pending"
                     do! close backlog
                     // The failed write tore its slot; the other slot still holds the commit after k1.
                     let! reopened = openIn dir (BacklogOptions())
@@ -690,7 +726,7 @@ let tests =
                             do! commit backlog record
                     do! producer
                     Expect.equal (List.ofSeq received) [ for i in 1..total -> sprintf "c%05d" i ] "exactly once, in order"
-                    Expect.isTrue backlog.IsEmpty "empty"
+                    Expect.isTrue backlog.Reader.IsEmpty "empty"
                     Expect.equal (segments dir).Length 1 "consumed segments deleted"
                     do! close backlog })
             }
@@ -702,7 +738,7 @@ let tests =
                     let each = 500
                     let run p = Task.Run(fun () -> task { for i in 1..each do do! append backlog (sprintf "p%d-%04d" p i) } :> Task)
                     do! Task.WhenAll [| for p in 1..producers -> run p |]
-                    Expect.equal backlog.PendingRecords (int64 (producers * each)) "all counted"
+                    Expect.equal backlog.Reader.PendingRecords (int64 (producers * each)) "all counted"
                     do! close backlog
                     let! reopened = openIn dir (BacklogOptions(SegmentBytes = 16L * 1024L))
                     let! all = drain reopened

@@ -66,7 +66,7 @@ public sealed class BackendRegistry : IReadOnlyList<Backend>
                 var stats = new BackendStats();
                 var histories = new RecordHistories();
                 var quarantine = new QuarantineFolder(options.DataDir, info.Name);
-                var replayer = new BacklogReplayer(writes, health, backlog, histories, quarantine, stats, new RetryLoop(options.RewriteInterval, time), time,
+                var replayer = new BacklogReplayer(writes, health, backlog.Reader, histories, quarantine, stats, new RetryLoop(options.RewriteInterval, time), time,
                     loggers.CreateLogger<BacklogReplayer>());
                 var writer = new BackendWriter(writes, health, backlog, histories, stats, options.FlushSize, flushSeconds, time, replayer.Wake,
                     loggers.CreateLogger<BackendWriter>());

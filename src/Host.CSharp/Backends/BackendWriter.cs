@@ -47,7 +47,7 @@ public sealed partial class BackendWriter
     private BackendStats Stats { get; }
 
     /// <summary>Batches go straight to the backend: it accepts writes and nothing waits in its backlog.</summary>
-    public bool SendsDirectly => _backlog.IsEmpty && _health.AcceptsWrites;
+    public bool SendsDirectly => _backlog.Reader.IsEmpty && _health.AcceptsWrites;
 
     public ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct) => _input.Writer.WriteAsync(chunk, ct);
 

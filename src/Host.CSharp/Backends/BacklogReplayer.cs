@@ -16,7 +16,7 @@ public sealed partial class BacklogReplayer
 {
     private readonly WriteClient _client;
     private readonly BackendHealth _health;
-    private readonly FileBacklog _backlog;
+    private readonly LogReader _backlog;
     private readonly RecordHistories _histories;
     private readonly QuarantineFolder _quarantine;
     private readonly QuarantinePolicy _policy;
@@ -25,7 +25,7 @@ public sealed partial class BacklogReplayer
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public BacklogReplayer(WriteClient client, BackendHealth health, FileBacklog backlog, RecordHistories histories, QuarantineFolder quarantine,
+    public BacklogReplayer(WriteClient client, BackendHealth health, LogReader backlog, RecordHistories histories, QuarantineFolder quarantine,
         BackendStats stats, RetryLoop loop, TimeProvider time, ILogger logger)
     {
         _client = client;

@@ -11,7 +11,6 @@ namespace InfluxProxy.Host.Backlog;
 /// </summary>
 internal sealed class CommitFile : IDisposable
 {
-    public const string FileName = "commit";
     private const int SlotBytes = 36;
     private const int SlotStride = 512;
     private const uint Version = 1;
@@ -32,26 +31,14 @@ internal sealed class CommitFile : IDisposable
     /// Opens (creating and preallocating if needed) the commit file; the newest valid slot's position, or null when
     /// none was committed yet; <c>Unreadable</c> when slots hold bytes that are no valid commit.
     /// </summary>
-    public static (CommitFile File, BacklogPosition? Position, bool Unreadable) Open(string dir, Action<BacklogIoStep, FileStream, ReadOnlyMemory<byte>>? faults)
+    public static (CommitFile File, BacklogPosition? Position, bool Unreadable) Open(string dir, string fileName, Action<BacklogIoStep, FileStream, ReadOnlyMemory<byte>>? faults)
     {
-        var path = Path.Combine(dir, FileName);
+        var path = Path.Combine(dir, fileName);
         var created = !File.Exists(path);
         var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
         var opened = false;
         try
         {
-            if (ReadLegacy(file) is { } legacy)
-            {
-                // The first format (one 28-byte record, replaced by rename): carry its position over into slot 1,
-                // then blank the old bytes (a crash in between leaves slot 1 valid and the file no longer 28 bytes).
-                Preallocate(file);
-                var upgraded = new CommitFile(file, 0, faults);
-                upgraded.Write(legacy);
-                RandomAccess.Write(file.SafeFileHandle, new byte[SlotBytes], 0);
-                file.Flush(flushToDisk: true);
-                opened = true;
-                return (upgraded, legacy, false);
-            }
             if (file.Length < 2 * SlotStride)
             {
                 Preallocate(file);
@@ -110,19 +97,6 @@ internal sealed class CommitFile : IDisposable
         if (length < 2 * SlotStride)
             RandomAccess.Write(file.SafeFileHandle, new byte[2 * SlotStride - length], length);
         file.Flush(flushToDisk: true);
-    }
-
-    /// <summary>A commit file of the first format: "IPXC" u32 1 | i64 segment | i64 offset | u32 crc32(previous 24 bytes).</summary>
-    private static BacklogPosition? ReadLegacy(FileStream file)
-    {
-        if (file.Length != 28)
-            return null;
-        var bytes = new byte[28];
-        if (RandomAccess.Read(file.SafeFileHandle, bytes, 0) != 28 || !bytes.AsSpan(0, 4).SequenceEqual(Magic)
-            || BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(4)) != 1
-            || Crc32.HashToUInt32(bytes.AsSpan(0, 24)) != BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(24)))
-            return null;
-        return new BacklogPosition(BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(bytes.AsSpan(16)));
     }
 
     private static (ulong Sequence, BacklogPosition? Position)? Parse(ReadOnlySpan<byte> slot)

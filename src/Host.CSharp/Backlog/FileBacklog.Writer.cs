@@ -1,38 +1,61 @@
 namespace InfluxProxy.Host.Backlog;
 
-/// <summary>The producer side: one writer thread owns the segment file, writes groups of records and fsyncs once per group.</summary>
+/// <summary>The writer thread: it alone writes the log's files. Appends in groups with one fsync, then readers' commits, then truncation.</summary>
 public sealed partial class FileBacklog
 {
+    private void StartWriter()
+    {
+        _writerThread = new Thread(WriteLoop) { IsBackground = true, Name = $"backlog {Name}" };
+        _writerThread.Start();
+    }
+
     private void WriteLoop()
     {
-        var group = new List<PendingAppend>();
-        while (_appends.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        var group = new List<Work>();
+        while (TakeGroup(group))
         {
-            while (group.Count < MaxGroup && _appends.Reader.TryRead(out var append))
-                group.Add(append);
+            var appends = group.OfType<AppendWork>().ToList();
             try
             {
-                WriteGroup(group);
+                WriteGroup(appends);
             }
             catch (Exception e)
             {
                 // Not an I/O error (those are handled per record): a bug. Fail what is left of the group loudly and
                 // keep serving; the next write first cuts the segment back to its published (durable) end.
-                LogWriterFailed(_logger, e, _backend);
+                LogWriterFailed(_logger, e, Name);
                 lock (_state)
                     _writeLength = _end.Segment == _writeSegment ? _end.Offset : RecordFormat.SegmentHeader;
                 _needsCutBack = true;
-                foreach (var append in group)
+                foreach (var append in appends)
                     Fail(append, e.Message);
             }
+            var committed = false;
+            foreach (var commit in group.OfType<CommitWork>())
+                committed |= WriteCommit(commit);
+            if (committed)
+                Truncate();
             group.Clear();
         }
     }
 
-    /// <summary>Writes a group of records, fsyncs once, publishes the durable end, completes the appends.</summary>
-    private void WriteGroup(List<PendingAppend> group)
+    /// <summary>Waits for work, then takes what is queued (at most <see cref="MaxGroup"/> items); false once closing and drained.</summary>
+    private bool TakeGroup(List<Work> group)
     {
-        var written = new List<PendingAppend>(group.Count);
+        lock (_work)
+        {
+            while (_work.Count == 0 && !_closing)
+                Monitor.Wait(_work);
+            while (group.Count < MaxGroup && _work.TryDequeue(out var work))
+                group.Add(work);
+            return group.Count > 0;
+        }
+    }
+
+    /// <summary>Writes a group of records, fsyncs once, publishes the durable end, completes the appends.</summary>
+    private void WriteGroup(List<AppendWork> group)
+    {
+        var written = new List<AppendWork>(group.Count);
         var groupStart = _writeLength;
         foreach (var append in group)
         {
@@ -71,7 +94,7 @@ public sealed partial class FileBacklog
         MakeDurable(written, groupStart);
     }
 
-    private void MakeDurable(List<PendingAppend> written, long groupStart)
+    private void MakeDurable(List<AppendWork> written, long groupStart)
     {
         if (written.Count == 0)
             return;
@@ -95,21 +118,63 @@ public sealed partial class FileBacklog
         {
             _end = new BacklogPosition(_writeSegment, _writeLength);
             _queuedBytes -= bytes;
-            _pendingBytes += bytes;
-            _pendingRecords += written.Count;
-            _oldest ??= RecordFormat.AppendedAtOf(written[0].Record);
+            foreach (var reader in _readers)
+            {
+                reader.PendingBytesField += bytes;
+                reader.PendingRecordsField += written.Count;
+                reader.OldestField ??= RecordFormat.AppendedAtOf(written[0].Record);
+            }
         }
         foreach (var append in written)
             // The payload is the record's last part.
-            append.Done.TrySetResult(AppendResult.Appended(append.Payload!, append.Payload! with { Offset = append.Payload!.Offset + append.PayloadLength }));
+            append.Done.TrySetResult(AppendResult.Appended(append.Payload!, append.Payload! with { Offset = append.Payload!.Offset + append.PayloadLength },
+                append.Record.Length));
     }
 
-    private void Fail(PendingAppend append, string error)
+    private void Fail(AppendWork append, string error)
     {
         if (!append.Done.TrySetResult(new AppendResult(AppendOutcome.IoError, error)))
             return; // already answered (and accounted for)
         lock (_state)
             _queuedBytes -= append.Record.Length;
+    }
+
+    /// <summary>Writes a reader's position to its commit file (fsynced); false when the disk refused (the caller learns why).</summary>
+    private bool WriteCommit(CommitWork commit)
+    {
+        try
+        {
+            commit.Reader.CommitFile.Write(commit.Next);
+        }
+        catch (IOException e)
+        {
+            commit.Done.TrySetException(e);
+            return false;
+        }
+        lock (_state)
+            commit.Reader.CountCommitted(commit.Next, commit.Records, commit.Bytes);
+        commit.Done.TrySetResult();
+        return true;
+    }
+
+    /// <summary>Deletes the segments every reader has passed (FasterLog's TruncateUntil, made at each commit).</summary>
+    private void Truncate()
+    {
+        long passed;
+        lock (_state)
+            passed = _readers.Min(r => r.CommittedField.Segment);
+        ClosePayloadReaders(segment => segment < passed);
+        foreach (var segment in ListSegments(_dir).Where(s => s < passed))
+        {
+            try
+            {
+                File.Delete(SegmentPath(_dir, segment));
+            }
+            catch (IOException e)
+            {
+                LogDeleteFailed(_logger, Name, segment, e.Message); // tried again after the next commit
+            }
+        }
     }
 
     /// <summary>Truncates the segment to its last good length; null when done, else why not (retried before the next write).</summary>
@@ -124,7 +189,7 @@ public sealed partial class FileBacklog
         }
         catch (IOException e)
         {
-            LogCutBackFailed(_logger, _backend, e.Message);
+            LogCutBackFailed(_logger, Name, e.Message);
             return $"a failed write could not be cut back: {e.Message}";
         }
     }

@@ -1,7 +1,8 @@
 namespace InfluxProxy.Host.Backlog;
 
 /// <summary>
-/// What opening the backlog found: bytes of a torn tail cut, corrupt records skipped, what waits, and whether the
-/// commit file was unreadable or pointed where no data is (then replay starts at the nearest valid place).
+/// What opening the backlog found: bytes of a torn tail cut, corrupt records stepped over (counted once however many
+/// readers met them), and whether a reader's commit file was unreadable or pointed where no data is (then that reader
+/// starts at the nearest valid place).
 /// </summary>
-public sealed record RecoveryReport(long TornBytesCut, int CorruptRecordsSkipped, long RecordsPending, long BytesPending, bool CommitRepaired = false);
+public sealed record RecoveryReport(long TornBytesCut, int CorruptRecordsSkipped, bool CommitRepaired);

@@ -62,9 +62,17 @@ public sealed partial class WriteJournal : IBackgroundWork
         /// <summary>Where the payload is once fsynced; null when the disk refused (then there is no record).</summary>
         public Task<BacklogPosition?> Written => _written.Task;
 
+        /// <summary>The record's size on disk, once written.</summary>
+        internal int RecordBytes { get; private set; }
+
         internal bool Settled { get; set; }
         internal bool Resolved => Written.IsCompleted && (Written.Result is null || Settled);
-        internal void SetWritten(BacklogPosition? payload) => _written.SetResult(payload);
+
+        internal void SetWritten(AppendResult result)
+        {
+            RecordBytes = result.RecordBytes;
+            _written.SetResult(result.Payload);
+        }
     }
 
     /// <summary>
@@ -73,8 +81,8 @@ public sealed partial class WriteJournal : IBackgroundWork
     /// </summary>
     public Task Replayed => _replayed.Task;
 
-    public long PendingBytes => _log.PendingBytes;
-    public long PendingRecords => _log.PendingRecords;
+    public long PendingBytes => _log.Reader.PendingBytes;
+    public long PendingRecords => _log.Reader.PendingRecords;
 
     /// <param name="options">Segment size and fault injection, for tests.</param>
     public static async Task<WriteJournal> OpenAsync(string dataDir, TimeProvider time, ILoggerFactory loggers, CancellationToken ct, BacklogOptions? options = null)
@@ -124,21 +132,24 @@ public sealed partial class WriteJournal : IBackgroundWork
     /// Hands every record left by the previous run to <paramref name="redeliver"/>, in order, committing each one it
     /// took (true); one it did not take is offered again after the loop's interval. Then new records are taken.
     /// </summary>
-    public Task ReplayAsync(Func<string, string, ReadOnlyMemory<byte>, Task<bool>> redeliver, RetryLoop loop, CancellationToken stopping) =>
-        loop.RunAsync(async ct =>
+    public Task ReplayAsync(Func<string, string, ReadOnlyMemory<byte>, Task<bool>> redeliver, RetryLoop loop, CancellationToken stopping)
+    {
+        var replayed = 0;
+        return loop.RunAsync(async ct =>
         {
             try
             {
-                if (await _log.PeekAsync(ct) is not { } record)
+                if (await _log.Reader.PeekAsync(ct) is not { } record)
                 {
-                    if (_log.ReplayedRecords > 0)
-                        LogReplayed(_log.ReplayedRecords);
+                    if (replayed > 0)
+                        LogReplayed(replayed);
                     _replayed.TrySetResult();
                     return Next.Done;
                 }
                 if (LinesOf(record.Payload, record.Position) is not { } lines || await redeliver(record.Db, record.Rp, lines))
                 {
-                    await _log.CommitAsync(record, CancellationToken.None);
+                    await _log.Reader.CommitAsync(record, CancellationToken.None);
+                    replayed++;
                     return Next.Now;
                 }
             }
@@ -152,6 +163,7 @@ public sealed partial class WriteJournal : IBackgroundWork
             }
             return Next.AfterInterval;
         }, stopping);
+    }
 
     public void Start() => _committer = Task.Run(() => _commits.RunAsync(_ => CommitResolvedAsync(), _stopping.Token));
 
@@ -183,7 +195,7 @@ public sealed partial class WriteJournal : IBackgroundWork
         if (result.Outcome != AppendOutcome.Appended)
             LogAppendFailed(result.Error ?? result.Outcome.ToString());
         _commits.Wake();
-        ticket.SetWritten(result.Payload);
+        ticket.SetWritten(result);
     }
 
     private ReadOnlyMemory<byte>? LinesOf(ReadOnlyMemory<byte> payload, BacklogPosition at)
@@ -213,11 +225,12 @@ public sealed partial class WriteJournal : IBackgroundWork
         lock (_order)
             while (_tickets.TryPeek(out var head) && head.Resolved)
                 resolved.Add(_tickets.Dequeue());
-        if (resolved.LastOrDefault(t => t.Written.Result is not null) is not { } last)
+        var written = resolved.Where(t => t.Written.Result is not null).ToList();
+        if (written.Count == 0)
             return Next.AfterIntervalOrWake;
         try
         {
-            await _log.CommitThroughAsync(last.End, CancellationToken.None);
+            await _log.Reader.CommitThroughAsync(written[^1].End, written.Count, written.Sum(t => (long)t.RecordBytes), CancellationToken.None);
         }
         catch (IOException e)
         {

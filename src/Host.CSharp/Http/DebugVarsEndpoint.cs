@@ -29,8 +29,8 @@ public static class DebugVarsEndpoint
             process.Threads.Count,
             backends.Select(b => new BackendVars(
                 b.Info.Name, Core.BackendStateModule.text(b.Health.State), b.Stats.DeliveredPoints,
-                b.Stats.BackloggedPoints, b.Stats.RefusedBatchPoints, b.Backlog.PendingBytes,
-                b.Backlog.PendingRecords, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying)).ToList());
+                b.Stats.BackloggedPoints, b.Stats.RefusedBatchPoints, b.Backlog.Reader.PendingBytes,
+                b.Backlog.Reader.PendingRecords, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying)).ToList());
         return JsonBody.Write(context, StatusCodes.Status200OK, vars);
     }
 }

@@ -33,7 +33,7 @@ public static class HealthEndpoint
 
     private static async Task<BackendHealthView> ViewAsync(Backend backend, Cluster cluster, bool withLoad, CancellationToken ct)
     {
-        var backlog = backend.Backlog;
+        var backlog = backend.Backlog.Reader;
         SortedDictionary<string, Load> load;
         try
         {

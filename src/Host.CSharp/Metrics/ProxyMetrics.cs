@@ -51,10 +51,10 @@ public static class ProxyMetrics
                 Replayed.WithLabels(name).IncTo(stats.ReplayedRecords);
                 Dropped.WithLabels(name).IncTo(stats.DroppedRecords);
                 Quarantined.WithLabels(name).IncTo(stats.QuarantinedRecords);
-                Corrupt.WithLabels(name).IncTo(backend.Backlog.Recovery.CorruptRecordsSkipped + backend.Backlog.CorruptRecordsSkipped);
-                BacklogBytes.WithLabels(name).Set(backend.Backlog.PendingBytes);
-                BacklogRecords.WithLabels(name).Set(backend.Backlog.PendingRecords);
-                BacklogAge.WithLabels(name).Set(backend.Backlog.OldestPendingAt is { } oldest ? (time.GetUtcNow() - oldest).TotalSeconds : 0);
+                Corrupt.WithLabels(name).IncTo(backend.Backlog.Recovery.CorruptRecordsSkipped + backend.Backlog.Reader.CorruptRecordsSkipped);
+                BacklogBytes.WithLabels(name).Set(backend.Backlog.Reader.PendingBytes);
+                BacklogRecords.WithLabels(name).Set(backend.Backlog.Reader.PendingRecords);
+                BacklogAge.WithLabels(name).Set(backend.Backlog.Reader.OldestPendingAt is { } oldest ? (time.GetUtcNow() - oldest).TotalSeconds : 0);
             }
         });
 

@@ -84,7 +84,7 @@ public sealed class QueryRouter
     }
 
     /// <summary>Up and with nothing left to replay first; then up but still replaying; then the rest.</summary>
-    private static int Rank(Backend b) => b.Health.AcceptsWrites ? (b.Backlog.IsEmpty ? 0 : 1) : 2;
+    private static int Rank(Backend b) => b.Health.AcceptsWrites ? (b.Backlog.Reader.IsEmpty ? 0 : 1) : 2;
 
     /// <summary>When every circle is migrating, reads still go somewhere rather than nowhere.</summary>
     private bool AllMigrating(MigrationSnapshot snapshot) => _cluster.Circles.All(c => !snapshot.Readable(c.Id));
