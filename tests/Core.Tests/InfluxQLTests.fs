@@ -167,11 +167,11 @@ let private mutate (random: Random) (text: string) =
 let private laws =
     testList "laws" [
         testPropertyWithConfig config "print then parse is identity" (Prop.forAll (Arb.fromGen Arb.statement) (fun s ->
-            InfluxQL.parse (InfluxQL.print s) |> Result.map (List.map withoutText) = Ok [ withoutText s ]))
+            InfluxQL.parse (InfluxQLPrinter.print s) |> Result.map (List.map withoutText) = Ok [ withoutText s ]))
 
         testPropertyWithConfig config "case, blanks and comments do not change the classification"
             (Prop.forAll (Arb.fromGen (Gen.zip Arb.statement (Gen.choose (0, 1000)))) (fun (s, seed) ->
-                let text = InfluxQL.print s
+                let text = InfluxQLPrinter.print s
                 let mutated = mutate (Random seed) text
                 (InfluxQL.parse mutated |> Result.map (List.map (fun p -> p.Kind, p.Sources, p.Limit)))
                 = (InfluxQL.parse text |> Result.map (List.map (fun p -> p.Kind, p.Sources, p.Limit)))))

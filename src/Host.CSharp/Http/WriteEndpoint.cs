@@ -17,7 +17,7 @@ public static class WriteEndpoint
             await Errors.BadRequest(context, "database is required");
             return;
         }
-        if (!config.DbList.IsEmpty && !config.DbList.Contains(db))
+        if (!Whitelist.allows(config.DbList, db))
         {
             await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
             return;

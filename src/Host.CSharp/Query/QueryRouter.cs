@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
@@ -6,72 +5,32 @@ using InfluxProxy.Host.Migration;
 
 namespace InfluxProxy.Host.Query;
 
-/// <summary>How one statement reaches the backends, decided from its parsed form.</summary>
-public enum Route
+/// <summary>
+/// Runs statements against the backends as <see cref="QueryRouting.route"/> says: the owner with failover across
+/// circles, every backend of one circle merged, or every backend (or owner) of every circle.
+/// </summary>
+public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, MigrationState migration)
 {
-    /// <summary>One measurement: its owner, in the first circle that can answer.</summary>
-    Owner,
-    /// <summary>Several measurements or none named: every backend of one circle, answers merged.</summary>
-    FanOut,
-    /// <summary>Schema changes: every backend of every circle.</summary>
-    Everywhere,
-    /// <summary>Data deletion of one measurement: its owner in every circle.</summary>
-    OwnerEverywhere,
-}
-
-/// <summary>Runs statements against the backends: routing, failover across circles, fan-out and merge, broadcast.</summary>
-public sealed class QueryRouter
-{
-    private readonly Cluster _cluster;
-    private readonly BackendRegistry _backends;
-    private readonly MigrationState _migration;
-
-    public QueryRouter(Cluster cluster, BackendRegistry backends, MigrationState migration)
+    /// <summary>The owners of <paramref name="measurement"/>, in the order to try them (healthiest first, readable circles).</summary>
+    public IReadOnlyList<Backend> Candidates(string db, string measurement)
     {
-        _cluster = cluster;
-        _backends = backends;
-        _migration = migration;
-    }
-
-    public static Route RouteOf(Statement statement) => statement.Kind switch
-    {
-        var k when k.IsCreateDatabase || k.IsDropDatabase || k.IsCreateRetentionPolicy || k.IsDropRetentionPolicy => Route.Everywhere,
-        var k when k.IsDelete || k.IsDropSeries || k.IsDropMeasurement =>
-            SourceModule.single(statement.Sources) is null ? Route.Everywhere : Route.OwnerEverywhere,
-        var k when (k.IsSelect || k.IsShowSeries || k.IsShowTagKeys || k.IsShowTagValues || k.IsShowFieldKeys)
-                   && SourceModule.single(statement.Sources) is not null => Route.Owner,
-        _ => Route.FanOut,
-    };
-
-    /// <summary>The owners of the statement's single measurement, in the order to try them (healthiest first).</summary>
-    public IReadOnlyList<Backend> Candidates(string db, Statement statement)
-    {
-        var measurement = SourceModule.single(statement.Sources)!.Value.Item2;
-        var snapshot = _migration.Current;
-        return _cluster.Owners(db, measurement)
-            .Select(info => _backends[info])
-            .Where(b => snapshot.Readable(b.Info.Circle) || AllMigrating(snapshot))
-            .OrderBy(b => Rank(b))
-            .ThenBy(_ => Random.Shared.Next())
-            .ToList();
+        var snapshot = migration.Current;
+        var owners = cluster.Owners(db, measurement).Select(info => backends[info]).ToList();
+        return [.. InTryOrder(owners.Select(b => Candidate(b, Rank(b), snapshot.Readable(b.Info.Circle))))];
     }
 
     /// <summary>Runs one statement and returns its <c>results[i]</c> object, errors included.</summary>
     public async Task<JsonObject> RunAsync(int statementId, Statement statement, string db, IReadOnlyDictionary<string, string> parameters, CancellationToken ct)
     {
-        var form = Form(RouteOf(statement) == Route.FanOut ? statement.UnpagedText : statement.Text, db, parameters);
-        switch (RouteOf(statement))
+        var route = QueryRouting.route(statement);
+        var form = Form(route.IsFanOut ? statement.UnpagedText : statement.Text, db, parameters);
+        return route switch
         {
-            case Route.Owner:
-                return await FirstAnswerAsync(statementId, Candidates(db, statement), form, ct);
-            case Route.Everywhere:
-                return await AllAnswerAsync(statementId, _backends, form, ct);
-            case Route.OwnerEverywhere:
-                var measurement = SourceModule.single(statement.Sources)!.Value.Item2;
-                return await AllAnswerAsync(statementId, _cluster.Owners(db, measurement).Select(o => _backends[o]).ToList(), form, ct);
-            default:
-                return await FanOutAsync(statementId, statement, form, ct);
-        }
+            QueryRoute.Owner owner => await FirstAnswerAsync(statementId, Candidates(db, owner.measurement), form, ct),
+            QueryRoute.OwnerEverywhere owner => await AllAnswerAsync(statementId, cluster.Owners(db, owner.measurement).Select(o => backends[o]).ToList(), form, ct),
+            QueryRoute.FanOut fanOut => await FanOutAsync(statementId, fanOut.Item, form, ct),
+            _ => await AllAnswerAsync(statementId, backends, form, ct),
+        };
     }
 
     public static List<KeyValuePair<string, string>> Form(string q, string db, IReadOnlyDictionary<string, string> parameters)
@@ -83,71 +42,69 @@ public sealed class QueryRouter
         return form;
     }
 
-    /// <summary>Up and with nothing left to replay first; then up but still replaying; then the rest.</summary>
-    private static int Rank(Backend b) => b.Health.AcceptsWrites ? (b.Backlog.Reader.IsEmpty ? 0 : 1) : 2;
+    private static int Rank(Backend b) => QueryRouting.rank(b.Health.AcceptsWrites, b.Backlog.Reader.IsEmpty);
 
-    /// <summary>When every circle is migrating, reads still go somewhere rather than nowhere.</summary>
-    private bool AllMigrating(MigrationSnapshot snapshot) => _cluster.Circles.All(c => !snapshot.Readable(c.Id));
+    private static Candidate<T> Candidate<T>(T item, int rank, bool readable) => new(item, rank, readable);
 
-    private async Task<JsonObject> FirstAnswerAsync(int statementId, IReadOnlyList<Backend> candidates, List<KeyValuePair<string, string>> form, CancellationToken ct)
+    /// <summary>Random tie-breaks spread the reads over equally healthy candidates.</summary>
+    private static IEnumerable<T> InTryOrder<T>(IEnumerable<Candidate<T>> candidates)
+    {
+        var list = Microsoft.FSharp.Collections.ListModule.OfSeq(candidates);
+        var tieBreaks = Microsoft.FSharp.Collections.ListModule.OfSeq(list.Select(_ => Random.Shared.Next()));
+        return QueryRouting.inTryOrder(tieBreaks, list);
+    }
+
+    private static async Task<JsonObject> FirstAnswerAsync(int statementId, IReadOnlyList<Backend> candidates, List<KeyValuePair<string, string>> form, CancellationToken ct)
     {
         var failures = new List<string>();
         foreach (var backend in candidates)
         {
-            var (result, failure) = await AskAsync(backend, form, ct);
+            var (result, failure) = await backend.Queries.AskAsync(form, ct);
             if (result is not null)
                 return WithId(result, statementId);
             failures.Add($"{backend.Info.Name}: {failure}");
         }
-        return ErrorResult(statementId, "no backend could answer: " + string.Join("; ", failures));
+        return QueryAnswer.ErrorResult(statementId, "no backend could answer: " + string.Join("; ", failures));
     }
 
-    private async Task<JsonObject> AllAnswerAsync(int statementId, IReadOnlyList<Backend> targets, List<KeyValuePair<string, string>> form, CancellationToken ct)
+    private static async Task<JsonObject> AllAnswerAsync(int statementId, IReadOnlyList<Backend> targets, List<KeyValuePair<string, string>> form, CancellationToken ct)
     {
-        var answers = await Task.WhenAll(targets.Select(async b => (Backend: b, Answer: await AskAsync(b, form, ct))));
+        var answers = await Task.WhenAll(targets.Select(async b => (Backend: b, Answer: await b.Queries.AskAsync(form, ct))));
         var failures = answers
             .Where(a => a.Answer.Result is null || a.Answer.Result["error"] is not null)
             .Select(a => $"{a.Backend.Info.Name}: {a.Answer.Result?["error"]?.GetValue<string>() ?? a.Answer.Failure}")
             .ToList();
         return failures.Count == 0
             ? WithId(answers[0].Answer.Result!, statementId)
-            : ErrorResult(statementId, $"failed on {failures.Count} of {targets.Count} backends: " + string.Join("; ", failures));
+            : QueryAnswer.ErrorResult(statementId, $"failed on {failures.Count} of {targets.Count} backends: " + string.Join("; ", failures));
     }
 
     /// <summary>Every backend of the first circle whose backends all answer; merged as the statement needs.</summary>
-    private async Task<JsonObject> FanOutAsync(int statementId, Statement statement, List<KeyValuePair<string, string>> form, CancellationToken ct)
+    private async Task<JsonObject> FanOutAsync(int statementId, Merge merge, List<KeyValuePair<string, string>> form, CancellationToken ct)
     {
-        var snapshot = _migration.Current;
-        var circles = _cluster.Circles
-            .Where(c => snapshot.Readable(c.Id) || AllMigrating(snapshot))
-            .OrderBy(c => c.Backends.Sum(b => Rank(_backends[b])))
-            .ThenBy(_ => Random.Shared.Next());
+        var snapshot = migration.Current;
+        var circles = InTryOrder(cluster.Circles.Select(c => Candidate(c, c.Backends.Sum(b => Rank(backends[b])), snapshot.Readable(c.Id))));
         var failures = new List<string>();
         foreach (var circle in circles)
         {
-            var answers = await Task.WhenAll(circle.Backends.Select(b => AskAsync(_backends[b], form, ct)));
+            var answers = await Task.WhenAll(circle.Backends.Select(b => backends[b].Queries.AskAsync(form, ct)));
             if (answers.All(a => a.Result is not null))
-                return Merge(statementId, statement, answers.Select(a => a.Result!).ToList());
+                return Merged(statementId, merge, answers.Select(a => a.Result!).ToList());
             failures.AddRange(answers.Where(a => a.Result is null).Select(a => a.Failure));
         }
-        return ErrorResult(statementId, "no circle could answer: " + string.Join("; ", failures.Distinct()));
+        return QueryAnswer.ErrorResult(statementId, "no circle could answer: " + string.Join("; ", failures.Distinct()));
     }
 
-    private static JsonObject Merge(int statementId, Statement statement, List<JsonObject> results)
+    private static JsonObject Merged(int statementId, Merge merge, List<JsonObject> results)
     {
-        var kind = statement.Kind;
-        if (kind.IsShowCardinality)
-            return ResultMerge.sumCounts(statementId, ToList(results));
-        if (kind.IsSelect || kind.IsShowStats || kind.IsShowDiagnostics)
-            return ResultMerge.concatSeries(statementId, ToList(results));
-        return ResultMerge.mergeShow(statementId, statement.Limit, statement.Offset, ToList(results));
+        var list = Microsoft.FSharp.Collections.ListModule.OfSeq(results);
+        return merge switch
+        {
+            Merge.MergeShow show => ResultMerge.mergeShow(statementId, show.limit, show.offset, list),
+            _ when merge.IsSumCounts => ResultMerge.sumCounts(statementId, list),
+            _ => ResultMerge.concatSeries(statementId, list),
+        };
     }
-
-    private static Microsoft.FSharp.Collections.FSharpList<JsonObject> ToList(IEnumerable<JsonObject> items) =>
-        Microsoft.FSharp.Collections.ListModule.OfSeq(items);
-
-    private static Task<(JsonObject? Result, string Failure)> AskAsync(Backend backend, List<KeyValuePair<string, string>> form, CancellationToken ct) =>
-        backend.Queries.AskAsync(form, ct);
 
     private static JsonObject WithId(JsonObject result, int statementId)
     {
@@ -155,6 +112,4 @@ public sealed class QueryRouter
         copy["statement_id"] = statementId;
         return copy;
     }
-
-    public static JsonObject ErrorResult(int statementId, string error) => QueryAnswer.ErrorResult(statementId, error);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using InfluxProxy.Core;
 using Microsoft.FSharp.Core;
 
 namespace InfluxProxy.Host.Schema;
@@ -39,28 +40,33 @@ public sealed class DatabaseCatalog
                 : FSharpResult<IReadOnlyList<string>, string>.NewError(rps.ErrorValue))
             .ToArray());
 
-    /// <summary>Forget a database dropped through the proxy, and its policies, so writes to it are refused again.</summary>
-    public void Forget(string db)
+    /// <summary>
+    /// Keeps the catalog in step with a schema statement run through the proxy (<see cref="QueryRouting.schemaChange"/>):
+    /// a database or policy created is written to at once, one dropped is asked about again (so writes to it are
+    /// refused again).
+    /// </summary>
+    public void Apply(SchemaChange change)
     {
-        _databases.Forget(db);
-        _retentionPolicies.ForgetPrefix(PolicyName(db, ""));
-        RetentionFloors.Forget(db);
-    }
-
-    /// <summary>Remember a database created through the proxy, so a write right after it is not refused.</summary>
-    public void Remember(string db) => _databases.Remember(db);
-
-    public void ForgetRetentionPolicy(string db, string rp)
-    {
-        _retentionPolicies.Forget(PolicyName(db, rp));
-        RetentionFloors.Forget(db);
-    }
-
-    /// <summary>A policy created through the proxy; it may be the database's new default.</summary>
-    public void RememberRetentionPolicy(string db, string rp)
-    {
-        _retentionPolicies.Remember(PolicyName(db, rp));
-        RetentionFloors.Forget(db);
+        switch (change)
+        {
+            case SchemaChange.DatabaseCreated created:
+                _databases.Remember(created.db);
+                break;
+            case SchemaChange.DatabaseDropped dropped:
+                _databases.Forget(dropped.db);
+                _retentionPolicies.ForgetPrefix(PolicyName(dropped.db, ""));
+                RetentionFloors.Forget(dropped.db);
+                break;
+            case SchemaChange.PolicyCreated created:
+                // It may be the database's new default.
+                _retentionPolicies.Remember(PolicyName(created.db, created.rp));
+                RetentionFloors.Forget(created.db);
+                break;
+            case SchemaChange.PolicyDropped dropped:
+                _retentionPolicies.Forget(PolicyName(dropped.db, dropped.rp));
+                RetentionFloors.Forget(dropped.db);
+                break;
+        }
     }
 
     /// <summary>A policy's key in the caches: the database's name is its prefix.</summary>

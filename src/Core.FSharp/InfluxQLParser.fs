@@ -1,4 +1,4 @@
-/// InfluxQL, parsed far enough to route a query safely: which statement, which database, which measurements.
+/// The InfluxQL parser: parsed far enough to route a query safely.
 /// Lexical rules follow the InfluxQL spec (https://docs.influxdata.com/influxdb/v1/query_language/spec/):
 /// identifiers bare or double-quoted, string literals single-quoted, regex literals between slashes, keywords in
 /// any case, `--` and `/* */` comments, statements separated by `;` outside literals and comments.
@@ -8,65 +8,6 @@ namespace InfluxProxy.Core
 
 open System
 open FParsec
-
-/// A FROM source. Subqueries contribute their own sources.
-type Source =
-    | Measurement of db: string option * rp: string option * name: string
-    | MeasurementRegex of db: string option * rp: string option * pattern: string
-    | Subquery of Source list
-
-type StatementKind =
-    | Select
-    | ShowDatabases
-    | ShowMeasurements
-    | ShowSeries
-    | ShowTagKeys
-    | ShowTagValues
-    | ShowFieldKeys
-    | ShowRetentionPolicies
-    | ShowStats
-    | ShowDiagnostics
-    /// `SHOW SERIES|MEASUREMENT|TAG KEY|TAG VALUES|FIELD KEY [EXACT] CARDINALITY`
-    | ShowCardinality of what: string
-    | CreateDatabase of name: string
-    | DropDatabase of name: string
-    | CreateRetentionPolicy of name: string
-    | DropRetentionPolicy of name: string
-    | Delete
-    | DropSeries
-    | DropMeasurement of name: string
-
-/// One statement: what routing needs, and its own text to forward.
-type Statement =
-    { Kind: StatementKind
-      /// The database of an `ON <db>` clause.
-      On: string option
-      Sources: Source list
-      Limit: int option
-      Offset: int option
-      Text: string
-      /// The text with `LIMIT n OFFSET m` turned into `LIMIT n+m`, for backends whose answers are merged.
-      UnpagedText: string }
-
-type QueryError =
-    | ParseError of string
-    | Forbidden of string
-
-module Source =
-    /// Every database a source names, subqueries included.
-    let rec databases =
-        function
-        | Measurement(Some db, _, _)
-        | MeasurementRegex(Some db, _, _) -> [ db ]
-        | Subquery sources -> List.collect databases sources
-        | _ -> []
-
-    /// The single measurement (and its db, if named) the sources reduce to, or None when they are several or a regex.
-    let rec single (sources: Source list) =
-        match sources with
-        | [ Measurement(db, _, name) ] -> Some(db, name)
-        | [ Subquery inner ] -> single inner
-        | _ -> None
 
 module InfluxQL =
 
@@ -116,11 +57,8 @@ module InfluxQL =
         let escape = pchar '\\' >>. anyChar |>> fun c -> if c = '/' then "/" else "\\" + string c
         between (pchar '/') (pchar '/') (stringsSepBy plain escape)
 
-    /// A scanned token: bare words upper-cased, numbers as written, parentheses, "" for anything else; with its span.
-    type internal Token = { Word: string; Start: int64; End: int64 }
-
     /// Any token of an expression or clause.
-    let private token: P<Token> =
+    let private token: P<QueryToken> =
         let word = many1Satisfy2 isIdentStart isIdentChar |>> fun w -> w.ToUpperInvariant()
         // After these words an expression or a regex starts, so a `/` opens a regex.
         let beforeExpression = set [ "SELECT"; "FROM"; "WHERE"; "AND"; "OR"; "NOT"; "BY"; "WITH"; "KEY"; "MEASUREMENT"; "IN" ]
@@ -169,10 +107,10 @@ module InfluxQL =
                     | Choice1Of2 n -> preturn (Measurement(db, rp, n))
                     | Choice2Of2 r -> preturn (MeasurementRegex(db, rp, r))
 
-    let private selectRef, private selectImpl = createParserForwardedToRef<Source list * Token list, bool> ()
+    let private selectRef, private selectImpl = createParserForwardedToRef<Source list * QueryToken list, bool> ()
 
     /// source = measurement | "(" select_stmt ")" ; a subquery's tokens count as the statement's own (for INTO).
-    let private source: P<Source * Token list> =
+    let private source: P<Source * QueryToken list> =
         (pchar '(' >>. ws >>. keyword "SELECT" >>. selectRef .>> pchar ')' .>> valueEnded true .>> ws
          |>> fun (inner, tokens) ->
              // The subquery's own tokens stay inside parentheses: its LIMIT is not the statement's.
@@ -180,17 +118,17 @@ module InfluxQL =
              Subquery inner, wrap "(" :: tokens @ [ wrap ")" ])
         <|> (measurementSource |>> fun m -> m, [])
 
-    let private sourcesWithTokens: P<Source list * Token list> =
+    let private sourcesWithTokens: P<Source list * QueryToken list> =
         sepBy1 source (pchar ',' >>. valueEnded false >>. ws) |>> fun list -> List.map fst list, List.collect snd list
 
     let private sources: P<Source list> = sourcesWithTokens |>> fst
 
     /// Tokens up to `;`, the end, an unbalanced `)`, or (with `stopAtFrom`) FROM outside parentheses.
     /// A loop rather than recursion, so a query of a million tokens cannot exhaust the stack.
-    let private tokensUntil (stopAtFrom: bool) : P<Token list> =
+    let private tokensUntil (stopAtFrom: bool) : P<QueryToken list> =
         let fromAhead = followedBy (keyword "FROM")
         fun stream ->
-            let tokens = ResizeArray<Token>()
+            let tokens = ResizeArray<QueryToken>()
             let mutable depth = 0
             let mutable failure = None
             let mutable go = true
@@ -206,28 +144,28 @@ module InfluxQL =
                     else
                         go <- false
                         // A token that failed after consuming input (an unterminated literal) fails the statement.
-                        if stream.StateTag <> before then failure <- Some(Reply<Token list>(reply.Status, reply.Error))
+                        if stream.StateTag <> before then failure <- Some(Reply<QueryToken list>(reply.Status, reply.Error))
             match failure with
             | Some reply -> reply
             | None -> Reply(List.ofSeq tokens)
 
     /// The tokens of the rest of a clause, up to `;`, the end, or an unbalanced `)`.
-    let private rest: P<Token list> = tokensUntil false
+    let private rest: P<QueryToken list> = tokensUntil false
 
     /// The tokens of a field list, up to FROM outside parentheses.
-    let private fields: P<Token list> = tokensUntil true
+    let private fields: P<QueryToken list> = tokensUntil true
 
     /// select_stmt = "SELECT" fields [ into_clause ] from_clause … ; fields and clauses are only scanned.
-    let private selectBody: P<Source list * Token list> =
+    let private selectBody: P<Source list * QueryToken list> =
         fields .>>. (keyword "FROM" >>. sourcesWithTokens) .>>. rest
         |>> fun ((fieldTokens, (from, inner)), tail) -> from, fieldTokens @ inner @ tail
 
     do selectImpl.Value <- selectBody
 
     /// What a statement parser found: the parts routing needs, or why the statement is refused.
-    type private Parsed = Result<StatementKind * string option * Source list * Token list, string>
+    type private Parsed = Result<StatementKind * string option * Source list * QueryToken list, ForbiddenStatement>
 
-    let private allowed kind on (sources: Source list) (tokens: Token list) : Parsed = Result.Ok(kind, on, sources, tokens)
+    let private allowed kind on (sources: Source list) (tokens: QueryToken list) : Parsed = Result.Ok(kind, on, sources, tokens)
 
     /// ON <db>
     let private onClause: P<string option> = opt (keyword "ON" >>. identifier)
@@ -242,7 +180,7 @@ module InfluxQL =
         |>> fun ((on, from), tail) -> allowed (ShowCardinality what) on from tail
 
     /// A statement we refuse: parsed past, so the statements after it still get their own answer.
-    let private refused (words: string) (why: string) : P<Parsed> = keywords words >>. rest >>% Result.Error why
+    let private refused (words: string) (why: ForbiddenStatement) : P<Parsed> = keywords words >>. rest >>% Result.Error why
 
     let private select: P<Parsed> =
         (keyword "SELECT" <|> (keyword "EXPLAIN" >>. opt (keyword "ANALYZE") >>. keyword "SELECT")) >>. selectBody
@@ -265,24 +203,24 @@ module InfluxQL =
             show "RETENTION POLICIES" ShowRetentionPolicies
             show "STATS" ShowStats
             show "DIAGNOSTICS" ShowDiagnostics
-            rest >>% Result.Error "this SHOW statement describes one server; ask a backend directly" ]
+            rest >>% Result.Error ShowOfOneServer ]
 
     let private statementBody: P<Parsed> =
         choice [
             select
             showStatement
-            refused "CREATE USER" "user management is per server"
-            refused "DROP USER" "user management is per server"
-            refused "CREATE CONTINUOUS QUERY" "continuous queries would write into one backend only"
-            refused "DROP CONTINUOUS QUERY" "continuous queries are per server"
-            refused "CREATE SUBSCRIPTION" "subscriptions are per server"
-            refused "DROP SUBSCRIPTION" "subscriptions are per server"
-            refused "DROP SHARD" "shards are per server"
-            refused "ALTER" "ALTER changes one server's schema behind the proxy"
-            refused "GRANT" "GRANT is per server"
-            refused "REVOKE" "REVOKE is per server"
-            refused "KILL" "KILL QUERY is per server"
-            refused "SET PASSWORD" "user management is per server"
+            refused "CREATE USER" UserManagement
+            refused "DROP USER" UserManagement
+            refused "CREATE CONTINUOUS QUERY" ContinuousQueryWrite
+            refused "DROP CONTINUOUS QUERY" ContinuousQueryDrop
+            refused "CREATE SUBSCRIPTION" Subscriptions
+            refused "DROP SUBSCRIPTION" Subscriptions
+            refused "DROP SHARD" Shards
+            refused "ALTER" Alter
+            refused "GRANT" Grant
+            refused "REVOKE" Revoke
+            refused "KILL" Kill
+            refused "SET PASSWORD" UserManagement
             keywords "CREATE DATABASE" >>. identifier .>>. rest |>> fun (db, tail) -> allowed (CreateDatabase db) (Some db) [] tail
             keywords "DROP DATABASE" >>. identifier .>>. rest |>> fun (db, tail) -> allowed (DropDatabase db) (Some db) [] tail
             keywords "CREATE RETENTION POLICY" >>. identifier .>>. (keyword "ON" >>. identifier) .>>. rest
@@ -294,46 +232,7 @@ module InfluxQL =
             keywords "DROP MEASUREMENT" >>. identifier .>>. rest
             |>> fun (m, tail) -> allowed (DropMeasurement m) None [ Measurement(None, None, m) ] tail
             many1Satisfy2 isIdentStart isIdentChar .>> ws .>> rest
-            |>> fun word -> Result.Error(sprintf "%s statements are not supported by the proxy" (word.ToUpperInvariant())) ]
-
-    /// A top-level `LIMIT n` or `OFFSET n` clause: its value and where it stands.
-    type private Paging = { Value: int; Start: int64; End: int64 }
-
-    /// The first top-level LIMIT and OFFSET (not SLIMIT / SOFFSET), whether either is a bound parameter (`$n`), and
-    /// whether INTO appears anywhere.
-    let private clauses (text: string) (start: int64) (tokens: Token list) =
-        let paging (word: Token) (number: Token) =
-            match Int32.TryParse number.Word with
-            | true, n -> Some { Value = n; Start = word.Start; End = number.End }
-            | _ -> None
-        let bound (number: Token) = text[int (number.Start - start)] = '$'
-        let rec scan depth limit offset boundPaging into (tokens: Token list) =
-            match tokens with
-            | [] -> limit, offset, boundPaging, into
-            | t :: rest when t.Word = "(" -> scan (depth + 1) limit offset boundPaging into rest
-            | t :: rest when t.Word = ")" -> scan (depth - 1) limit offset boundPaging into rest
-            | t :: rest when t.Word = "INTO" -> scan depth limit offset boundPaging true rest
-            | t :: n :: rest when t.Word = "LIMIT" && depth = 0 && Option.isNone limit ->
-                scan depth (paging t n) offset (boundPaging || bound n) into (n :: rest)
-            | t :: n :: rest when t.Word = "OFFSET" && depth = 0 && Option.isNone offset ->
-                scan depth limit (paging t n) (boundPaging || bound n) into (n :: rest)
-            | _ :: rest -> scan depth limit offset boundPaging into rest
-        scan 0 None None false false tokens
-
-    /// The statement as each backend of a fan-out must run it so that paging can be applied once after the merge:
-    /// `LIMIT n OFFSET m` becomes `LIMIT n+m`.
-    let private unpaged (text: string) (start: int64) (limit: Paging option) (offset: Paging option) =
-        let cut (from: int64) (until: int64) replacement (text: string) =
-            text.Substring(0, int (from - start)) + replacement + text.Substring(int (until - start))
-        let spans =
-            [ match limit with
-              | Some l -> l.Start, l.End, sprintf "LIMIT %d" (l.Value + (offset |> Option.map _.Value |> Option.defaultValue 0))
-              | None -> ()
-              match offset with
-              | Some o -> o.Start, o.End, ""
-              | None -> () ]
-        // From the last span back, so the earlier offsets stay valid.
-        spans |> List.sortByDescending (fun (from, _, _) -> from) |> List.fold (fun t (from, until, r) -> cut from until r t) text
+            |>> fun word -> Result.Error(Unsupported(word.ToUpperInvariant())) ]
 
     let private located: P<int64 * Parsed * int64> =
         pipe3 getPosition statementBody getPosition (fun start parsed finish -> start.Index, parsed, finish.Index)
@@ -347,10 +246,10 @@ module InfluxQL =
         | Result.Error why -> Result.Error(Forbidden why)
         | Result.Ok(kind, on, from, tokens) ->
             let own = text.Substring(int start, int (finish - start))
-            let limit, offset, boundPaging, into = clauses own start tokens
-            if into && kind = Select then Result.Error(Forbidden "SELECT … INTO writes data and is not allowed")
+            let limit, offset, boundPaging, into = InfluxQLPaging.clauses own start tokens
+            if into && kind = Select then Result.Error(Forbidden SelectInto)
             elif boundPaging then
-                Result.Error(Forbidden "LIMIT or OFFSET with a bound parameter: the proxy pages answers merged from several backends itself, so it needs the number in the query")
+                Result.Error(Forbidden BoundPaging)
             else
                 Result.Ok
                     { Kind = kind
@@ -359,7 +258,7 @@ module InfluxQL =
                       Limit = limit |> Option.map _.Value
                       Offset = offset |> Option.map _.Value
                       Text = own.Trim()
-                      UnpagedText = (unpaged own start limit offset).Trim() }
+                      UnpagedText = (InfluxQLPaging.unpaged own start limit offset).Trim() }
 
     /// `at line 1, column 14: expected FROM` — FParsec's message without the echo of the input and without the
     /// comment syntax, which is allowed everywhere and so is always "expected".
@@ -401,45 +300,3 @@ module InfluxQL =
                     | Result.Ok list, Result.Ok s -> Result.Ok(s :: list))
                 (Result.Ok [])
             |> Result.map List.rev
-
-    let private quote (name: string) =
-        "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\""
-
-    let rec private printSource =
-        function
-        | Measurement(db, rp, name) -> printQualified db rp (quote name)
-        | MeasurementRegex(db, rp, pattern) -> printQualified db rp ("/" + pattern.Replace("/", "\\/") + "/")
-        | Subquery inner -> "(SELECT * FROM " + (inner |> List.map printSource |> String.concat ", ") + ")"
-
-    and private printQualified db rp name =
-        match db, rp with
-        | None, None -> name
-        | None, Some rp -> quote rp + "." + name
-        | Some db, rp -> quote db + "." + (rp |> Option.map quote |> Option.defaultValue "") + "." + name
-
-    /// A canonical text of the statement's routing parts; parsing it gives the same statement (but its Text).
-    let print (s: Statement) : string =
-        let on = s.On |> Option.map (fun db -> " ON " + quote db) |> Option.defaultValue ""
-        let from = if s.Sources.IsEmpty then "" else " FROM " + (s.Sources |> List.map printSource |> String.concat ", ")
-        let page =
-            (s.Limit |> Option.map (sprintf " LIMIT %d") |> Option.defaultValue "")
-            + (s.Offset |> Option.map (sprintf " OFFSET %d") |> Option.defaultValue "")
-        match s.Kind with
-        | Select -> "SELECT *" + from + page
-        | ShowDatabases -> "SHOW DATABASES" + page
-        | ShowMeasurements -> "SHOW MEASUREMENTS" + on + page
-        | ShowSeries -> "SHOW SERIES" + on + from + page
-        | ShowTagKeys -> "SHOW TAG KEYS" + on + from + page
-        | ShowTagValues -> "SHOW TAG VALUES" + on + from + " WITH KEY = \"host\"" + page
-        | ShowFieldKeys -> "SHOW FIELD KEYS" + on + from + page
-        | ShowRetentionPolicies -> "SHOW RETENTION POLICIES" + on
-        | ShowStats -> "SHOW STATS"
-        | ShowDiagnostics -> "SHOW DIAGNOSTICS"
-        | ShowCardinality what -> "SHOW " + what.ToUpperInvariant() + " CARDINALITY" + on + from
-        | CreateDatabase db -> "CREATE DATABASE " + quote db
-        | DropDatabase db -> "DROP DATABASE " + quote db
-        | CreateRetentionPolicy rp -> "CREATE RETENTION POLICY " + quote rp + on + " DURATION 1d REPLICATION 1"
-        | DropRetentionPolicy rp -> "DROP RETENTION POLICY " + quote rp + on
-        | Delete -> "DELETE" + from
-        | DropSeries -> "DROP SERIES" + from
-        | DropMeasurement m -> "DROP MEASUREMENT " + quote m
