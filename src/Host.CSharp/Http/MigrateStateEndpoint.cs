@@ -1,3 +1,4 @@
+using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Migration;
 
@@ -19,51 +20,19 @@ public static class MigrateStateEndpoint
     public static async Task Post(HttpContext context, Cluster cluster, MigrationState state)
     {
         var form = await RequestValues.Read(context);
-        var (resyncingText, circleText, migratingText) = (form("resyncing"), form("circle_id"), form("migrating"));
-        if (resyncingText.Length == 0 && circleText.Length == 0 && migratingText.Length == 0)
+        var parsed = MigrationFlagsModule.parseUpdate(cluster.Circles.Count, form("resyncing"), form("circle_id"), form("migrating"));
+        if (parsed.IsError)
         {
-            await Errors.BadRequest(context, "missing query parameter");
+            await Errors.BadRequest(context, MigrationUpdateErrorModule.text(parsed.ErrorValue));
             return;
         }
-        bool? resyncing = null;
-        if (resyncingText.Length > 0)
-        {
-            if (GoBool(resyncingText) is not { } value)
-            {
-                await Errors.BadRequest(context, "illegal resyncing");
-                return;
-            }
-            resyncing = value;
-        }
-        (int, bool)? circle = null;
-        if (circleText.Length > 0 || migratingText.Length > 0)
-        {
-            if (!int.TryParse(circleText, out var id) || id < 0 || id >= cluster.Circles.Count)
-            {
-                await Errors.BadRequest(context, "invalid circle_id");
-                return;
-            }
-            if (GoBool(migratingText) is not { } migrating)
-            {
-                await Errors.BadRequest(context, "illegal migrating");
-                return;
-            }
-            circle = (id, migrating);
-        }
-        var after = state.Update(resyncing, circle);
+        var update = parsed.ResultValue;
+        var after = state.Update(update);
         var body = new SortedDictionary<string, object>(StringComparer.Ordinal);
-        if (circle is var (cid, _))
-            body["circle"] = new CircleState(cid, cluster.Circles[cid].Name, after.Migrating[cid]);
-        if (resyncing is not null)
+        if (update.Circle is { } circle)
+            body["circle"] = new CircleState(circle.Value.Item1, cluster.Circles[circle.Value.Item1].Name, after.Migrating[circle.Value.Item1]);
+        if (update.Resyncing is not null)
             body["resyncing"] = after.Resyncing;
         await JsonBody.Write(context, StatusCodes.Status200OK, body);
     }
-
-    /// <summary>Go's strconv.ParseBool.</summary>
-    private static bool? GoBool(string text) => text switch
-    {
-        "1" or "t" or "T" or "TRUE" or "true" or "True" => true,
-        "0" or "f" or "F" or "FALSE" or "false" or "False" => false,
-        _ => null,
-    };
 }

@@ -16,7 +16,7 @@ public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, Migra
     {
         var snapshot = migration.Current;
         var owners = cluster.Owners(db, measurement).Select(info => backends[info]).ToList();
-        return [.. InTryOrder(owners.Select(b => Candidate(b, Rank(b), snapshot.Readable(b.Info.Circle))))];
+        return [.. InTryOrder(owners.Select(b => Candidate(b, Rank(b), MigrationFlagsModule.readable(snapshot, b.Info.Circle))))];
     }
 
     /// <summary>Runs one statement and returns its <c>results[i]</c> object, errors included.</summary>
@@ -83,7 +83,7 @@ public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, Migra
     private async Task<JsonObject> FanOutAsync(int statementId, Merge merge, List<KeyValuePair<string, string>> form, CancellationToken ct)
     {
         var snapshot = migration.Current;
-        var circles = InTryOrder(cluster.Circles.Select(c => Candidate(c, c.Backends.Sum(b => Rank(backends[b])), snapshot.Readable(c.Id))));
+        var circles = InTryOrder(cluster.Circles.Select(c => Candidate(c, c.Backends.Sum(b => Rank(backends[b])), MigrationFlagsModule.readable(snapshot, c.Id))));
         var failures = new List<string>();
         foreach (var circle in circles)
         {
