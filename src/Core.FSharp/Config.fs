@@ -5,8 +5,26 @@ namespace InfluxProxy.Core
 open System
 open System.Text.Json
 
+/// What is wrong with one value of the config.
+type ConfigProblem =
+    | InvalidJson of message: string
+    | UnknownKey
+    | Expected of what: string
+    | MustBePositive
+    | MustNotBeNegative
+    | EmptyCircles
+    | EmptyBackends
+    | EmptyBackendName
+    | NotHttpUrl of text: string
+    /// Another backend has this name or URL already, at `firstAt`.
+    | DuplicateBackend of attribute: string * value: string * firstAt: string
+    | Placement of PlacementError
+    | NotListenAddress of text: string
+    | NotOneOf of choices: string * text: string
+    | RequiredWithHttps
+
 /// One configuration problem, at a key path such as `circles[1].backends[0].url`.
-type ConfigError = { Path: string; Message: string }
+type ConfigError = { Path: string; Problem: ConfigProblem }
 
 type BackendConfig =
     { Name: string
@@ -66,18 +84,37 @@ type ProxyConfig =
       /// Cap of each backend's on-disk backlog in bytes; 0 = unbounded (`backlog_max_size`).
       BacklogMaxSize: int64 }
 
+module ConfigProblem =
+    let text =
+        function
+        | InvalidJson message -> "invalid JSON: " + message
+        | UnknownKey -> "unknown key"
+        | Expected what -> "expected " + what
+        | MustBePositive -> "must be a positive integer"
+        | MustNotBeNegative -> "must not be negative"
+        | EmptyCircles -> "circles cannot be empty"
+        | EmptyBackends -> "backends cannot be empty"
+        | EmptyBackendName -> "backend name cannot be empty"
+        | NotHttpUrl text -> sprintf "not an absolute http(s) URL: %A" text
+        | DuplicateBackend(attribute, value, firstAt) -> sprintf "duplicate backend %s %A (also at %s)" attribute value firstAt
+        | Placement error -> PlacementError.text error
+        | NotListenAddress text -> sprintf "expected [host]:port, got %A" text
+        | NotOneOf(choices, text) -> sprintf "expected %s, got %A" choices text
+        | RequiredWithHttps -> "required when https_enabled is true"
+
 module ConfigError =
     let format (e: ConfigError) =
-        if String.IsNullOrEmpty e.Path then e.Message else e.Path + ": " + e.Message
+        let text = ConfigProblem.text e.Problem
+        if String.IsNullOrEmpty e.Path then text else e.Path + ": " + text
 
 module ListenAddress =
-    let parse (text: string) : Result<ListenAddress, string> =
+    let parse (text: string) : Result<ListenAddress, ConfigProblem> =
         let colon = text.LastIndexOf ':'
         let host = if colon < 0 then "" else text.Substring(0, colon).Trim('[', ']')
         match (if colon < 0 then None else Some(text.Substring(colon + 1))) with
         | Some port when port <> "" && Seq.forall Char.IsAsciiDigit port && int64 port <= 65535L ->
             Ok { Host = host; Port = int port }
-        | _ -> Error(sprintf "expected [host]:port, got %A" text)
+        | _ -> Error(NotListenAddress text)
 
 module ProxyConfig =
 
@@ -85,12 +122,12 @@ module ProxyConfig =
     type private Reader() =
         let errors = ResizeArray<ConfigError>()
         member _.Errors = List.ofSeq errors
-        member _.Fail(path, message) = errors.Add { Path = path; Message = message }
+        member _.Fail(path, problem) = errors.Add { Path = path; Problem = problem }
 
         /// The object's members by lower-cased name (the last duplicate wins, as in Go); unknown keys are errors.
         member r.Fields(path: string, el: JsonElement, known: string list) : Map<string, JsonElement> =
             if el.ValueKind <> JsonValueKind.Object then
-                r.Fail(path, "expected an object")
+                r.Fail(path, Expected "an object")
                 Map.empty
             else
                 let child name = if path = "" then name else path + "." + name
@@ -99,7 +136,7 @@ module ProxyConfig =
                     (fun fields p ->
                         let key = p.Name.ToLowerInvariant()
                         if List.contains key known then Map.add key p.Value fields
-                        else r.Fail(child p.Name, "unknown key"); fields)
+                        else r.Fail(child p.Name, UnknownKey); fields)
                     Map.empty
 
         member private r.Value(path, fields: Map<string, JsonElement>, key, fallback, read) =
@@ -109,18 +146,18 @@ module ProxyConfig =
             | Some el ->
                 match read el with
                 | Ok v -> v
-                | Error message -> r.Fail(path key, message); fallback
+                | Error problem -> r.Fail(path key, problem); fallback
 
         member r.String(path, fields, key, fallback) =
             r.Value(path, fields, key, fallback, fun el ->
-                if el.ValueKind = JsonValueKind.String then Ok(el.GetString()) else Error "expected a string")
+                if el.ValueKind = JsonValueKind.String then Ok(el.GetString()) else Error(Expected "a string"))
 
         member r.Bool(path, fields, key, fallback) =
             r.Value(path, fields, key, fallback, fun el ->
                 match el.ValueKind with
                 | JsonValueKind.True -> Ok true
                 | JsonValueKind.False -> Ok false
-                | _ -> Error "expected true or false")
+                | _ -> Error(Expected "true or false"))
 
         member r.PositiveInt(path, fields, key, fallback) =
             r.Value(path, fields, key, fallback, fun el ->
@@ -128,9 +165,9 @@ module ProxyConfig =
                 | JsonValueKind.Number ->
                     match el.TryGetInt32() with
                     | true, v when v > 0 -> Ok v
-                    | true, _ -> Error "must be a positive integer"
-                    | false, _ -> Error "expected an integer"
-                | _ -> Error "expected an integer")
+                    | true, _ -> Error MustBePositive
+                    | false, _ -> Error(Expected "an integer")
+                | _ -> Error(Expected "an integer"))
 
         member r.NonNegativeInt64(path, fields, key, fallback) =
             r.Value(path, fields, key, fallback, fun el ->
@@ -138,22 +175,22 @@ module ProxyConfig =
                 | JsonValueKind.Number ->
                     match el.TryGetInt64() with
                     | true, v when v >= 0L -> Ok v
-                    | true, _ -> Error "must not be negative"
-                    | false, _ -> Error "expected an integer"
-                | _ -> Error "expected an integer")
+                    | true, _ -> Error MustNotBeNegative
+                    | false, _ -> Error(Expected "an integer")
+                | _ -> Error(Expected "an integer"))
 
         member r.StringList(path, fields, key) =
             r.Value(path, fields, key, [], fun el ->
                 if el.ValueKind = JsonValueKind.Array
                    && el.EnumerateArray() |> Seq.forall (fun x -> x.ValueKind = JsonValueKind.String) then
                     Ok [ for x in el.EnumerateArray() -> x.GetString() ]
-                else Error "expected an array of strings")
+                else Error(Expected "an array of strings"))
 
         member r.Array(path, fields, key) : (string * JsonElement) list =
             r.Value(path, fields, key, [], fun el ->
                 if el.ValueKind = JsonValueKind.Array then
                     Ok(el.EnumerateArray() |> Seq.mapi (fun i x -> sprintf "%s[%d]" (path key) i, x) |> List.ofSeq)
-                else Error "expected an array")
+                else Error(Expected "an array"))
 
     let private topKeys =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
@@ -175,8 +212,8 @@ module ProxyConfig =
         let f = r.Fields(path, el, [ "name"; "url"; "username"; "password" ])
         let name = r.String(at, f, "name", "")
         let url = r.String(at, f, "url", "")
-        if name = "" then r.Fail(at "name", "backend name cannot be empty")
-        if not (isHttpUrl url) then r.Fail(at "url", sprintf "not an absolute http(s) URL: %A" url)
+        if name = "" then r.Fail(at "name", EmptyBackendName)
+        if not (isHttpUrl url) then r.Fail(at "url", NotHttpUrl url)
         { Name = name
           Url = url.TrimEnd '/'
           Username = r.String(at, f, "username", "")
@@ -186,7 +223,7 @@ module ProxyConfig =
         let at key = path + "." + key
         let f = r.Fields(path, el, [ "name"; "backends" ])
         let backends = r.Array(at, f, "backends") |> List.map (readBackend r)
-        if backends.IsEmpty then r.Fail(at "backends", "backends cannot be empty")
+        if backends.IsEmpty then r.Fail(at "backends", EmptyBackends)
         { Name = r.String(at, f, "name", ""); Backends = backends }
 
     /// Reports every value of `attribute` that more than one backend shares, at its later occurrences.
@@ -201,29 +238,29 @@ module ProxyConfig =
             match places with
             | (first, _) :: later ->
                 for path, _ in later do
-                    r.Fail(path + "." + attribute, sprintf "duplicate backend %s %A (also at %s)" attribute value first)
+                    r.Fail(path + "." + attribute, DuplicateBackend(attribute, value, first))
             | [] -> ())
 
     let private readHashKey (r: Reader) f =
         match HashKey.parse (r.String(id, f, "hash_key", "idx")) with
         | Ok k -> k
-        | Error message -> r.Fail("hash_key", message); Idx
+        | Error error -> r.Fail("hash_key", Placement error); Idx
 
     let private readShardKey (r: Reader) f =
         match ShardKey.create (r.String(id, f, "shard_key", "%db,%mm")) with
         | Ok k -> k
-        | Error message -> r.Fail("shard_key", message); ShardKey.defaultTemplate
+        | Error error -> r.Fail("shard_key", Placement error); ShardKey.defaultTemplate
 
     let private readListenAddr (r: Reader) f =
         match ListenAddress.parse (r.String(id, f, "listen_addr", ":7076")) with
         | Ok a -> a
-        | Error message -> r.Fail("listen_addr", message); { Host = ""; Port = 7076 }
+        | Error problem -> r.Fail("listen_addr", problem); { Host = ""; Port = 7076 }
 
     let private readAck (r: Reader) f =
         match r.String(id, f, "write_ack", "journaled") with
         | "journaled" -> Journaled
         | "stored" -> Stored
-        | other -> r.Fail("write_ack", sprintf "expected journaled or stored, got %A" other); Journaled
+        | other -> r.Fail("write_ack", NotOneOf("journaled or stored", other)); Journaled
 
     let private readCompression (r: Reader) f =
         match r.String(id, f, "write_compression", "fastest") with
@@ -231,13 +268,13 @@ module ProxyConfig =
         | "fastest" -> Fastest
         | "optimal" -> Optimal
         | "smallest" -> Smallest
-        | other -> r.Fail("write_compression", sprintf "expected none, fastest, optimal or smallest, got %A" other); Fastest
+        | other -> r.Fail("write_compression", NotOneOf("none, fastest, optimal or smallest", other)); Fastest
 
     let private read (r: Reader) (root: JsonElement) : ProxyConfig =
         let f = r.Fields("", root, topKeys)
         let seconds key fallback = TimeSpan.FromSeconds(float (r.PositiveInt(id, f, key, fallback)))
         let circles = r.Array(id, f, "circles") |> List.map (readCircle r)
-        if circles.IsEmpty then r.Fail("circles", "circles cannot be empty")
+        if circles.IsEmpty then r.Fail("circles", EmptyCircles)
         checkUnique r "name" (fun b -> b.Name) circles
         checkUnique r "url" (fun b -> b.Url) circles
         { Circles = circles
@@ -270,14 +307,14 @@ module ProxyConfig =
 
     let private checkHttps (r: Reader) (config: ProxyConfig) =
         if config.HttpsEnabled then
-            if config.HttpsCert = "" then r.Fail("https_cert", "required when https_enabled is true")
-            if config.HttpsKey = "" then r.Fail("https_key", "required when https_enabled is true")
+            if config.HttpsCert = "" then r.Fail("https_cert", RequiredWithHttps)
+            if config.HttpsKey = "" then r.Fail("https_key", RequiredWithHttps)
 
     /// Parses and validates the text of a config file; every problem is reported, none is thrown.
     let parse (json: string) : Result<ProxyConfig, ConfigError list> =
         let options = JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)
         match (try Ok(JsonDocument.Parse(json, options)) with :? JsonException as e -> Error e.Message) with
-        | Error message -> Error [ { Path = ""; Message = "invalid JSON: " + message } ]
+        | Error message -> Error [ { Path = ""; Problem = InvalidJson message } ]
         | Ok doc ->
             use doc = doc
             let r = Reader()

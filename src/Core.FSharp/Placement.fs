@@ -20,6 +20,17 @@ type HashKey =
 /// The shard-key template (`shard_key`): `%db` and `%mm` replaced in a single pass.
 type ShardKey = private ShardKey of string
 
+/// Why a `hash_key` or `shard_key` is refused.
+type PlacementError =
+    | InvalidHashKey of text: string
+    | InvalidShardKey of text: string
+
+module PlacementError =
+    let text =
+        function
+        | InvalidHashKey _ -> "invalid hash_key, require idx, exi, name, url or template containing %idx"
+        | InvalidShardKey _ -> "invalid shard_key, require template containing %db or %mm"
+
 /// What the ring needs to know of one backend.
 type RingMember = { Name: string; Url: string }
 
@@ -30,14 +41,14 @@ type Ring = private { Points: uint32[]; Owners: int[] }
 type Placement = { ShardKey: ShardKey; Rings: Ring list }
 
 module HashKey =
-    let parse (text: string) : Result<HashKey, string> =
+    let parse (text: string) : Result<HashKey, PlacementError> =
         match text with
         | "idx" -> Ok Idx
         | "exi" -> Ok Exi
         | "name" -> Ok Name
         | "url" -> Ok Url
         | t when t.Contains "%idx" -> Ok(Template t)
-        | _ -> Error "invalid hash_key, require idx, exi, name, url or template containing %idx"
+        | other -> Error(InvalidHashKey other)
 
     let text =
         function
@@ -60,9 +71,9 @@ module HashKey =
 module ShardKey =
     let defaultTemplate = ShardKey "%db,%mm"
 
-    let create (template: string) : Result<ShardKey, string> =
+    let create (template: string) : Result<ShardKey, PlacementError> =
         if template.Contains "%db" || template.Contains "%mm" then Ok(ShardKey template)
-        else Error "invalid shard_key, require template containing %db or %mm"
+        else Error(InvalidShardKey template)
 
     /// Renders the key left to right; a db name containing `%mm` is not expanded again.
     let render (ShardKey template) (db: string) (measurement: string) : string =

@@ -12,7 +12,7 @@ type private Vector = { HashKey: HashKey; Backends: RingMember list; Key: string
 let private vectors =
     use doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "ring-vectors.json")))
     [ for v in doc.RootElement.EnumerateArray() ->
-        { HashKey = v.GetProperty("hash_key").GetString() |> HashKey.parse |> Result.defaultWith failwith
+        { HashKey = v.GetProperty("hash_key").GetString() |> HashKey.parse |> Result.defaultWith (failwithf "%A")
           Backends =
             [ for b in v.GetProperty("backends").EnumerateArray() ->
                 { Name = b.GetProperty("name").GetString(); Url = b.GetProperty("url").GetString() } ]
@@ -66,12 +66,12 @@ let private examples =
                   "%db%mm", "databasemeasurement"
                   "shard%mm%db%mm%dbkey", "shardmeasurementdatabasemeasurementdatabasekey" ]
             for template, expected in cases do
-                let key = ShardKey.create template |> Result.defaultWith failwith
+                let key = ShardKey.create template |> Result.defaultWith (failwithf "%A")
                 Expect.equal (ShardKey.render key "database" "measurement") expected template
         }
 
         test "a db name containing %mm is not expanded again" {
-            let key = ShardKey.create "%db,%mm" |> Result.defaultWith failwith
+            let key = ShardKey.create "%db,%mm" |> Result.defaultWith (failwithf "%A")
             Expect.equal (ShardKey.render key "a%mm" "m") "a%mm,m" "single pass"
         }
 
