@@ -15,12 +15,13 @@ public sealed class Authentication
     private readonly byte[] _password;
     private readonly bool _secure;
 
-    public Authentication(ProxyConfig config)
+    /// <param name="secure"><c>auth_secure</c>: <paramref name="user"/> and <paramref name="password"/> are ciphertext.</param>
+    public Authentication(string user, string password, bool secure)
     {
-        Enabled = config.Username.Length > 0 || config.Password.Length > 0;
-        _user = Encoding.UTF8.GetBytes(config.Username);
-        _password = Encoding.UTF8.GetBytes(config.Password);
-        _secure = config.AuthSecure;
+        Enabled = user.Length > 0 || password.Length > 0;
+        _user = Encoding.UTF8.GetBytes(user);
+        _password = Encoding.UTF8.GetBytes(password);
+        _secure = secure;
     }
 
     public bool Enabled { get; }

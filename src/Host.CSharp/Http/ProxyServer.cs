@@ -34,7 +34,6 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(loggers);
         builder.WebHost.ConfigureKestrel(kestrel => Listen(kestrel, config));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPool.Factory>();
-        builder.Services.AddSingleton(config);
         var time = TimeProvider.System;
         var cluster = new Cluster(config);
         var backends = await BackendRegistry.OpenAsync(cluster, BackendOptions.From(config), ProxyMetrics.FlushSeconds, time, loggers);
@@ -50,7 +49,8 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(backends);
         builder.Services.AddSingleton(new DatabaseCatalog(schemas, retentionFloors, time));
         builder.Services.AddSingleton(pipeline);
-        builder.Services.AddSingleton<Authentication>();
+        builder.Services.AddSingleton(new Authentication(config.Username, config.Password, config.AuthSecure));
+        builder.Services.AddSingleton(EndpointOptions.From(config));
         builder.Services.AddSingleton(new Migration.MigrationState(cluster.Circles.Count));
         builder.Services.AddSingleton<QueryRouter>();
         // Started in this order, stopped in the reverse one, after the server has stopped taking requests: the journal

@@ -13,7 +13,7 @@ namespace InfluxProxy.Host.Http;
 /// </summary>
 public static class QueryEndpoint
 {
-    public static async Task Handle(HttpContext context, QueryRouter router, DatabaseCatalog catalog, ProxyConfig config)
+    public static async Task Handle(HttpContext context, QueryRouter router, DatabaseCatalog catalog, EndpointOptions options)
     {
         var form = await RequestValues.Read(context);
         var q = form("q");
@@ -30,7 +30,7 @@ public static class QueryEndpoint
         }
         var statements = parsed.ResultValue;
         var dbParam = form("db");
-        if (Whitelist.firstRefused(config.DbList, dbParam, statements) is { } forbidden)
+        if (Whitelist.firstRefused(options.DbList, dbParam, statements) is { } forbidden)
         {
             await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {forbidden.Value}");
             return;
@@ -54,7 +54,7 @@ public static class QueryEndpoint
             var db = QueryRouting.database(dbParam, statement);
             var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
             if (statement.Kind.IsShowDatabases)
-                result = ResultMerge.filterFirstColumn(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, bool>(name => Whitelist.allows(config.DbList, name)), result);
+                result = ResultMerge.filterFirstColumn(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, bool>(name => Whitelist.allows(options.DbList, name)), result);
             if (QueryRouting.schemaChange(db, result["error"] is null, statement) is { } change)
                 catalog.Apply(change.Value);
             results.Add(result);

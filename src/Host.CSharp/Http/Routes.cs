@@ -21,14 +21,14 @@ public static class Routes
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
         secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends) => DebugVarsEndpoint.Handle(c, backends));
-        secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendRegistry backends, ProxyConfig config) =>
-            HealthEndpoint.Handle(c, cluster, backends, config.WriteTimeout));
+        secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendRegistry backends, EndpointOptions options) =>
+            HealthEndpoint.Handle(c, cluster, backends, options.WriteTimeout));
         secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));
         secured.MapPost("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state));
-        secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, DatabaseCatalog catalog, ProxyConfig config) =>
-            QueryEndpoint.Handle(c, router, catalog, config));
+        secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, DatabaseCatalog catalog, EndpointOptions options) =>
+            QueryEndpoint.Handle(c, router, catalog, options));
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
-        secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, ProxyConfig config, TimeProvider time) =>
-            WriteEndpoint.Handle(c, pipeline, catalog, config, time));
+        secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time) =>
+            WriteEndpoint.Handle(c, pipeline, catalog, options, time));
     }
 }

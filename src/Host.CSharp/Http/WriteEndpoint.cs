@@ -7,7 +7,7 @@ namespace InfluxProxy.Host.Http;
 /// <summary><c>POST /write?db=&amp;rp=&amp;precision=</c>: InfluxDB 1.x status codes and error texts.</summary>
 public static class WriteEndpoint
 {
-    public static async Task Handle(HttpContext context, WritePipeline pipeline, DatabaseCatalog catalog, ProxyConfig config, TimeProvider time)
+    public static async Task Handle(HttpContext context, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time)
     {
         var query = context.Request.Query;
         var db = query["db"].ToString();
@@ -17,7 +17,7 @@ public static class WriteEndpoint
             await Errors.BadRequest(context, "database is required");
             return;
         }
-        if (!Whitelist.allows(config.DbList, db))
+        if (!Whitelist.allows(options.DbList, db))
         {
             await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
             return;
@@ -29,11 +29,11 @@ public static class WriteEndpoint
             return;
         }
         var precision = parsedPrecision.ResultValue;
-        var (body, problem, detail) = await RequestBody.ReadAsync(context.Request, config.MaxBodySize, context.RequestAborted);
+        var (body, problem, detail) = await RequestBody.ReadAsync(context.Request, options.MaxBodySize, context.RequestAborted);
         if (body is null)
         {
             await (problem == RequestBody.Problem.TooLarge
-                ? Errors.Write(context, StatusCodes.Status413PayloadTooLarge, $"request entity too large: the body exceeds max_body_size ({config.MaxBodySize} bytes)")
+                ? Errors.Write(context, StatusCodes.Status413PayloadTooLarge, $"request entity too large: the body exceeds max_body_size ({options.MaxBodySize} bytes)")
                 : Errors.BadRequest(context, $"unable to decode gzip body: {detail}"));
             return;
         }
