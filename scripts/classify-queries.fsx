@@ -1,10 +1,11 @@
 // Classifies every query of a file (one query per line) with the proxy's own InfluxQL parser:
-//   dotnet build src/Core.FSharp && dotnet fsi scripts/classify-queries.fsx queries.txt
+//   dotnet build src/Core.FSharp -c Release && dotnet fsi scripts/classify-queries.fsx queries.txt
+// (`dotnet fsi build.fsx build` builds it too.)
 // Prints, per line: the statement kinds, databases and measurements it routes by, or why the proxy refuses it,
 // then a count per outcome.
-#r "../src/Core.FSharp/bin/Debug/net10.0/InfluxProxy.Core.dll"
-#r "../src/Core.FSharp/bin/Debug/net10.0/FParsec.dll"
-#r "../src/Core.FSharp/bin/Debug/net10.0/FParsecCS.dll"
+#r "../src/Core.FSharp/bin/Release/net10.0/InfluxProxy.Core.dll"
+#r "../src/Core.FSharp/bin/Release/net10.0/FParsec.dll"
+#r "../src/Core.FSharp/bin/Release/net10.0/FParsecCS.dll"
 
 open System.IO
 open InfluxProxy.Core
@@ -21,8 +22,8 @@ let describe (s: Statement) =
 let outcome (query: string) =
     match InfluxQL.parse query with
     | Ok statements -> "routed", statements |> List.map describe |> String.concat "; "
-    | Error(Forbidden why) -> "forbidden", why
-    | Error(ParseError why) -> "unparsable", why
+    | Error(Forbidden _ as refused) -> "forbidden", QueryError.text refused
+    | Error(ParseError _ as unparsable) -> "unparsable", QueryError.text unparsable
 
 let path = match fsi.CommandLineArgs with [| _; file |] -> file | _ -> failwith "usage: dotnet fsi scripts/classify-queries.fsx <file>"
 let results = File.ReadLines path |> Seq.filter (fun l -> l.Trim() <> "") |> Seq.map (fun q -> q, outcome q) |> Seq.toList

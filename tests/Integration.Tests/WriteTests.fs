@@ -435,13 +435,14 @@ let private refusals =
                         Threading.Tasks.Task.Factory.StartNew((fun () -> post (writeUrl proxy db "") body), Threading.Tasks.TaskCreationOptions.LongRunning)
                     // While the backend is stopped, one request's send hangs and the next two queue behind it: the
                     // writer then sends those two as one batch, which the backend answers with one partial write.
+                    let writer () = (Text.Json.JsonDocument.Parse((get (proxy.Url + "/debug/vars")).Body)).RootElement.GetProperty("backends")[0]
                     let first, conflicting, valid =
                         whileHung backend (fun () ->
                             let first = later "first value=1 2"
-                            Threading.Thread.Sleep 300
+                            Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> (writer ()).GetProperty("writer_sending").GetBoolean())) "the first send hangs"
                             let conflicting = later "typed value=1.5 2"
                             let valid = later "other value=1 2"
-                            Threading.Thread.Sleep 300
+                            Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> (writer ()).GetProperty("writer_queued_chunks").GetInt32() = 2)) "the next two queue behind it"
                             first, conflicting, valid)
                     Expect.equal first.Result.Status 204 first.Result.Body
                     Expect.equal conflicting.Result.Status 400 conflicting.Result.Body

@@ -46,6 +46,12 @@ public sealed partial class BackendWriter
 
     private BackendStats Stats { get; }
 
+    /// <summary>Chunks handed to the writer and not taken into a batch yet.</summary>
+    public int QueuedChunks => _input.Reader.Count;
+
+    /// <summary>A batch is on its way to the backend, its answer not back yet.</summary>
+    public bool Sending { get; private set; }
+
     /// <summary>Batches go straight to the backend: it accepts writes and nothing waits in its backlog.</summary>
     public bool SendsDirectly => _backlog.Reader.IsEmpty && _health.AcceptsWrites;
 
@@ -134,7 +140,9 @@ public sealed partial class BackendWriter
     {
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
         var started = Stopwatch.GetTimestamp();
+        Sending = true;
         var outcome = await _client.WriteAsync(db, rp, await PartsAsync(batch), CancellationToken.None);
+        Sending = false;
         _flushSeconds.WithLabels(_client.Info.Name, WriteOutcomeModule.label(outcome)).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _health.Wrote(outcome);
         return outcome;

@@ -12,7 +12,8 @@ public static class DebugVarsEndpoint
 {
     private sealed record BackendVars(
         string name, string state, long points_delivered, long points_backlogged, long partial_write_points,
-        long backlog_bytes, long backlog_records, long backlog_replayed_records, long backlog_dropped_records, bool replaying);
+        long backlog_bytes, long backlog_records, long backlog_replayed_records, long backlog_dropped_records, bool replaying,
+        int writer_queued_chunks, bool writer_sending);
 
     private sealed record Vars(
         string version, string commit, double uptime_seconds, long working_set_bytes, long gc_heap_bytes,
@@ -30,7 +31,8 @@ public static class DebugVarsEndpoint
             backends.Select(b => new BackendVars(
                 b.Info.Name, Core.BackendStateModule.text(b.Health.State), b.Stats.DeliveredPoints,
                 b.Stats.BackloggedPoints, b.Stats.RefusedBatchPoints, b.Backlog.Reader.PendingBytes,
-                b.Backlog.Reader.PendingRecords, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying)).ToList());
+                b.Backlog.Reader.PendingRecords, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying,
+                b.Writer.QueuedChunks, b.Writer.Sending)).ToList());
         return JsonBody.Write(context, StatusCodes.Status200OK, vars);
     }
 }
