@@ -47,13 +47,13 @@ public static class WriteEndpoint
             // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created. A body
             // of bad lines only gets their 400 first, as from InfluxDB.
             if (rp.Length > 0 && await catalog.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing
-                && !LineScanner.OnlyMalformed(body.Memory.Span, precision))
+                && !LineScanner.OnlyMalformed(body.Written.Span, precision))
             {
                 await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
                 return;
             }
             var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-            var answer = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Memory);
+            var answer = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Written);
             await Respond(context, answer);
         }
     }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Compression;
 using InfluxProxy.Core;
 
@@ -16,14 +15,14 @@ public static class Gzip
         _ => CompressionLevel.Fastest,
     };
 
-    /// <summary>One gzip member of <paramref name="lines"/> in a buffer rented from the shared pool.</summary>
-    public static (byte[] Buffer, int Length) Member(ReadOnlySpan<byte> lines, CompressionLevel level)
+    /// <summary>One gzip member of <paramref name="lines"/>, in a buffer rented from the shared pool.</summary>
+    public static PooledBuffer Member(ReadOnlySpan<byte> lines, CompressionLevel level)
     {
-        // Line protocol compresses 5–8× at the fast levels; the sink grows if a body compresses worse.
-        var sink = new PooledSink(lines.Length / 4 + 64);
-        using (var gzip = new GZipStream(sink, level, leaveOpen: true))
+        // Line protocol compresses 5–8× at the fast levels; the buffer grows if a body compresses worse.
+        var member = new PooledBuffer(lines.Length / 4 + 64);
+        using (var gzip = new GZipStream(new BufferStream(member), level))
             gzip.Write(lines);
-        return (sink.Buffer, sink.Written);
+        return member;
     }
 
     /// <summary>The lines of a gzip stream of one or more members.</summary>
@@ -36,34 +35,18 @@ public static class Gzip
         return lines.ToArray();
     }
 
-    /// <summary>A write-only stream into a pooled buffer that the caller takes over.</summary>
-    private sealed class PooledSink(int capacity) : Stream
+    /// <summary>A write-only stream into a pooled buffer.</summary>
+    private sealed class BufferStream(PooledBuffer buffer) : Stream
     {
-        public byte[] Buffer { get; private set; } = ArrayPool<byte>.Shared.Rent(capacity);
-        public int Written => _length;
-        private int _length;
-
-        public override void Write(ReadOnlySpan<byte> bytes)
-        {
-            if (_length + bytes.Length > Buffer.Length)
-            {
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Buffer.Length * 2, _length + bytes.Length));
-                Buffer.AsSpan(0, _length).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(Buffer);
-                Buffer = bigger;
-            }
-            bytes.CopyTo(Buffer.AsSpan(_length));
-            _length += bytes.Length;
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override void Write(ReadOnlySpan<byte> bytes) => buffer.Write(bytes);
+        public override void Write(byte[] bytes, int offset, int count) => Write(bytes.AsSpan(offset, count));
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
-        public override long Length => _length;
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override long Length => buffer.Length;
+        public override long Position { get => buffer.Length; set => throw new NotSupportedException(); }
         public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override int Read(byte[] bytes, int offset, int count) => throw new NotSupportedException();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
     }

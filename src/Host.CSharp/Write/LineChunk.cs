@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Buffers;
 using System.IO.Compression;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
@@ -17,10 +16,8 @@ namespace InfluxProxy.Host.Write;
 public sealed class LineChunk
 {
     private readonly DeliveryTally _tally;
-    private byte[] _lines;
-    private int _length;
-    private byte[] _gzip = [];
-    private int _gzipLength;
+    private PooledBuffer _lines;
+    private PooledBuffer? _gzip;
     private int _holders;
     private Journaled? _journaled;
 
@@ -33,7 +30,7 @@ public sealed class LineChunk
         Rp = rp;
         _holders = owners;
         _tally = tally;
-        _lines = ArrayPool<byte>.Shared.Rent(Math.Max(capacityHint, 256));
+        _lines = new PooledBuffer(Math.Max(capacityHint, 256));
     }
 
     public string Db { get; }
@@ -44,7 +41,7 @@ public sealed class LineChunk
     public async ValueTask<BatchPart> PartAsync()
     {
         if (_journaled is not { } journaled)
-            return new(_lines.AsMemory(0, _length), _gzip.AsMemory(0, _gzipLength));
+            return new(_lines.Written, _gzip?.Written ?? ReadOnlyMemory<byte>.Empty);
         var bytes = await journaled.Journal.ReadAsync(journaled.At, journaled.Length);
         return journaled.Gzipped ? new(ReadOnlyMemory<byte>.Empty, bytes) : BatchPart.Uncompressed(bytes);
     }
@@ -52,32 +49,32 @@ public sealed class LineChunk
     /// <summary>Appends <c>point + ' ' + timestamp + '\n'</c>: every line leaves with an explicit ns timestamp.</summary>
     public void Append(ReadOnlySpan<byte> pointWithoutTimestamp, long timestampNs)
     {
-        Ensure(pointWithoutTimestamp.Length + 22);
-        pointWithoutTimestamp.CopyTo(_lines.AsSpan(_length));
-        _length += pointWithoutTimestamp.Length;
-        _lines[_length++] = (byte)' ';
-        Utf8Formatter.TryFormat(timestampNs, _lines.AsSpan(_length), out var written);
-        _length += written;
-        _lines[_length++] = (byte)'\n';
+        var room = _lines.GetSpan(pointWithoutTimestamp.Length + 22);
+        pointWithoutTimestamp.CopyTo(room);
+        var at = pointWithoutTimestamp.Length;
+        room[at++] = (byte)' ';
+        Utf8Formatter.TryFormat(timestampNs, room[at..], out var written);
+        at += written;
+        room[at++] = (byte)'\n';
+        _lines.Advance(at);
         Lines++;
     }
 
     /// <summary>Appends a line that already ends with its ns timestamp, as it came, plus <c>'\n'</c>.</summary>
     public void AppendVerbatim(ReadOnlySpan<byte> line)
     {
-        Ensure(line.Length + 1);
-        line.CopyTo(_lines.AsSpan(_length));
-        _length += line.Length;
-        _lines[_length++] = (byte)'\n';
+        var room = _lines.GetSpan(line.Length + 1);
+        line.CopyTo(room);
+        room[line.Length] = (byte)'\n';
+        _lines.Advance(line.Length + 1);
         Lines++;
     }
 
     /// <summary>Compresses the lines once, for every owner, and lets the lines go; before the chunk is shared.</summary>
     public void Compress(CompressionLevel level)
     {
-        (_gzip, _gzipLength) = Gzip.Member(_lines.AsSpan(0, _length), level);
-        ArrayPool<byte>.Shared.Return(_lines);
-        (_lines, _length) = ([], 0);
+        _gzip = Gzip.Member(_lines.Written.Span, level);
+        _lines.Dispose();
     }
 
     /// <summary>
@@ -86,7 +83,7 @@ public sealed class LineChunk
     /// </summary>
     public void MoveTo(WriteJournal journal, BacklogPosition at)
     {
-        _journaled = _gzipLength > 0 ? new(journal, at, _gzipLength, Gzipped: true) : new(journal, at, _length, Gzipped: false);
+        _journaled = _gzip is { } gzip ? new(journal, at, gzip.Length, Gzipped: true) : new(journal, at, _lines.Length, Gzipped: false);
         Release();
     }
 
@@ -103,20 +100,7 @@ public sealed class LineChunk
 
     private void Release()
     {
-        if (_lines.Length > 0)
-            ArrayPool<byte>.Shared.Return(_lines);
-        if (_gzip.Length > 0)
-            ArrayPool<byte>.Shared.Return(_gzip);
-        (_lines, _length, _gzip, _gzipLength) = ([], 0, [], 0);
-    }
-
-    private void Ensure(int extra)
-    {
-        if (_length + extra <= _lines.Length)
-            return;
-        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_lines.Length * 2, _length + extra));
-        _lines.AsSpan(0, _length).CopyTo(bigger);
-        ArrayPool<byte>.Shared.Return(_lines);
-        _lines = bigger;
+        _lines.Dispose();
+        _gzip?.Dispose();
     }
 }
