@@ -3,13 +3,21 @@ namespace InfluxProxy.Host.Backlog;
 /// <summary>The writer thread: it alone writes the log's files. Appends in groups with one fsync, then readers' commits, then truncation.</summary>
 public sealed partial class FileBacklog
 {
-    private void StartWriter()
-    {
-        _writerThread = new Thread(WriteLoop) { IsBackground = true, Name = $"backlog {Name}" };
-        _writerThread.Start();
-    }
+    private void StartWriter() => new Thread(WriteLoop) { IsBackground = true, Name = $"backlog {Name}" }.Start();
 
     private void WriteLoop()
+    {
+        try
+        {
+            WriteUntilClosed();
+        }
+        finally
+        {
+            _writerStopped.TrySetResult();
+        }
+    }
+
+    private void WriteUntilClosed()
     {
         var group = new List<Work>();
         while (TakeGroup(group))

@@ -56,7 +56,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
     // The writer thread's queue; a monitor wakes the thread.
     private readonly Queue<Work> _work = new();
     private bool _closing; // guarded by _work
-    private Thread? _writerThread;
+    private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Owned by the writer thread.
     private FileStream _writer;
@@ -167,8 +167,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
             _closing = true;
             Monitor.PulseAll(_work);
         }
-        if (_writerThread is { } thread)
-            await Task.Run(thread.Join).ConfigureAwait(false);
+        await _writerStopped.Task.ConfigureAwait(false);
         await _writer.DisposeAsync().ConfigureAwait(false);
         foreach (var reader in _readers)
         {

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Schema;
 using InfluxProxy.Host.Write;
@@ -29,10 +30,10 @@ public static class WriteEndpoint
             return;
         }
         var precision = parsedPrecision.ResultValue;
-        var (body, problem, detail) = await RequestBody.ReadAsync(context.Request, options.MaxBodySize, context.RequestAborted);
+        var (body, problem, detail) = await ReadBodyAsync(context.Request, options.MaxBodySize, context.RequestAborted);
         if (body is null)
         {
-            await (problem == RequestBody.Problem.TooLarge
+            await (problem == BodyProblem.TooLarge
                 ? Errors.Write(context, StatusCodes.Status413PayloadTooLarge, $"request entity too large: the body exceeds max_body_size ({options.MaxBodySize} bytes)")
                 : Errors.BadRequest(context, $"unable to decode gzip body: {detail}"));
             return;
@@ -64,5 +65,47 @@ public static class WriteEndpoint
             return Errors.Write(context, WriteAnswerModule.status(answer), error.Value);
         context.Response.StatusCode = WriteAnswerModule.status(answer);
         return Task.CompletedTask;
+    }
+
+    private enum BodyProblem { None, TooLarge, BadGzip }
+
+    /// <summary>
+    /// Reads the body whole into a pooled buffer (the caller disposes it), gunzipping it when <c>Content-Encoding: gzip</c>; the limit applies to the decompressed
+    /// bytes too, so a gzip bomb stops at <paramref name="maxBytes"/>.
+    /// </summary>
+    private static async Task<(PooledBuffer? Body, BodyProblem Problem, string Detail)> ReadBodyAsync(HttpRequest request, int maxBytes, CancellationToken ct)
+    {
+        if (request.ContentLength > maxBytes)
+            return (null, BodyProblem.TooLarge, "");
+        var gzip = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase);
+        await using var source = gzip ? new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true) : null;
+        var body = new PooledBuffer((int)Math.Min(request.ContentLength ?? 64 * 1024, maxBytes) + 1);
+        try
+        {
+            while (body.Length <= maxBytes)
+            {
+                var read = await (source ?? request.Body).ReadAsync(body.GetMemory(), ct);
+                if (read == 0)
+                    return (body, BodyProblem.None, "");
+                body.Advance(read);
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            body.Dispose();
+            return (null, BodyProblem.BadGzip, e.Message);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            body.Dispose();
+            return (null, BodyProblem.TooLarge, "");
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
+        body.Dispose();
+        return (null, BodyProblem.TooLarge, "");
     }
 }

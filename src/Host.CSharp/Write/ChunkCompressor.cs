@@ -14,13 +14,14 @@ public sealed class ChunkCompressor(CompressionLevel level) : IBackgroundWork
 {
     private readonly Queue<(IReadOnlyList<LineChunk> Chunks, TaskCompletionSource Done)> _work = new(); // guarded by itself
     private bool _stopping; // guarded by _work
-    private Thread[] _threads = [];
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _running;
 
     public void Start()
     {
-        _threads = [.. Enumerable.Range(0, Environment.ProcessorCount).Select(_ => new Thread(CompressLoop) { IsBackground = true, Name = "chunk compressor" })];
-        foreach (var thread in _threads)
-            thread.Start();
+        _running = Environment.ProcessorCount;
+        for (var i = 0; i < _running; i++)
+            new Thread(CompressLoop) { IsBackground = true, Name = "chunk compressor" }.Start();
     }
 
     public Task StopAsync()
@@ -30,11 +31,7 @@ public sealed class ChunkCompressor(CompressionLevel level) : IBackgroundWork
             _stopping = true;
             Monitor.PulseAll(_work);
         }
-        return Task.Run(() =>
-        {
-            foreach (var thread in _threads)
-                thread.Join();
-        });
+        return _stopped.Task;
     }
 
     /// <summary>Compresses every chunk (<see cref="LineChunk.Compress"/>); the caller continues on the thread pool.</summary>
@@ -53,8 +50,22 @@ public sealed class ChunkCompressor(CompressionLevel level) : IBackgroundWork
 
     private void CompressLoop()
     {
-        while (Next() is var (chunks, done))
+        try
         {
+            CompressUntilStopped();
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _running) == 0)
+                _stopped.TrySetResult();
+        }
+    }
+
+    private void CompressUntilStopped()
+    {
+        while (Next() is { } work)
+        {
+            var (chunks, done) = work;
             try
             {
                 foreach (var chunk in chunks)

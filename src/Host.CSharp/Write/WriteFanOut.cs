@@ -14,7 +14,7 @@ public sealed class WriteFanOut
     /// <summary>The chunks bound for one set of owners, the last one filling.</summary>
     private sealed record OwnerGroup(IReadOnlyList<BackendInfo> Owners, List<LineChunk> Chunks);
 
-    /// <summary>By the shared owner lists of <see cref="OwnerCache"/>.</summary>
+    /// <summary>By the shared owner lists of <see cref="Cluster.OwnersIn"/>.</summary>
     private readonly Dictionary<IReadOnlyList<BackendInfo>, OwnerGroup> _groups = new(ReferenceEqualityComparer.Instance);
     private readonly List<(string, LineError)> _listed = [];
     private int _unparsed;
@@ -50,7 +50,7 @@ public sealed class WriteFanOut
     /// </summary>
     /// <param name="backendsPerCircle">About how many sets of owners the lines spread over: sizes the chunks' buffers.</param>
     /// <param name="retentionFloorNs">Points older than this are refused as beyond retention, before any other check.</param>
-    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, OwnerCache.Database owners, int backendsPerCircle, int flushSize,
+    public static WriteFanOut Split(ReadOnlySpan<byte> body, Precision precision, long nowNs, string db, string rp, Cluster.Database owners, int backendsPerCircle, int flushSize,
         long retentionFloorNs)
     {
         var fanOut = new WriteFanOut();

@@ -16,7 +16,7 @@ namespace InfluxProxy.Host.Write;
 /// </summary>
 public sealed partial class WritePipeline : IBackgroundWork
 {
-    private readonly OwnerCache _owners;
+    private readonly Cluster _cluster;
     private readonly int _backendsPerCircle;
     private readonly BackendRegistry _backends;
     private readonly WriteJournal? _journal;
@@ -35,7 +35,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     public WritePipeline(Cluster cluster, BackendRegistry backends, WriteJournal? journal, RetentionFloors retentionFloors, ChunkCompressor? compressor,
         WriteOptions options, TimeProvider time, ILogger<WritePipeline> logger)
     {
-        _owners = new OwnerCache(cluster);
+        _cluster = cluster;
         _backendsPerCircle = Math.Max(1, cluster.Backends.Count / cluster.Circles.Count);
         _backends = backends;
         _journal = journal;
@@ -87,7 +87,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     }
 
     private WriteFanOut Split(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, long retentionFloorNs) =>
-        WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _owners.For(db), _backendsPerCircle, _options.FlushSize, retentionFloorNs);
+        WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster.OwnersIn(db), _backendsPerCircle, _options.FlushSize, retentionFloorNs);
 
     private async Task<WriteAnswer> DeliverAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal)
     {

@@ -1,5 +1,5 @@
 /// The /write path's memo of placement: the same owners as the ring, by the measurement's escaped bytes.
-module InfluxProxy.Testing.OwnerCacheTests
+module InfluxProxy.Testing.ClusterOwnersTests
 
 open System.Text
 open Expecto
@@ -21,24 +21,24 @@ let private ids (owners: BackendInfo seq) = owners |> Seq.map _.Id |> List.ofSeq
 let private names = Gen.elements [ "cpu"; "a,b"; "a b"; "a\\b"; "mé"; "x"; "load,1 min" ] |> Gen.listOf |> Arb.fromGen
 
 let tests =
-    testList "OwnerCache" [
+    testList "Cluster owners" [
         testProperty "gives the ring's owners of the unescaped name, asked once or many times" (Prop.forAll names (fun names ->
-            let cache = OwnerCache cluster
+            let cache = cluster
             for name in names @ names do
-                Expect.equal (ids (cache.For("db").Of(escaped name))) (ids (cluster.Owners("db", name))) name))
+                Expect.equal (ids (cache.OwnersIn("db").Of(escaped name))) (ids (cluster.Owners("db", name))) name))
 
         test "one shared list per set of owners, so requests group lines by reference" {
-            let cache = OwnerCache cluster
+            let cache = cluster
             let measurements = List.init 200 (sprintf "m%d")
-            let lists = measurements |> List.map (fun m -> cache.For("db").Of(escaped m))
+            let lists = measurements |> List.map (fun m -> cache.OwnersIn("db").Of(escaped m))
             let distinctSets = lists |> List.distinctBy ids |> List.length
             Expect.equal (lists |> List.distinctBy LanguagePrimitives.PhysicalHash |> List.length) distinctSets "one instance per set"
             Expect.isGreaterThan distinctSets 1 "the names spread over several sets"
         }
 
         test "databases are placed apart" {
-            let cache = OwnerCache cluster
-            let differs = List.init 50 (sprintf "m%d") |> List.exists (fun m -> ids (cache.For("a").Of(escaped m)) <> ids (cache.For("b").Of(escaped m)))
+            let cache = cluster
+            let differs = List.init 50 (sprintf "m%d") |> List.exists (fun m -> ids (cache.OwnersIn("a").Of(escaped m)) <> ids (cache.OwnersIn("b").Of(escaped m)))
             Expect.isTrue differs "the database is part of the ring key"
         }
     ]
