@@ -112,7 +112,7 @@ module ListenAddress =
         let colon = text.LastIndexOf ':'
         let host = if colon < 0 then "" else text.Substring(0, colon).Trim('[', ']')
         match (if colon < 0 then None else Some(text.Substring(colon + 1))) with
-        | Some port when port <> "" && Seq.forall Char.IsAsciiDigit port && int64 port <= 65535L ->
+        | Some port when port <> "" && port.Length <= 5 && Seq.forall Char.IsAsciiDigit port && int port <= 65535 ->
             Ok { Host = host; Port = int port }
         | _ -> Error(NotListenAddress text)
 

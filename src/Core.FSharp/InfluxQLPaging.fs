@@ -39,7 +39,7 @@ module InfluxQLPaging =
             text.Substring(0, int (from - start)) + replacement + text.Substring(int (until - start))
         let spans =
             [ match limit with
-              | Some l -> l.Start, l.End, sprintf "LIMIT %d" (l.Value + (offset |> Option.map _.Value |> Option.defaultValue 0))
+              | Some l -> l.Start, l.End, sprintf "LIMIT %d" (int64 l.Value + (offset |> Option.map (fun o -> int64 o.Value) |> Option.defaultValue 0L))
               | None -> ()
               match offset with
               | Some o -> o.Start, o.End, ""

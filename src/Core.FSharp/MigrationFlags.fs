@@ -32,8 +32,8 @@ module MigrationUpdateError =
 module MigrationFlags =
     let none (circles: int) : MigrationFlags = { Resyncing = false; Migrating = List.replicate circles false }
 
-    /// A circle that may serve reads.
-    let readable (flags: MigrationFlags) (circle: int) = not flags.Migrating[circle]
+    /// A circle that may serve reads: one not migrating.
+    let readable (flags: MigrationFlags) (circle: int) = List.tryItem circle flags.Migrating <> Some true
 
     /// Go's strconv.ParseBool, which the original reads the flags with.
     let private goBool =

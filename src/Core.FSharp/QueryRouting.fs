@@ -79,12 +79,13 @@ module QueryRouting =
         if not acceptsWrites then 2 elif backlogEmpty then 0 else 1
 
     /// The candidates to try, in order: the readable ones (all of them when none is, so reads still go somewhere),
-    /// healthiest first, ties in the order of `tieBreaks` (one per candidate: random keys spread the load).
-    let inTryOrder (tieBreaks: int list) (candidates: Candidate<'a> list) : 'a list =
+    /// healthiest first, ties in the order of `tieBreak` (a key per candidate's index: random keys spread the load).
+    let inTryOrder (tieBreak: int -> int) (candidates: Candidate<'a> list) : 'a list =
         let readable = candidates |> List.exists _.Readable
-        List.zip candidates tieBreaks
+        candidates
+        |> List.mapi (fun i c -> c, tieBreak i)
         |> List.filter (fun (c, _) -> c.Readable || not readable)
-        |> List.sortBy (fun (c, tieBreak) -> c.Rank, tieBreak)
+        |> List.sortBy (fun (c, key) -> c.Rank, key)
         |> List.map (fun (c, _) -> c.Item)
 
 /// The database whitelist (`db_list`): empty allows every database.

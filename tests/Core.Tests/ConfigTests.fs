@@ -127,6 +127,7 @@ let tests =
             let withAddr a = (oneCircle """{"name":"a","url":"http://h:1"}""").TrimEnd('}') + sprintf ",\"listen_addr\":\"%s\"}" a
             expectError (withAddr "7076") "listen_addr: expected [host]:port, got \"7076\""
             expectError (withAddr ":99999") "listen_addr: expected [host]:port, got \":99999\""
+            expectError (withAddr ":123456789012345678901") "listen_addr: expected [host]:port, got \":123456789012345678901\"" // no overflow
             let config = ProxyConfig.parse (withAddr "[::1]:8000") |> Result.defaultWith (failwithf "%A")
             Expect.equal config.ListenAddr { Host = "::1"; Port = 8000 } "IPv6 host"
         }

@@ -127,6 +127,7 @@ let private examples =
             let s = parsed "SHOW MEASUREMENTS WITH MEASUREMENT =~ /c.*/ LIMIT 10 OFFSET 5"
             Expect.equal (s.Limit, s.Offset) (Some 10, Some 5) "paging"
             Expect.equal s.UnpagedText "SHOW MEASUREMENTS WITH MEASUREMENT =~ /c.*/ LIMIT 15" "unpaged"
+            Expect.equal (parsed "SHOW MEASUREMENTS LIMIT 2147483647 OFFSET 1").UnpagedText "SHOW MEASUREMENTS LIMIT 2147483648" "no overflow"
             let sub = parsed "SELECT * FROM (SELECT * FROM cpu LIMIT 3) SLIMIT 2"
             Expect.equal (sub.Limit, sub.Offset) (None, None) "inner LIMIT and SLIMIT are not the statement's paging"
         }

@@ -53,8 +53,8 @@ let private examples =
 
         test "candidates: readable ones, healthiest first; all of them when none is readable" {
             let c item rank readable = { Item = item; Rank = rank; Readable = readable }
-            Expect.equal (QueryRouting.inTryOrder [ 0; 0; 0 ] [ c "a" 2 true; c "b" 0 true; c "m" 0 false ]) [ "b"; "a" ] "migrating left out"
-            Expect.equal (QueryRouting.inTryOrder [ 5; 1 ] [ c "a" 0 false; c "b" 0 false ]) [ "b"; "a" ] "all migrating: ties broken"
+            Expect.equal (QueryRouting.inTryOrder (fun _ -> 0) [ c "a" 2 true; c "b" 0 true; c "m" 0 false ]) [ "b"; "a" ] "migrating left out"
+            Expect.equal (QueryRouting.inTryOrder (fun i -> [| 5; 1 |][i]) [ c "a" 0 false; c "b" 0 false ]) [ "b"; "a" ] "all migrating: ties broken"
             Expect.equal (QueryRouting.rank true true, QueryRouting.rank true false, QueryRouting.rank false true) (0, 1, 2) "ranks"
         }
     ]
@@ -75,7 +75,7 @@ let private laws =
         testProperty "the try order is the readable candidates (or all), each once, healthiest first"
             (Prop.forAll (Arb.fromGen candidates) (fun pairs ->
                 let cs, tieBreaks = List.unzip pairs
-                let order = QueryRouting.inTryOrder tieBreaks cs
+                let order = QueryRouting.inTryOrder (fun i -> tieBreaks[i]) cs
                 let eligible = if cs |> List.exists _.Readable then cs |> List.filter _.Readable else cs
                 let rankOf i = (cs |> List.find (fun c -> c.Item = i)).Rank
                 List.sort order = List.sort (eligible |> List.map _.Item)

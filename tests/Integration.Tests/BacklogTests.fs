@@ -581,6 +581,19 @@ let tests =
                     do! close reopened })
             }
 
+            testTask "a log folder removed by hand while running takes nothing down: commits and appends go on" {
+                do! withDir (fun dir -> task {
+                    let! backlog = openIn dir (BacklogOptions())
+                    for i in 1..3 do do! append backlog (sprintf "gone-%d" i)
+                    let! head = peek backlog
+                    Directory.Delete(folder dir, true)
+                    do! commit backlog head // the commit file is still open; truncation finds no folder
+                    do! append backlog "after"
+                    let! next = peek backlog
+                    Expect.equal (text next) "gone-2" "the open segment is still read"
+                    do! close backlog })
+            }
+
             testTask "a second open of the same backlog fails while the first holds it" {
                 do! withDir (fun dir -> task {
                     let! backlog = openIn dir (BacklogOptions())

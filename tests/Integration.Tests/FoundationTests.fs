@@ -69,6 +69,29 @@ let private endpoints =
                 Expect.equal reply.Status 204 "ping")
         }
 
+        test "a SIGTERM while a ping hangs still drains, commits and closes everything, and exits 0" {
+            // A backend that takes connections and never answers: every ping waits write_timeout.
+            use silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)
+            silent.Start()
+            let port = (silent.LocalEndpoint :?> System.Net.IPEndPoint).Port
+            let accepted = System.Collections.Concurrent.ConcurrentBag<System.Net.Sockets.TcpClient>()
+            let accepting = System.Threading.Tasks.Task.Run(fun () -> try (while true do accepted.Add(silent.AcceptTcpClient())) with _ -> ())
+            let proxyPort = freePort ()
+            let config =
+                sprintf """{"circles":[{"name":"c","backends":[{"name":"silent","url":"http://127.0.0.1:%d"}]}],"listen_addr":"127.0.0.1:%d","check_interval":1,"write_timeout":10}""" port proxyPort
+            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "silent") proxyPort config
+            try
+                Expect.isTrue (waitUntil (System.TimeSpan.FromSeconds 10.0) (fun () -> not accepted.IsEmpty)) "a ping is in flight"
+                Expect.isTrue (ProxyProcess.terminate (System.TimeSpan.FromSeconds 20.0) proxy) "exits"
+                Expect.equal proxy.Process.ExitCode 0 proxy.Log
+                Expect.stringContains proxy.Log "background work stopped in order" "every part stopped"
+            finally
+                ProxyProcess.dispose proxy
+                silent.Stop()
+                for client in accepted do client.Dispose()
+                accepting.Wait(System.TimeSpan.FromSeconds 5.0) |> ignore
+        }
+
         test "/ping answers every method with 204 and InfluxDB 1.x headers" {
             ProxyProcess.using shared.Value [] (fun proxy ->
                 for verb in [ "GET"; "HEAD"; "POST" ] do
@@ -123,6 +146,25 @@ let private endpoints =
         }
     ]
 
+let private scripts =
+    testList "scripts" [
+        test "the query-classifying script #r's the built core and classifies with its parser" {
+            let root = Path.GetFullPath(Path.Combine(Path.GetDirectoryName ProxyProcess.hostDll, "..", "..", "..", "..", ".."))
+            let queries = Path.GetTempFileName()
+            File.WriteAllText(queries, "SELECT * FROM cpu\nGRANT ALL TO x\n")
+            try
+                let info = System.Diagnostics.ProcessStartInfo("dotnet", sprintf "fsi scripts/classify-queries.fsx \"%s\"" queries, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true)
+                use proc = System.Diagnostics.Process.Start info
+                let output = proc.StandardOutput.ReadToEnd() + proc.StandardError.ReadToEnd()
+                proc.WaitForExit()
+                Expect.equal proc.ExitCode 0 output
+                Expect.stringContains output "Select on db -, measurement cpu" "routed"
+                Expect.stringContains output "query forbidden: GRANT is per server" "refused, in the proxy's words"
+            finally
+                File.Delete queries
+        }
+    ]
+
 let private backends =
     testList "real influxd" [
         test "every server of the shared cluster is a real InfluxDB 1.x" {
@@ -133,4 +175,4 @@ let private backends =
         }
     ]
 
-let tests = testList "Foundation" [ commandLine; endpoints; backends ]
+let tests = testList "Foundation" [ commandLine; endpoints; backends; scripts ]

@@ -11,6 +11,7 @@ open Expecto
 open Microsoft.Extensions.Logging.Abstractions
 open InfluxProxy.Host.Backlog
 open InfluxProxy.Host.Hosting
+open InfluxProxy.Testing.Influxd
 
 /// Opens the journal in `dir` and starts its committer, as the proxy does.
 let private openWith (dir: string) (options: BacklogOptions) =
@@ -102,6 +103,28 @@ let tests =
                 Expect.isFalse reopened.Replayed.IsCompleted "not replayed yet"
                 Expect.equal (replayAll reopened (fun attempt -> attempt >= 3)) (List.replicate 3 "retry v=1 1\n") "three offers"
                 Expect.equal reopened.PendingRecords 0L "committed once taken"
+                close reopened)
+        }
+
+        test "records a failed commit did not cover are counted until a later commit covers them" {
+            withDir (fun dir ->
+                let mutable failNextCommit = false
+                let faults (step: BacklogIoStep) (_: FileStream) (_: ReadOnlyMemory<byte>) =
+                    if step = BacklogIoStep.CommitWrite && failNextCommit then
+                        failNextCommit <- false
+                        raise (IOException "disk full")
+                let journal = (openWith dir (BacklogOptions(FaultInjector = Action<_, _, _>(faults)))).Result
+                replayAll journal (fun _ -> true) |> ignore
+                failNextCommit <- true
+                journal.Settle(written journal (plain "first v=1 1\n"))
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> not failNextCommit)) "the commit was tried and failed"
+                Expect.equal journal.PendingRecords 1L "the record is still counted"
+                journal.Settle(written journal (plain "second v=1 1\n"))
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> journal.PendingRecords = 0L)) "the next commit covers both"
+                Expect.equal journal.PendingBytes 0L "and their bytes"
+                close journal
+                let reopened, replayed = reopen dir
+                Expect.isEmpty replayed "both committed"
                 close reopened)
         }
 

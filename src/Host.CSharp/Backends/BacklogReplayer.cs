@@ -56,10 +56,14 @@ public sealed partial class BacklogReplayer
             // While Unauthorized, replay is the probe that finds out when the backend takes our credentials again.
             next = _health.State.IsDown ? Next.AfterIntervalOrWake : await ReplayOneAsync(stopping);
         }
-        catch (IOException e)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            // The backlog or the quarantine folder misbehaves (disk error); the record stays and is tried again
-            // after the interval.
+            return Next.Done; // stopping: the backlog stays on disk for the next start
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            // The backlog or the quarantine folder misbehaves (disk error, permissions); the record stays and is
+            // tried again after the interval.
             LogReplayFailed(e, _client.Info.Name);
             next = Next.AfterInterval;
         }

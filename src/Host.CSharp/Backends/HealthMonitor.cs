@@ -19,7 +19,14 @@ public sealed partial class HealthMonitor(IReadOnlyList<Backend> backends, Retry
 
     private async Task<Next> CheckAllAsync(CancellationToken stopping)
     {
-        await Task.WhenAll(backends.Select(b => CheckAsync(b, stopping)));
+        try
+        {
+            await Task.WhenAll(backends.Select(b => CheckAsync(b, stopping)));
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return Next.Done; // stopping mid-ping
+        }
         return Next.AfterInterval;
     }
 

@@ -11,9 +11,34 @@ public sealed partial class FileBacklog
         {
             WriteUntilClosed();
         }
+        catch (Exception e)
+        {
+            // A bug outside the per-item handling: the thread must not take the process down, and nothing queued may
+            // wait forever. The log takes no more work; every caller learns why.
+            LogWriterFailed(_logger, e, Name);
+            CloseAndFailQueued(e);
+        }
         finally
         {
             _writerStopped.TrySetResult();
+        }
+    }
+
+    private void CloseAndFailQueued(Exception e)
+    {
+        List<Work> left;
+        lock (_work)
+        {
+            _closing = true;
+            left = [.. _work];
+            _work.Clear();
+        }
+        foreach (var work in left)
+        {
+            if (work is AppendWork append)
+                Fail(append, e.Message);
+            else if (work is CommitWork commit)
+                commit.Done.TrySetException(new IOException($"backlog {Name}: its writer stopped: {e.Message}", e));
         }
     }
 
@@ -76,6 +101,13 @@ public sealed partial class FileBacklog
             {
                 MakeDurable(written, groupStart);
                 written.Clear();
+                // A segment is left only whole: bytes past its durable end that could not be cut back would be read
+                // as records once it is no longer the last one.
+                if (_needsCutBack)
+                {
+                    Fail(append, "a failed write could not be cut back");
+                    continue;
+                }
                 if (TryRoll() is { } rollError)
                 {
                     Fail(append, rollError);
@@ -154,8 +186,9 @@ public sealed partial class FileBacklog
         {
             commit.Reader.CommitFile.Write(commit.Next);
         }
-        catch (IOException e)
+        catch (Exception e)
         {
+            // The reader learns why; its record stays the head.
             commit.Done.TrySetException(e);
             return false;
         }
@@ -172,16 +205,24 @@ public sealed partial class FileBacklog
         lock (_state)
             passed = _readers.Min(r => r.CommittedField.Segment);
         ClosePayloadReaders(segment => segment < passed);
-        foreach (var segment in ListSegments(_dir).Where(s => s < passed))
+        try
         {
-            try
+            foreach (var segment in ListSegments(_dir).Where(s => s < passed))
             {
-                File.Delete(SegmentPath(_dir, segment));
+                try
+                {
+                    File.Delete(SegmentPath(_dir, segment));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    LogDeleteFailed(_logger, Name, segment, e.Message); // tried again after the next commit
+                }
             }
-            catch (IOException e)
-            {
-                LogDeleteFailed(_logger, Name, segment, e.Message); // tried again after the next commit
-            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The folder cannot be listed (removed by hand?): nothing is deleted; tried again after the next commit.
+            LogDeleteFailed(_logger, Name, passed, e.Message);
         }
     }
 

@@ -94,6 +94,7 @@ public sealed class LogReader
         }
         await _log.CommitAsync(this, record.Next, 1, record.RecordBytes, ct);
         (_head, _cursor) = (null, record.Next);
+        _walker.CloseBefore(record.Next.Segment);
         try
         {
             ReadHead(); // sets OldestPendingAt to the next record's time
@@ -115,6 +116,7 @@ public sealed class LogReader
             return;
         await _log.CommitAsync(this, next, records, bytes, ct);
         (_head, _cursor) = (null, next);
+        _walker.CloseBefore(next.Segment);
     }
 
     /// <summary>The head record (cached until committed), read only up to the published durable end.</summary>

@@ -56,6 +56,13 @@ internal sealed class SegmentWalker(string dir) : IDisposable
         }
     }
 
+    /// <summary>Closes the segment it keeps open when that one is before <paramref name="segment"/>: it may be deleted.</summary>
+    public void CloseBefore(long segment)
+    {
+        if (_segment < segment)
+            Dispose();
+    }
+
     public void Dispose()
     {
         _file?.Dispose();

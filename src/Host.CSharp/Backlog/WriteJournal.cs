@@ -35,6 +35,7 @@ public sealed partial class WriteJournal : IBackgroundWork
     private readonly ILogger _logger;
     private readonly Lock _order = new();
     private readonly Queue<Ticket> _tickets = new(); // in the log's order; guarded by _order
+    private readonly List<Ticket> _committing = []; // written records resolved and not committed yet: the commit loop's
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _replayed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _committer = Task.CompletedTask;
@@ -157,8 +158,9 @@ public sealed partial class WriteJournal : IBackgroundWork
             {
                 return Next.Done; // stopping: what is left is replayed at the next start
             }
-            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+            catch (Exception e)
             {
+                // Whatever failed (the disk, a bug), new writes wait behind the replay: try again, never give up.
                 LogReplayFailed(e);
             }
             return Next.AfterInterval;
@@ -188,8 +190,9 @@ public sealed partial class WriteJournal : IBackgroundWork
         {
             result = await appending;
         }
-        catch (ObjectDisposedException e)
+        catch (Exception e)
         {
+            // The log is closing, or failed: the request must learn it, not wait forever.
             result = new AppendResult(AppendOutcome.IoError, e.Message);
         }
         if (result.Outcome != AppendOutcome.Appended)
@@ -218,23 +221,29 @@ public sealed partial class WriteJournal : IBackgroundWork
 
     private void Wake() => _commits.Wake();
 
-    /// <summary>Commits, at once, the records at the head of the log whose requests are resolved.</summary>
+    /// <summary>
+    /// Commits, at once, the records at the head of the log whose requests are resolved. Records a failed commit did
+    /// not cover stay counted, and the next commit covers them.
+    /// </summary>
     private async Task<Next> CommitResolvedAsync()
     {
-        var resolved = new List<Ticket>();
         lock (_order)
             while (_tickets.TryPeek(out var head) && head.Resolved)
-                resolved.Add(_tickets.Dequeue());
-        var written = resolved.Where(t => t.Written.Result is not null).ToList();
-        if (written.Count == 0)
+            {
+                var resolved = _tickets.Dequeue();
+                if (resolved.Written.Result is not null)
+                    _committing.Add(resolved);
+            }
+        if (_committing.Count == 0)
             return Next.AfterIntervalOrWake;
         try
         {
-            await _log.Reader.CommitThroughAsync(written[^1].End, written.Count, written.Sum(t => (long)t.RecordBytes), CancellationToken.None);
+            await _log.Reader.CommitThroughAsync(_committing[^1].End, _committing.Count, _committing.Sum(t => (long)t.RecordBytes), CancellationToken.None);
+            _committing.Clear();
         }
-        catch (IOException e)
+        catch (Exception e)
         {
-            // The records stay on disk, replayed at the next start; a later commit covers them.
+            // The records stay on disk, replayed at the next start if no later commit covers them.
             LogCommitFailed(e);
         }
         return Next.AfterInterval;

@@ -17,9 +17,22 @@ public sealed partial class BackgroundWork(IReadOnlyList<IBackgroundWork> inOrde
     public async Task StopAsync(CancellationToken ct)
     {
         foreach (var work in inOrder.Reverse())
-            await work.StopAsync();
+        {
+            try
+            {
+                await work.StopAsync();
+            }
+            catch (Exception e)
+            {
+                // One part failing to stop cleanly must not keep the others from draining and closing.
+                LogStopFailed(e, work.GetType().Name);
+            }
+        }
         LogStopped(inOrder.Count);
     }
+
+    [LoggerMessage(EventId = EventIds.StopFailed, Level = LogLevel.Error, Message = "background work {Part} did not stop cleanly; stopping the rest")]
+    private partial void LogStopFailed(Exception error, string part);
 
     [LoggerMessage(EventId = EventIds.Stopped, Level = LogLevel.Information, Message = "background work stopped in order: {Parts} parts, every writer drained, journal and backlogs closed")]
     private partial void LogStopped(int parts);

@@ -27,6 +27,8 @@ internal static class EventIds
 
     // Background work
     public const int Stopped = 400;
+    public const int StopFailed = 401;
+
 
     // The on-disk backlog (a backend's, or the write journal's)
     public const int BacklogOpened = 500;

@@ -47,12 +47,9 @@ public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, Migra
     private static Candidate<T> Candidate<T>(T item, int rank, bool readable) => new(item, rank, readable);
 
     /// <summary>Random tie-breaks spread the reads over equally healthy candidates.</summary>
-    private static IEnumerable<T> InTryOrder<T>(IEnumerable<Candidate<T>> candidates)
-    {
-        var list = Microsoft.FSharp.Collections.ListModule.OfSeq(candidates);
-        var tieBreaks = Microsoft.FSharp.Collections.ListModule.OfSeq(list.Select(_ => Random.Shared.Next()));
-        return QueryRouting.inTryOrder(tieBreaks, list);
-    }
+    private static IEnumerable<T> InTryOrder<T>(IEnumerable<Candidate<T>> candidates) =>
+        QueryRouting.inTryOrder(Microsoft.FSharp.Core.FuncConvert.FromFunc<int, int>(_ => Random.Shared.Next()),
+            Microsoft.FSharp.Collections.ListModule.OfSeq(candidates));
 
     private static async Task<JsonObject> FirstAnswerAsync(int statementId, IReadOnlyList<Backend> candidates, List<KeyValuePair<string, string>> form, CancellationToken ct)
     {

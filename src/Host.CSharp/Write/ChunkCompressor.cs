@@ -31,6 +31,8 @@ public sealed class ChunkCompressor(CompressionLevel level) : IBackgroundWork
             _stopping = true;
             Monitor.PulseAll(_work);
         }
+        if (Volatile.Read(ref _running) == 0)
+            _stopped.TrySetResult(); // never started
         return _stopped.Task;
     }
 
