@@ -3,24 +3,25 @@
 namespace InfluxProxy.Core
 
 module InfluxQLPrinter =
-    let private quote (name: string) =
+    /// A name double-quoted as InfluxQL reads it back whatever it holds.
+    let identifier (name: string) =
         "\"" + name.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\""
 
     let rec private printSource =
         function
-        | Measurement(db, rp, name) -> printQualified db rp (quote name)
+        | Measurement(db, rp, name) -> printQualified db rp (identifier name)
         | MeasurementRegex(db, rp, pattern) -> printQualified db rp ("/" + pattern.Replace("/", "\\/") + "/")
         | Subquery inner -> "(SELECT * FROM " + (inner |> List.map printSource |> String.concat ", ") + ")"
 
     and private printQualified db rp name =
         match db, rp with
         | None, None -> name
-        | None, Some rp -> quote rp + "." + name
-        | Some db, rp -> quote db + "." + (rp |> Option.map quote |> Option.defaultValue "") + "." + name
+        | None, Some rp -> identifier rp + "." + name
+        | Some db, rp -> identifier db + "." + (rp |> Option.map identifier |> Option.defaultValue "") + "." + name
 
     /// A canonical text of the statement's routing parts; parsing it gives the same statement (but its Text).
     let print (s: Statement) : string =
-        let on = s.On |> Option.map (fun db -> " ON " + quote db) |> Option.defaultValue ""
+        let on = s.On |> Option.map (fun db -> " ON " + identifier db) |> Option.defaultValue ""
         let from = if s.Sources.IsEmpty then "" else " FROM " + (s.Sources |> List.map printSource |> String.concat ", ")
         let page =
             (s.Limit |> Option.map (sprintf " LIMIT %d") |> Option.defaultValue "")
@@ -37,10 +38,10 @@ module InfluxQLPrinter =
         | ShowStats -> "SHOW STATS"
         | ShowDiagnostics -> "SHOW DIAGNOSTICS"
         | ShowCardinality what -> "SHOW " + what.ToUpperInvariant() + " CARDINALITY" + on + from
-        | CreateDatabase db -> "CREATE DATABASE " + quote db
-        | DropDatabase db -> "DROP DATABASE " + quote db
-        | CreateRetentionPolicy rp -> "CREATE RETENTION POLICY " + quote rp + on + " DURATION 1d REPLICATION 1"
-        | DropRetentionPolicy rp -> "DROP RETENTION POLICY " + quote rp + on
+        | CreateDatabase db -> "CREATE DATABASE " + identifier db
+        | DropDatabase db -> "DROP DATABASE " + identifier db
+        | CreateRetentionPolicy rp -> "CREATE RETENTION POLICY " + identifier rp + on + " DURATION 1d REPLICATION 1"
+        | DropRetentionPolicy rp -> "DROP RETENTION POLICY " + identifier rp + on
         | Delete -> "DELETE" + from
         | DropSeries -> "DROP SERIES" + from
-        | DropMeasurement m -> "DROP MEASUREMENT " + quote m
+        | DropMeasurement m -> "DROP MEASUREMENT " + identifier m

@@ -202,3 +202,21 @@ module MigrationPlan =
                         let (db, rp, m), (source, target) = key, destination
                         (source, target, db, rp, m) ]
         pairs |> List.map (fun (a, b, db, rp, m) -> urlOf a, urlOf b, db, rp, m) |> Set.ofList
+
+    /// The steps each step waits for: a verify, the copies of what it verifies; a drop, the verifies of what it
+    /// drops; a drained backend, every step reading it. Copies wait for nothing, so they run in parallel, slices of
+    /// one measurement too.
+    let prerequisites (steps: MigrationStep list) : Map<int, int list> =
+        let before (step: MigrationStep) (wanted: MigrationStep -> bool) =
+            steps |> List.filter (fun s -> s.Id < step.Id && wanted s) |> List.map _.Id
+        steps
+        |> List.map (fun step ->
+            step.Id,
+            match step.Kind with
+            | Copy _ -> []
+            | Verify _ ->
+                before step (fun s ->
+                    s.Kind.IsCopy && s.Source = step.Source && s.Db = step.Db && s.Rp = step.Rp && s.Measurement = step.Measurement)
+            | Drop -> before step (fun s -> s.Kind.IsVerify && s.Source = step.Source && s.Db = step.Db && s.Measurement = step.Measurement)
+            | Drained -> before step (fun s -> s.Source = step.Source))
+        |> Map.ofList

@@ -14,11 +14,9 @@ public sealed record CircleInfo(int Id, string Name, IReadOnlyList<BackendInfo> 
 /// </summary>
 public sealed class Cluster
 {
-    private readonly Placement _placement;
-
     public Cluster(ProxyConfig config)
     {
-        _placement = ProxyConfigModule.placement(config);
+        Placement = ProxyConfigModule.placement(config);
         // With auth_secure the file holds ciphertext; backends are sent the plaintext.
         string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
         var id = 0;
@@ -32,12 +30,15 @@ public sealed class Cluster
 
     public IReadOnlyList<CircleInfo> Circles { get; }
 
+    /// <summary>The rings of the circles and the shard key.</summary>
+    public Placement Placement { get; }
+
     /// <summary>Every backend of every circle, circle by circle.</summary>
     public IReadOnlyList<BackendInfo> Backends { get; }
 
     /// <summary>The owner of (db, measurement) in each circle, in circle order.</summary>
     public IReadOnlyList<BackendInfo> Owners(string db, string measurement) =>
-        PlacementModule.owners(db, measurement, _placement)
+        PlacementModule.owners(db, measurement, Placement)
             .Select((index, circle) => Circles[circle].Backends[index])
             .ToList();
 

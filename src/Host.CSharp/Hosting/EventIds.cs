@@ -53,4 +53,14 @@ internal static class EventIds
     public const int Redelivering = 700;
     public const int RedeliveryFailed = 701;
     public const int RedeliveryRefused = 702;
+
+    // Migration jobs
+    public const int MigrationStarted = 800;
+    public const int MigrationProgress = 801;
+    public const int MigrationStepFailed = 802;
+    public const int MigrationEnded = 803;
+    public const int MigrationPlanFailed = 804;
+    public const int PeerRefused = 810;
+    public const int PeerUnreachable = 811;
+    public const int MigrationLogUnwritable = 812;
 }

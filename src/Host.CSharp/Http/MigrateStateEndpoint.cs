@@ -27,7 +27,9 @@ public static class MigrateStateEndpoint
             return;
         }
         var update = parsed.ResultValue;
-        var after = state.Update(update);
+        // A peer's job sets its flag with a lease (PeerFlags): cleared unless renewed in time.
+        var lease = int.TryParse(context.Request.Headers[PeerFlags.LeaseHeader], out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+        var after = state.Update(update, lease);
         var body = new SortedDictionary<string, object>(StringComparer.Ordinal);
         if (update.Circle is { } circle)
             body["circle"] = new CircleState(circle.Value.Item1, cluster.Circles[circle.Value.Item1].Name, after.Migrating[circle.Value.Item1]);

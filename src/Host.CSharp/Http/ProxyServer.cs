@@ -51,13 +51,17 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddSingleton(new Authentication(config.Username, config.Password, config.AuthSecure));
         builder.Services.AddSingleton(EndpointOptions.From(config));
-        builder.Services.AddSingleton(new Migration.MigrationState(cluster.Circles.Count));
+        var migrationState = new Migration.MigrationState(cluster.Circles.Count, time);
+        builder.Services.AddSingleton(migrationState);
+        var migration = MigrationRunner(config, cluster, backends, migrationState, time, loggers);
+        builder.Services.AddSingleton(migration);
         builder.Services.AddSingleton<QueryRouter>();
-        // Started in this order, stopped in the reverse one, after the server has stopped taking requests: the journal
-        // replay and redeliveries first (they submit to the writers), then the pings, the replayers, the writers
+        // Started in this order, stopped in the reverse one, after the server has stopped taking requests: the
+        // migration jobs first (they submit to the writers; their unfinished steps are done again at the next start),
+        // the journal replay and redeliveries (they submit to the writers), then the pings, the replayers, the writers
         // (drained: every queued batch is sent or backlogged; they read journaled chunks back), the journal (settled
         // records committed), the compressor threads, and last the backlogs.
-        IBackgroundWork?[] inOrder = [backends.Closing, compressor, journal, backends.Writers, backends.Replayers, monitor, pipeline];
+        IBackgroundWork?[] inOrder = [backends.Closing, compressor, journal, backends.Writers, backends.Replayers, monitor, pipeline, migration];
         builder.Services.AddHostedService(s => new BackgroundWork([.. inOrder.OfType<IBackgroundWork>()], s.GetRequiredService<ILogger<BackgroundWork>>()));
         // Answers are gzip-compressed only for clients that ask (Accept-Encoding), as InfluxDB does.
         builder.Services.AddResponseCompression(o =>
@@ -84,6 +88,25 @@ public static partial class ProxyServer
             $"{(config.HttpsEnabled ? "https" : "http")}://{config.ListenAddr.Host}:{config.ListenAddr.Port}",
             cluster.Circles.Count, cluster.Backends.Count, HashKeyModule.text(config.HashKey)));
         return app;
+    }
+
+    /// <summary>The migration jobs' runner, with an HTTP client of its own: its answers stream for as long as they take.</summary>
+    private static Migration.MigrationRunner MigrationRunner(ProxyConfig config, Cluster cluster, BackendRegistry backends, Migration.MigrationState state,
+        TimeProvider time, ILoggerFactory loggers)
+    {
+        var http = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectTimeout = config.WriteTimeout,
+            AutomaticDecompression = DecompressionMethods.None,
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+        })
+        { Timeout = Timeout.InfiniteTimeSpan };
+        string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
+        var options = Migration.MigrationOptions.From(config);
+        return new Migration.MigrationRunner(cluster, new Migration.MigrationBackends(cluster, backends, http), new Migration.JobStore(config.DataDir), state,
+            new Migration.PeerFlags(http, Plain(config.Username), Plain(config.Password), config.HttpsEnabled, loggers.CreateLogger<Migration.PeerFlags>()),
+            new Migration.MigrationLog(options.LogDir, time, loggers.CreateLogger<Migration.MigrationLog>()), options, time,
+            loggers.CreateLogger<Migration.MigrationRunner>());
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging) =>

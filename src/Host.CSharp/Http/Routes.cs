@@ -25,6 +25,12 @@ public static class Routes
             HealthEndpoint.Handle(c, cluster, backends, options.WriteTimeout));
         secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));
         secured.MapPost("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state));
+        foreach (var endpoint in (string[])["rebalance", "recovery", "resync", "clear", "cleanup"])
+            secured.MapPost("/" + endpoint, (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Start(c, endpoint, runner));
+        secured.MapGet("/migrate/stats", (HttpContext c, Cluster cluster, MigrationRunner runner) => MigrationEndpoints.Stats(c, cluster, runner, transfer: false));
+        secured.MapGet("/transfer/stats", (HttpContext c, Cluster cluster, MigrationRunner runner) => MigrationEndpoints.Stats(c, cluster, runner, transfer: true));
+        secured.MapGet("/migrate/jobs", (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Jobs(c, runner));
+        secured.MapDelete("/migrate/job", (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Cancel(c, runner));
         secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, DatabaseCatalog catalog, EndpointOptions options) =>
             QueryEndpoint.Handle(c, router, catalog, options));
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));

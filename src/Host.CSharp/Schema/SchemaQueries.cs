@@ -14,6 +14,8 @@ public sealed class SchemaQueries(QueryRelay relay)
 {
     public BackendInfo Info => relay.Info;
 
+    public QueryRelay Relay => relay;
+
     public Task<FSharpResult<IReadOnlyList<string>, string>> DatabasesAsync(CancellationToken ct) =>
         RowsAsync("", "SHOW DATABASES", (_, row) => Text(row[0]), ct);
 
@@ -28,13 +30,28 @@ public sealed class SchemaQueries(QueryRelay relay)
     /// <summary>The times the shard groups of (db, rp) cover.</summary>
     public async Task<FSharpResult<IReadOnlyList<ShardGroupSpan>, string>> ShardGroupsAsync(string db, string rp, CancellationToken ct)
     {
-        var groups = await RowsAsync("", "SHOW SHARD GROUPS", (columns, row) => (
-            Db: Text(row[columns["database"]]),
-            Rp: Text(row[columns["retention_policy"]]),
-            Span: new ShardGroupSpan(TimeNs(row[columns["start_time"]]), TimeNs(row[columns["end_time"]]))), ct);
+        var groups = await ShardGroupsAsync(ct);
         return groups.IsOk
             ? FSharpResult<IReadOnlyList<ShardGroupSpan>, string>.NewOk(groups.ResultValue.Where(g => g.Db == db && g.Rp == rp).Select(g => g.Span).ToList())
             : FSharpResult<IReadOnlyList<ShardGroupSpan>, string>.NewError(groups.ErrorValue);
+    }
+
+    /// <summary>Every shard group of every (db, rp), with the times it covers.</summary>
+    public Task<FSharpResult<IReadOnlyList<(string Db, string Rp, ShardGroupSpan Span)>, string>> ShardGroupsAsync(CancellationToken ct) =>
+        RowsAsync("", "SHOW SHARD GROUPS", (columns, row) => (
+            Db: Text(row[columns["database"]]),
+            Rp: Text(row[columns["retention_policy"]]),
+            Span: new ShardGroupSpan(TimeNs(row[columns["start_time"]]), TimeNs(row[columns["end_time"]]))), ct);
+
+    /// <summary>Each field of a measurement with every type it has (one per shard that holds it).</summary>
+    public Task<FSharpResult<IReadOnlyList<(string Field, string Type)>, string>> FieldKeysAsync(string db, string rp, string measurement, CancellationToken ct) =>
+        RowsAsync(db, MigrationQueries.fieldKeys(rp, measurement), (columns, row) => (Text(row[columns["fieldKey"]]), Text(row[columns["fieldType"]])), ct);
+
+    /// <summary>A statement that answers no rows (CREATE, DROP): done, or why not.</summary>
+    public async Task<FSharpResult<int, string>> ExecuteAsync(string db, string statement, CancellationToken ct)
+    {
+        var done = await RowsAsync(db, statement, (_, _) => 0, ct);
+        return done.IsOk ? FSharpResult<int, string>.NewOk(0) : FSharpResult<int, string>.NewError(done.ErrorValue);
     }
 
     public Task<FSharpResult<IReadOnlyList<string>, string>> MeasurementsAsync(string db, CancellationToken ct) =>

@@ -33,6 +33,9 @@ public sealed class LineChunk
         _lines = new PooledBuffer(Math.Max(capacityHint, 256));
     }
 
+    /// <summary>Where each owner reports what became of the chunk.</summary>
+    public DeliveryTally Tally => _tally;
+
     public string Db { get; }
     public string Rp { get; }
     public int Lines { get; private set; }
