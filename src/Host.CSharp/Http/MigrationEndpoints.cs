@@ -75,7 +75,7 @@ public static class MigrationEndpoints
     public static async Task Cancel(HttpContext context, MigrationRunner runner)
     {
         var id = (await RequestValues.Read(context))("id");
-        if (runner.Cancel(id))
+        if (await runner.CancelAsync(id))
             await JsonBody.Write(context, StatusCodes.Status200OK, new Dictionary<string, string> { ["cancelled"] = id });
         else
             await Errors.Write(context, StatusCodes.Status404NotFound, $"no running migration job {id}");

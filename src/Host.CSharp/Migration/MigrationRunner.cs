@@ -52,7 +52,7 @@ public sealed partial class MigrationRunner(
                 continue;
             if (parsed.IsError)
             {
-                Abandon(run, $"the request no longer fits the configuration: {MigrationRequestErrorModule.text(parsed.ErrorValue)}");
+                run.End = Abandon(run, $"the request no longer fits the configuration: {MigrationRequestErrorModule.text(parsed.ErrorValue)}");
                 continue;
             }
             Claim(run.Flag);
@@ -108,8 +108,11 @@ public sealed partial class MigrationRunner(
         return FSharpResult<PlannedJob, MigrationRequestError>.NewOk(await PlanAsync(request.ResultValue, ct));
     }
 
-    /// <summary>Cancels a job that has not ended: its running steps stop, what they queued is still delivered. False when there is no such job running.</summary>
-    public bool Cancel(string id)
+    /// <summary>
+    /// Cancels a job that has not ended and returns once it has stopped and released its flag: its running steps
+    /// stop, what they queued is still delivered. False when there is no such job running.
+    /// </summary>
+    public async Task<bool> CancelAsync(string id)
     {
         JobRun? run;
         lock (_lock)
@@ -118,7 +121,8 @@ public sealed partial class MigrationRunner(
             return false;
         run.End = JobEnd.Cancelled;
         store.End(id, JobEnd.Cancelled);
-        run.Cancellation.Cancel();
+        await run.Cancellation.CancelAsync();
+        await run.Running;
         return true;
     }
 
@@ -148,11 +152,17 @@ public sealed partial class MigrationRunner(
         run.Running = Task.Run(() => RunAsync(run, token));
     }
 
+    /// <summary>
+    /// Plans (once) and runs the job. Its end is shown only once its flag is released here and on the peers, so a
+    /// client that sees a job ended can start the next one on that circle.
+    /// </summary>
     private async Task RunAsync(JobRun run, CancellationToken ct)
     {
         using var renewing = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var renewals = RenewFlagAsync(run, renewing.Token);
         var operation = run.Job.Endpoint;
+        JobEnd? ended = null;
+        MigrationMetrics.JobsRunning.Inc();
         try
         {
             if (run.Plan is null)
@@ -168,7 +178,7 @@ public sealed partial class MigrationRunner(
                 }
                 catch (StepFailure e)
                 {
-                    Abandon(run, $"no plan: {e.Message}");
+                    ended = Abandon(run, $"no plan: {e.Message}");
                     return;
                 }
             }
@@ -178,11 +188,12 @@ public sealed partial class MigrationRunner(
                 await ExecuteAsync(run, ct);
             if (ct.IsCancellationRequested)
                 return; // stopping: the job goes on at the next start; cancelled: ended by Cancel
-            run.End = JobEnd.Finished;
-            store.End(run.Job.Id, JobEnd.Finished);
+            ended = JobEnd.Finished;
+            store.End(run.Job.Id, ended);
             RememberCopies(run);
-            log.Write(operation, $"{operation} done: {JobStateModule.name(run.State)}");
-            LogEnded(run.Job.Id, operation, JobStateModule.name(run.State));
+            var state = JobStateModule.name(MigrationProgress.state(FSharpOption<PlannedJob>.Some(run.Plan!), run.Statuses, FSharpOption<JobEnd>.Some(ended)));
+            log.Write(operation, $"{operation} done: {state}");
+            LogEnded(run.Job.Id, operation, state);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -191,11 +202,13 @@ public sealed partial class MigrationRunner(
         {
             await renewing.CancelAsync();
             await renewals;
-            if (run.End is not null)
+            if (ended is not null || run.End is not null)
             {
                 Release(run.Flag);
                 await peers.TellAsync(run.Peers, run.Flag, false, CancellationToken.None);
+                run.End ??= ended;
             }
+            MigrationMetrics.JobsRunning.Dec();
         }
     }
 
@@ -346,12 +359,14 @@ public sealed partial class MigrationRunner(
         }
     }
 
-    private void Abandon(JobRun run, string reason)
+    /// <summary>Ends the job on disk before any step: no plan, or a request the configuration no longer fits.</summary>
+    private JobEnd Abandon(JobRun run, string reason)
     {
-        run.End = JobEnd.NewAbandoned(reason);
-        store.End(run.Job.Id, run.End);
+        var end = JobEnd.NewAbandoned(reason);
+        store.End(run.Job.Id, end);
         log.Write(run.Job.Endpoint, $"{run.Job.Endpoint} abandoned: {reason}");
         LogPlanFailed(run.Job.Id, reason);
+        return end;
     }
 
     /// <summary>Adds the copies the job finished whole to those a later job need not do again.</summary>
