@@ -75,7 +75,8 @@ module MigrationProgress =
         | Recovery(fromCircle, _, _) -> [ fromCircle ]
         | Resync _ -> [ 0 .. circles - 1 ]
 
-    let private describe (plan: PlannedJob) (step: MigrationStep) =
+    /// One step in words, members by URL.
+    let describe (plan: PlannedJob) (step: MigrationStep) : string =
         let url id = plan.Members |> List.tryFind (fun m -> m.Id = id) |> Option.map _.Url |> Option.defaultValue $"#{id}"
         let what = $"db {step.Db} rp {step.Rp} measurement {step.Measurement}"
         match step.Kind with

@@ -15,6 +15,16 @@ switch (CommandLine.Parse(args))
     case CommandLine.ShowVersion:
         Console.Write(BuildInfo.Describe());
         return 0;
+    case CommandLine.Plan plan:
+        var (next, nextErrors) = ConfigFile.Load(plan.ConfigPath);
+        var (current, currentErrors) = ConfigFile.Load(plan.FromPath);
+        if (next is null || current is null)
+        {
+            foreach (var error in nextErrors.Concat(currentErrors))
+                Console.Error.WriteLine(error);
+            return 1;
+        }
+        return await InfluxProxy.Host.Migration.PlanCommand.RunAsync(next, current, Console.Out, CancellationToken.None);
     case CommandLine.Run run:
         var (config, errors) = ConfigFile.Load(run.ConfigPath);
         if (config is null)

@@ -133,13 +133,21 @@ let tests =
                     // Stopped gracefully: every accepted point reaches its owner under the old ring.
                     Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "stopped"
                 finally ProxyProcess.kill proxy
+                File.WriteAllText(Path.Combine(dir, "old.json"), ProxyProcess.configFor before 1 [])
+                File.WriteAllText(Path.Combine(dir, "new.json"), ProxyProcess.configFor grown 1 [])
+                let code, printed = ProxyProcess.run dir "-plan -config new.json -from old.json"
+                Expect.equal code 0 printed
                 let proxy = start dir grown
                 try
                     Expect.isGreaterThan (incorrect proxy db) 0 "the new ring leaves measurements misplaced"
                     let dry = post (sprintf "%s/rebalance?circle_id=1&operation=add&dry_run=true" proxy.Url) ""
                     Expect.equal dry.Status 200 dry.Body
                     let plan = (JsonDocument.Parse dry.Body).RootElement
-                    Expect.isGreaterThan (plan.GetProperty("measurements").GetInt32()) 0 "the dry run moves measurements"
+                    let moving = plan.GetProperty("measurements").GetInt32()
+                    Expect.isGreaterThan moving 0 "the dry run moves measurements"
+                    Expect.stringContains printed "circle 0 (circle-1): 0 measurements" "-plan: nothing moves in circle 0"
+                    let points = plan.GetProperty("points").GetInt64()
+                    Expect.stringContains printed $"circle 1 (circle-2): {moving} measurements, {points} points to move" "-plan: what the dry run says"
                     Expect.isEmpty (measurementsOn s[4] db) "a dry run moves nothing"
                     let reply = post (sprintf "%s/rebalance?circle_id=1&operation=add" proxy.Url) ""
                     Expect.equal (reply.Status, reply.Body) (202, "accepted\n") "accepted"

@@ -7,6 +7,8 @@ public abstract record CommandLine
 
     public sealed record Run(string ConfigPath) : CommandLine;
     public sealed record ShowVersion : CommandLine;
+    /// <summary>Print what changing the configuration from <paramref name="FromPath"/> to <paramref name="ConfigPath"/> would move.</summary>
+    public sealed record Plan(string ConfigPath, string FromPath) : CommandLine;
     public sealed record ShowUsage : CommandLine;
     /// <summary>A flag error; the process prints it with the usage and exits 2, as Go's flag package does.</summary>
     public sealed record Invalid(string Message) : CommandLine;
@@ -15,6 +17,10 @@ public abstract record CommandLine
         $"Usage of {program}:\n" +
         "  -config string\n" +
         $"    \tproxy config file (default \"{DefaultConfigPath}\")\n" +
+        "  -from string\n" +
+        "    \twith -plan: the config the backends' data is placed by now\n" +
+        "  -plan\n" +
+        "    \tprint what changing the config from -from to -config would move, and exit\n" +
         "  -version\n" +
         "    \tproxy version\n";
 
@@ -22,7 +28,9 @@ public abstract record CommandLine
     public static CommandLine Parse(IReadOnlyList<string> args)
     {
         var configPath = DefaultConfigPath;
+        string? fromPath = null;
         var version = false;
+        var plan = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -40,6 +48,16 @@ public abstract record CommandLine
                         return new Invalid("flag needs an argument: -config");
                     configPath = inline ?? args[++i];
                     break;
+                case "from":
+                    if (inline is null && i + 1 >= args.Count)
+                        return new Invalid("flag needs an argument: -from");
+                    fromPath = inline ?? args[++i];
+                    break;
+                case "plan":
+                    if (inline is not null && !bool.TryParse(inline, out plan))
+                        return new Invalid($"invalid boolean value \"{inline}\" for -plan");
+                    plan = inline is null || plan;
+                    break;
                 case "version":
                     if (inline is not null && !bool.TryParse(inline, out version))
                         return new Invalid($"invalid boolean value \"{inline}\" for -version");
@@ -49,6 +67,10 @@ public abstract record CommandLine
                     return new Invalid($"flag provided but not defined: -{name}");
             }
         }
-        return version ? new ShowVersion() : new Run(configPath);
+        if (version)
+            return new ShowVersion();
+        if (plan)
+            return fromPath is null ? new Invalid("-plan needs -from: the config the data is placed by now") : new Plan(configPath, fromPath);
+        return new Run(configPath);
     }
 }

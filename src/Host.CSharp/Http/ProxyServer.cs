@@ -103,7 +103,7 @@ public static partial class ProxyServer
         { Timeout = Timeout.InfiniteTimeSpan };
         string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
         var options = Migration.MigrationOptions.From(config);
-        return new Migration.MigrationRunner(cluster, new Migration.MigrationBackends(cluster, backends, http), new Migration.JobStore(config.DataDir), state,
+        return new Migration.MigrationRunner(cluster, new Migration.MigrationBackends(cluster, http), backends, new Migration.JobStore(config.DataDir), state,
             new Migration.PeerFlags(http, Plain(config.Username), Plain(config.Password), config.HttpsEnabled, loggers.CreateLogger<Migration.PeerFlags>()),
             new Migration.MigrationLog(options.LogDir, time, loggers.CreateLogger<Migration.MigrationLog>()), options, time,
             loggers.CreateLogger<Migration.MigrationRunner>());

@@ -8,11 +8,10 @@ using Microsoft.FSharp.Collections;
 namespace InfluxProxy.Host.Migration;
 
 /// <summary>
-/// How a migration reaches its members: queries over a client of its own, without the write timeout (a count or a
-/// copy's answer streams for as long as it takes), a backend a rebalance removes with the credentials its request
-/// gave; points go to a destination through its writer, behind its backlog, as live writes do.
+/// How a migration asks its members: over a client of its own, without the write timeout (a count or a copy's
+/// answer streams for as long as it takes), a backend a rebalance removes with the credentials its request gave.
 /// </summary>
-public sealed class MigrationBackends(Cluster cluster, BackendRegistry registry, HttpClient http)
+public sealed class MigrationBackends(Cluster cluster, HttpClient http)
 {
     private readonly ConcurrentDictionary<int, SchemaQueries> _schemas = new();
     private readonly ConcurrentDictionary<int, BackendInfo> _removed = new();
@@ -37,9 +36,6 @@ public sealed class MigrationBackends(Cluster cluster, BackendRegistry registry,
     public SchemaQueries Schema(MigrationMember member) => _schemas.GetOrAdd(member.Id, id => new SchemaQueries(RelayOf(id)));
 
     public QueryRelay Relay(MigrationMember member) => Schema(member).Relay;
-
-    /// <summary>A destination: always a configured backend.</summary>
-    public Backend Destination(int id) => registry[id];
 
     public static string Url(Uri url) => url.OriginalString.TrimEnd('/');
 

@@ -16,6 +16,7 @@ namespace InfluxProxy.Host.Migration;
 public sealed partial class MigrationRunner(
     Cluster cluster,
     MigrationBackends backends,
+    BackendRegistry registry,
     JobStore store,
     MigrationState state,
     PeerFlags peers,
@@ -241,8 +242,8 @@ public sealed partial class MigrationRunner(
         var steps = plan.Steps.ToList();
         var prerequisites = MigrationPlan.prerequisites(plan.Steps);
         var members = plan.Members.ToDictionary(m => m.Id);
-        var copier = new PointCopier(backends, new DestinationSchema(), run.Request.Batch?.Value ?? options.Batch, options.Gzip);
-        var verifier = new SeriesVerifier(backends, time);
+        var copier = new PointCopier(backends, registry, new DestinationSchema(), run.Request.Batch?.Value ?? options.Batch, options.Gzip);
+        var verifier = new SeriesVerifier(backends, registry, time);
         var running = new Dictionary<Task, int>();
         var started = new HashSet<int>();
         while (!ct.IsCancellationRequested)

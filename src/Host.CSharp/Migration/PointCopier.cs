@@ -16,7 +16,7 @@ namespace InfluxProxy.Host.Migration;
 /// every destination; a batch neither stored nor backlogged fails it (it is copied again, whole: a point written
 /// twice is stored once).
 /// </summary>
-public sealed class PointCopier(MigrationBackends backends, DestinationSchema schema, int batch, CompressionLevel? gzip)
+public sealed class PointCopier(MigrationBackends backends, BackendRegistry registry, DestinationSchema schema, int batch, CompressionLevel? gzip)
 {
     private const int BatchesInFlight = 4;
 
@@ -28,7 +28,7 @@ public sealed class PointCopier(MigrationBackends backends, DestinationSchema sc
         foreach (var destination in destinations)
             await schema.EnsureAsync(sourceSchema, backends.Schema(destination), step.Db, step.Rp, ct);
         var types = await FieldTypesAsync(source, step, ct);
-        var writers = destinations.Select(d => backends.Destination(d.Id).Writer).ToList();
+        var writers = destinations.Select(d => registry[d.Id].Writer).ToList();
         var inFlight = new List<Task<Delivery>>();
         var refusals = new List<string>();
         var unfit = 0L;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InfluxProxy.Core;
+using InfluxProxy.Host.Backends;
 using Microsoft.FSharp.Collections;
 
 namespace InfluxProxy.Host.Migration;
@@ -9,7 +10,7 @@ namespace InfluxProxy.Host.Migration;
 /// field by field (<see cref="Verification"/>), once everything the proxy queued for the destination has
 /// reached it: the check before anything is dropped.
 /// </summary>
-public sealed class SeriesVerifier(MigrationBackends backends, TimeProvider time)
+public sealed class SeriesVerifier(MigrationBackends backends, BackendRegistry registry, TimeProvider time)
 {
     /// <summary>How long the destination's queue and backlog may take to reach it before the step fails.</summary>
     private static readonly TimeSpan DeliveryWait = TimeSpan.FromMinutes(5);
@@ -36,7 +37,7 @@ public sealed class SeriesVerifier(MigrationBackends backends, TimeProvider time
     /// <summary>Waits until the destination's writer and backlog hold nothing: every point queued for it so far has reached it.</summary>
     private async Task DeliveredAsync(MigrationMember destination, CancellationToken ct)
     {
-        var backend = backends.Destination(destination.Id);
+        var backend = registry[destination.Id];
         var deadline = time.GetUtcNow() + DeliveryWait;
         while (!(backend.Writer.QueuedChunks == 0 && !backend.Writer.Sending && backend.Backlog.Reader.IsEmpty))
         {
