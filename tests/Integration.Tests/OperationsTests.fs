@@ -128,6 +128,18 @@ let private state =
                 Expect.stringContains bad.Body "invalid circle_id" "bad circle"
                 Expect.equal (post (url + "?circle_id=0") "").Status 400 "circle without migrating")
         }
+
+        test "/transfer/state does the same in v2.5.12's shapes" {
+            ProxyProcess.using shared.Value [] (fun proxy ->
+                let url = proxy.Url + "/transfer/state"
+                Expect.equal (get url).Body
+                    ("""{"circles":[{"id":0,"name":"circle-1","transferring":false},{"id":1,"name":"circle-2","transferring":false}],"resyncing":false}""" + "\n") "GET"
+                let set = post (url + "?circle_id=1&transferring=true") ""
+                Expect.equal set.Body ("""{"circle":{"id":1,"name":"circle-2","transferring":true}}""" + "\n") "POST"
+                Expect.stringContains (get (proxy.Url + "/migrate/state")).Body "\"circle_id\":1,\"circle_name\":\"circle-2\",\"is_migrating\":true" "one flag, two shapes"
+                let bad = post (url + "?circle_id=1&transferring=maybe") ""
+                Expect.equal (bad.Status, bad.Body) (400, """{"error":"illegal transferring"}""" + "\n") "bad flag")
+        }
     ]
 
 let private health =

@@ -23,8 +23,11 @@ public static class Routes
         secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends) => DebugVarsEndpoint.Handle(c, backends));
         secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendRegistry backends, EndpointOptions options) =>
             HealthEndpoint.Handle(c, cluster, backends, options.WriteTimeout));
-        secured.MapGet("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state));
-        secured.MapPost("/migrate/state", (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state));
+        foreach (var (path, transfer) in (ReadOnlySpan<(string, bool)>)[("/migrate/state", false), ("/transfer/state", true)])
+        {
+            secured.MapGet(path, (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Get(c, cluster, state, transfer));
+            secured.MapPost(path, (HttpContext c, Cluster cluster, MigrationState state) => MigrateStateEndpoint.Post(c, cluster, state, transfer));
+        }
         foreach (var endpoint in (string[])["rebalance", "recovery", "resync", "clear", "cleanup"])
             secured.MapPost("/" + endpoint, (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Start(c, endpoint, runner));
         secured.MapGet("/migrate/stats", (HttpContext c, Cluster cluster, MigrationRunner runner) => MigrationEndpoints.Stats(c, cluster, runner, transfer: false));
