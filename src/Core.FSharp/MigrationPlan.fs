@@ -205,18 +205,21 @@ module MigrationPlan =
 
     /// The steps each step waits for: a verify, the copies of what it verifies; a drop, the verifies of what it
     /// drops; a drained backend, every step reading it. Copies wait for nothing, so they run in parallel, slices of
-    /// one measurement too.
+    /// one measurement too. Every step waits only for steps before it.
     let prerequisites (steps: MigrationStep list) : Map<int, int list> =
-        let before (step: MigrationStep) (wanted: MigrationStep -> bool) =
-            steps |> List.filter (fun s -> s.Id < step.Id && wanted s) |> List.map _.Id
+        let groupIds key (wanted: MigrationStep -> bool) =
+            steps |> List.filter wanted |> List.groupBy key |> List.map (fun (k, group) -> k, group |> List.map _.Id) |> Map.ofList
+        let copies = groupIds (fun s -> s.Source, s.Db, s.Rp, s.Measurement) _.Kind.IsCopy
+        let verifies = groupIds (fun s -> s.Source, s.Db, s.Measurement) _.Kind.IsVerify
+        let bySource = groupIds _.Source (fun _ -> true)
+        let before (step: MigrationStep) key (groups: Map<_, int list>) =
+            Map.tryFind key groups |> Option.defaultValue [] |> List.filter (fun id -> id < step.Id)
         steps
         |> List.map (fun step ->
             step.Id,
             match step.Kind with
             | Copy _ -> []
-            | Verify _ ->
-                before step (fun s ->
-                    s.Kind.IsCopy && s.Source = step.Source && s.Db = step.Db && s.Rp = step.Rp && s.Measurement = step.Measurement)
-            | Drop -> before step (fun s -> s.Kind.IsVerify && s.Source = step.Source && s.Db = step.Db && s.Measurement = step.Measurement)
-            | Drained -> before step (fun s -> s.Source = step.Source))
+            | Verify _ -> before step (step.Source, step.Db, step.Rp, step.Measurement) copies
+            | Drop -> before step (step.Source, step.Db, step.Measurement) verifies
+            | Drained -> before step step.Source bySource)
         |> Map.ofList

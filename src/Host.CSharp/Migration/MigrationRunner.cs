@@ -235,39 +235,66 @@ public sealed partial class MigrationRunner(
         _ => true,
     };
 
-    /// <summary>Runs every step not done, each once the steps it waits for are done, <c>workers</c> at once.</summary>
+    /// <summary>
+    /// Runs every step not done, each once the steps it waits for are done, <c>workers</c> at once, the lowest id
+    /// first; the steps waiting for one that failed are skipped.
+    /// </summary>
     private async Task ExecuteAsync(JobRun run, CancellationToken ct)
     {
         var plan = run.Plan!;
-        var steps = plan.Steps.ToList();
         var prerequisites = MigrationPlan.prerequisites(plan.Steps);
+        var steps = plan.Steps.ToDictionary(s => s.Id);
         var members = plan.Members.ToDictionary(m => m.Id);
+        var dependents = new Dictionary<int, List<int>>();
+        var waiting = new Dictionary<int, int>();
+        var ready = new SortedSet<int>();
+        foreach (var step in plan.Steps.Where(s => !run.Status(s.Id).IsDone))
+        {
+            var open = prerequisites[step.Id].Where(id => !run.Status(id).IsDone).ToList();
+            foreach (var id in open)
+                (dependents.TryGetValue(id, out var list) ? list : dependents[id] = []).Add(step.Id);
+            waiting[step.Id] = open.Count;
+            if (open.Count == 0)
+                ready.Add(step.Id);
+        }
         var copier = new PointCopier(backends, registry, new DestinationSchema(), run.Request.Batch?.Value ?? options.Batch, options.Gzip);
         var verifier = new SeriesVerifier(backends, registry, time);
         var running = new Dictionary<Task, int>();
-        var started = new HashSet<int>();
-        while (!ct.IsCancellationRequested)
+        while (!ct.IsCancellationRequested && (ready.Count > 0 || running.Count > 0))
         {
-            foreach (var step in steps)
+            while (ready.Count > 0 && running.Count < run.Request.Workers)
             {
-                if (running.Count >= run.Request.Workers)
-                    break;
-                if (started.Contains(step.Id) || !run.Status(step.Id).IsPending)
-                    continue;
-                var waits = prerequisites[step.Id].Select(id => (Id: id, Status: run.Status(id))).ToList();
-                if (waits.FirstOrDefault(w => w.Status.IsFailedWith || w.Status.IsSkipped) is { Status: not null } blocker)
-                    run.Set(step.Id, StepStatus.NewSkipped($"step {blocker.Id} it waits for did not succeed"));
-                else if (waits.All(w => w.Status.IsDone))
-                {
-                    started.Add(step.Id);
-                    running[RunStepAsync(run, step, members, copier, verifier, ct)] = step.Id;
-                }
+                var next = ready.Min;
+                ready.Remove(next);
+                running[RunStepAsync(run, steps[next], members, copier, verifier, ct)] = next;
             }
-            if (running.Count == 0)
-                return;
-            running.Remove(await Task.WhenAny(running.Keys));
+            var finished = await Task.WhenAny(running.Keys);
+            var id = running[finished];
+            running.Remove(finished);
+            if (run.Status(id).IsDone)
+            {
+                foreach (var dependent in dependents.GetValueOrDefault(id, []))
+                    if (--waiting[dependent] == 0)
+                        ready.Add(dependent);
+            }
+            else if (!ct.IsCancellationRequested)
+                SkipAfter(run, id, dependents);
         }
         await Task.WhenAll(running.Keys);
+    }
+
+    /// <summary>Every step that waits, directly or not, for the failed one.</summary>
+    private static void SkipAfter(JobRun run, int failed, Dictionary<int, List<int>> dependents)
+    {
+        var skipped = StepStatus.NewSkipped($"step {failed} it waits for did not succeed");
+        var next = new Queue<int>(dependents.GetValueOrDefault(failed, []));
+        while (next.TryDequeue(out var id))
+            if (run.Status(id).IsPending)
+            {
+                run.Set(id, skipped);
+                foreach (var dependent in dependents.GetValueOrDefault(id, []))
+                    next.Enqueue(dependent);
+            }
     }
 
     private async Task RunStepAsync(JobRun run, MigrationStep step, Dictionary<int, MigrationMember> members, PointCopier copier, SeriesVerifier verifier,
