@@ -69,8 +69,8 @@ public static class MigrationEndpoints
         await JsonBody.Write(context, StatusCodes.Status200OK, stats);
     }
 
-    public static Task Jobs(HttpContext context, MigrationRunner runner) =>
-        JsonBody.Write(context, StatusCodes.Status200OK, runner.Jobs.Select(JobView).ToList());
+    public static Task Jobs(HttpContext context, MigrationRunner runner, TimeProvider time) =>
+        JsonBody.Write(context, StatusCodes.Status200OK, runner.Jobs.Select(j => JobView(j, time.GetUtcNow())).ToList());
 
     public static async Task Cancel(HttpContext context, MigrationRunner runner)
     {
@@ -111,7 +111,7 @@ public static class MigrationEndpoints
         };
     }
 
-    private static Dictionary<string, object?> JobView(JobRun run)
+    private static Dictionary<string, object?> JobView(JobRun run, DateTimeOffset now)
     {
         var view = new Dictionary<string, object?>
         {
@@ -124,14 +124,13 @@ public static class MigrationEndpoints
             view["error"] = abandoned.reason;
         if (run.Plan is not { } plan)
             return view;
-        var (read, total) = MigrationProgress.points(plan, run.Statuses).ToValueTuple();
-        var seconds = Math.Max(0.001, (DateTimeOffset.UtcNow - run.Started).TotalSeconds);
+        var (read, total, rate, secondsLeft) = run.Progress(now);
         view["points_copied"] = read;
         view["points_total"] = total;
         if (run.End is null)
         {
-            view["points_per_second"] = (long)(read / seconds);
-            view["eta_seconds"] = read > 0 ? (long)(Math.Max(0, total - read) * seconds / read) : null;
+            view["points_per_second"] = rate;
+            view["eta_seconds"] = secondsLeft;
         }
         view["steps"] = plan.Steps.Select(s => StepView(plan, s, run.Status(s.Id))).ToList();
         return view;

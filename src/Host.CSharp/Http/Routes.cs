@@ -32,7 +32,7 @@ public static class Routes
             secured.MapPost("/" + endpoint, (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Start(c, endpoint, runner));
         secured.MapGet("/migrate/stats", (HttpContext c, Cluster cluster, MigrationRunner runner) => MigrationEndpoints.Stats(c, cluster, runner, transfer: false));
         secured.MapGet("/transfer/stats", (HttpContext c, Cluster cluster, MigrationRunner runner) => MigrationEndpoints.Stats(c, cluster, runner, transfer: true));
-        secured.MapGet("/migrate/jobs", (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Jobs(c, runner));
+        secured.MapGet("/migrate/jobs", (HttpContext c, MigrationRunner runner, TimeProvider time) => MigrationEndpoints.Jobs(c, runner, time));
         secured.MapDelete("/migrate/job", (HttpContext c, MigrationRunner runner) => MigrationEndpoints.Cancel(c, runner));
         secured.MapMethods("/query", ["GET", "POST"], (HttpContext c, QueryRouter router, DatabaseCatalog catalog, EndpointOptions options) =>
             QueryEndpoint.Handle(c, router, catalog, options));

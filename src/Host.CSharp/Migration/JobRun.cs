@@ -17,7 +17,6 @@ public sealed class JobRun(MigrationJob job, MigrationRequest request, Migration
     public MigrationKind Kind => MigrationKindModule.ofOperation(request.Operation);
     public MigrationFlag Flag => flag;
     public IReadOnlyList<string> Peers => peers;
-    public DateTimeOffset Started => started;
     public CancellationTokenSource Cancellation { get; } = new();
     public Task Running { get; set; } = Task.CompletedTask;
 
@@ -43,6 +42,25 @@ public sealed class JobRun(MigrationJob job, MigrationRequest request, Migration
     public void Set(int step, StepStatus status) => _statuses[step] = status;
 
     public FSharpMap<int, StepStatus> Statuses => MapModule.OfSeq(_statuses.Select(s => Tuple.Create(s.Key, s.Value)));
+
+    /// <summary>
+    /// Points read so far and in all, the rate since this proxy took the job up (a resumed job's earlier points
+    /// left out), and the seconds left at that rate.
+    /// </summary>
+    public (long Read, long Total, long Rate, long? SecondsLeft) Progress(DateTimeOffset now)
+    {
+        if (_plan is not { } plan)
+            return (0, 0, 0, null);
+        var (read, total) = MigrationProgress.points(plan, Statuses).ToValueTuple();
+        var seconds = Math.Max(0.001, (now - started).TotalSeconds);
+        var rate = (long)((read - _readBefore) / seconds);
+        return (read, total, rate, rate > 0 ? Math.Max(0, total - read) / rate : null);
+    }
+
+    /// <summary>The points read before this proxy took the job up again, left out of its rate.</summary>
+    public void Resumed() => _readBefore = _plan is { } plan ? MigrationProgress.points(plan, Statuses).Item1 : 0;
+
+    private long _readBefore;
 
     public JobState State => MigrationProgress.state(Option(_plan), Statuses, Option(_end));
 

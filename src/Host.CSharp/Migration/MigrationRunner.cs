@@ -45,6 +45,7 @@ public sealed partial class MigrationRunner(
                 run.Plan = plan;
                 foreach (var (id, status) in MigrationJobModule.statuses(plan.Steps, stored.Records))
                     run.Set(id, status.IsDone ? status : StepStatus.Pending); // a failed step is tried again
+                run.Resumed();
             }
             run.End = stored.End;
             lock (_lock)
@@ -413,10 +414,8 @@ public sealed partial class MigrationRunner(
     {
         if (run.Plan is not { } plan)
             return;
-        var (read, total) = MigrationProgress.points(plan, run.Statuses).ToValueTuple();
-        var done = plan.Steps.Count(s => run.Status(s.Id).IsDone);
-        var rate = read / Math.Max(1, (time.GetUtcNow() - run.Started).TotalSeconds);
-        LogProgress(run.Job.Id, done, plan.Steps.Length, read, total, (long)rate);
+        var (read, total, rate, _) = run.Progress(time.GetUtcNow());
+        LogProgress(run.Job.Id, plan.Steps.Count(s => run.Status(s.Id).IsDone), plan.Steps.Length, read, total, rate);
     }
 
     private void Claim(MigrationFlag flag) => state.Update(Update(flag, true));
