@@ -3,6 +3,8 @@
 //   test    install what is missing, build, run every test; ends with "N passed, N failed"
 //   run     install what is missing, start 4 real influxd on 8086-8089 and the proxy on :7076 with proxy.json
 //   bench   install what is missing, benchmark the write path against 4 real influxd
+//   bench-migrate  install what is missing, benchmark a rebalance (1M points; a circle of 2 real influxd grown to 3)
+//                  under live writes: copy rate, CPU, RSS, live write latency, and a bit-exact check of the moved data
 #load "tests/Integration.Tests/Influxd.fs"
 
 open System
@@ -150,13 +152,95 @@ let run () =
     stopAll ()
     exit proxy.ExitCode
 
+// ---------------------------------------------------------------- measuring a proxy (bench, bench-migrate)
+
+/// User and kernel CPU time of a process in seconds, from /proc.
+let cpuTimes (pid: int) =
+    let afterName = File.ReadAllText($"/proc/{pid}/stat").Split(')').[1]
+    let fields = afterName.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+    float (int64 fields.[11]) / 100.0, float (int64 fields.[12]) / 100.0
+
+/// The process's peak resident set (VmHWM) in MB, over its whole life.
+let peakRssMb (pid: int) =
+    File.ReadAllLines($"/proc/{pid}/status")
+    |> Array.find (fun l -> l.StartsWith "VmHWM:")
+    |> fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0
+
+let percentile (p: float) (sorted: float[]) = sorted[min (sorted.Length - 1) (int (p * float sorted.Length))]
+
+/// Posts every body with `clients` concurrent keep-alive workers; returns each POST's latency in ms, sorted.
+let postBodies (clients: int) (url: string) (bodies: byte[][]) =
+    use http = new Net.Http.HttpClient(Timeout = TimeSpan.FromMinutes 2.0)
+    let next = ref -1
+    let latencies = Collections.Concurrent.ConcurrentBag<float>()
+    let worker () =
+        task {
+            let mutable i = Threading.Interlocked.Increment next
+            while i < bodies.Length do
+                let watch = Stopwatch.StartNew()
+                use! response = http.PostAsync(url, new Net.Http.ByteArrayContent(bodies[i]))
+                if int response.StatusCode <> 204 then
+                    let! body = response.Content.ReadAsStringAsync()
+                    failwithf "POST answered %d: %s" (int response.StatusCode) body
+                latencies.Add watch.Elapsed.TotalMilliseconds
+                i <- Threading.Interlocked.Increment next
+        }
+    Threading.Tasks.Task.WaitAll [| for _ in 1..clients -> worker () :> Threading.Tasks.Task |]
+    latencies.ToArray() |> Array.sort
+
+/// The points one server holds in `db`: `SELECT count(field) FROM /pattern/` summed over its measurements.
+let pointCount (db: string) (field: string) (pattern: string) (server: Influxd.Server) =
+    use http = new Net.Http.HttpClient(Timeout = TimeSpan.FromMinutes 2.0)
+    let json = http.GetStringAsync(server.Url + $"/query?db={db}&q=" + Uri.EscapeDataString $"SELECT count({field}) FROM /{pattern}/").Result
+    Regex.Matches(json, @"\[""1970-01-01T00:00:00Z"",(\d+)\]") |> Seq.sumBy (fun m -> int64 m.Groups[1].Value)
+
+/// The proxy host running in a folder of its own, what it prints kept.
+type ProxyRun =
+    { Process: Process
+      Url: string
+      Log: Text.StringBuilder }
+    member p.Lines = lock p.Log (fun () -> p.Log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+
+/// Writes `dir`/proxy.json for the circles (circle-1, circle-2, ..., each backend named as its server) listening on a
+/// free port with its data in `dir`/data, starts the proxy there (`proxyStartInfo`) and waits for /ping.
+let startProxy (dir: string) (circles: Influxd.Server list list) =
+    Directory.CreateDirectory dir |> ignore
+    let port = Influxd.freePort ()
+    let backend (s: Influxd.Server) = sprintf "{\"name\":\"%s\",\"url\":\"%s\"}" s.Name s.Url
+    let circle i (servers: Influxd.Server list) =
+        sprintf "{\"name\":\"circle-%d\",\"backends\":[%s]}" (i + 1) (servers |> List.map backend |> String.concat ",")
+    File.WriteAllText(Path.Combine(dir, "proxy.json"),
+        sprintf "{\"circles\":[%s],\"listen_addr\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\"}" (circles |> List.mapi circle |> String.concat ",") port dir)
+    let info = proxyStartInfo dir
+    info.RedirectStandardOutput <- true
+    let proxy = { Process = Process.Start info; Url = $"http://127.0.0.1:{port}"; Log = Text.StringBuilder() }
+    proxy.Process.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then lock proxy.Log (fun () -> proxy.Log.AppendLine e.Data |> ignore))
+    proxy.Process.BeginOutputReadLine()
+    if not (Influxd.waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proxy.Process.HasExited || Influxd.ping proxy.Url)) || proxy.Process.HasExited then
+        if not proxy.Process.HasExited then proxy.Process.Kill true
+        failwithf "the proxy did not start:\n%s" (String.concat "\n" proxy.Lines)
+    proxy
+
+/// Stops the proxy with SIGTERM and waits up to `timeout` for it to exit; killed when it does not (false).
+let stopProxy (timeout: TimeSpan) (proxy: ProxyRun) =
+    if proxy.Process.HasExited then true
+    else
+        Influxd.Signals.send Influxd.Signals.term proxy.Process
+        if proxy.Process.WaitForExit timeout then true
+        else
+            proxy.Process.Kill true
+            proxy.Process.WaitForExit()
+            false
+
+/// The lines of the proxy's log that warn or tell of a failure.
+let warnings (proxy: ProxyRun) = proxy.Lines |> Array.filter (fun l -> l.Contains "warn" || l.Contains "fail")
+
 // ---------------------------------------------------------------- bench
 
 /// The workload of shared/spec/README.md, three times: 1,000,000 points over 100 measurements × 10 hosts, batches of 5,000
 /// lines, 4 concurrent keep-alive clients, against 2 circles × 2 real influxd.
 module Bench =
     open System.Net.Http
-    open System.Threading.Tasks
 
     let points = 1_000_000
     let batchLines = 5_000
@@ -173,38 +257,7 @@ module Bench =
                                 series / 10, series % 10, n % 977, n, start + int64 (n / 1000) * 1_000_000_000L) |> ignore
             Text.Encoding.UTF8.GetBytes(sb.ToString()) |] // 1000 series, 1000 distinct timestamps each
 
-    /// User and kernel CPU time of a process in seconds, from /proc.
-    let cpuTimes (pid: int) =
-        let afterName = File.ReadAllText($"/proc/{pid}/stat").Split(')').[1]
-        let fields = afterName.Split(' ', StringSplitOptions.RemoveEmptyEntries)
-        float (int64 fields.[11]) / 100.0, float (int64 fields.[12]) / 100.0
-
-    let peakRssMb (pid: int) =
-        File.ReadAllLines($"/proc/{pid}/status")
-        |> Array.find (fun l -> l.StartsWith "VmHWM:")
-        |> fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0
-
-    let percentile (p: float) (sorted: float[]) = sorted[min (sorted.Length - 1) (int (p * float sorted.Length))]
-
-    /// Posts every body with `clients` concurrent workers; returns each POST's latency in ms.
-    let post (url: string) (bodies: byte[][]) =
-        use http = new HttpClient(Timeout = TimeSpan.FromMinutes 2.0)
-        let next = ref -1
-        let latencies = Collections.Concurrent.ConcurrentBag<float>()
-        let worker () =
-            task {
-                let mutable i = Threading.Interlocked.Increment next
-                while i < bodies.Length do
-                    let watch = Stopwatch.StartNew()
-                    use! response = http.PostAsync(url, new ByteArrayContent(bodies[i]))
-                    if int response.StatusCode <> 204 then
-                        let! body = response.Content.ReadAsStringAsync()
-                        failwithf "POST answered %d: %s" (int response.StatusCode) body
-                    latencies.Add watch.Elapsed.TotalMilliseconds
-                    i <- Threading.Interlocked.Increment next
-            }
-        Task.WaitAll [| for _ in 1..clients -> worker () :> Task |]
-        latencies.ToArray() |> Array.sort
+    let post (url: string) (bodies: byte[][]) = postBodies clients url bodies
 
     /// p50 and p99 in ms of `count` sequential GETs of one query on a keep-alive connection.
     let queryLatency (baseUrl: string) (q: string) (count: int) =
@@ -218,12 +271,7 @@ module Bench =
                 watch.Elapsed.TotalMilliseconds |] |> Array.sort
         percentile 0.50 times, percentile 0.99 times
 
-    let landedCount (db: string) (servers: Influxd.Server list) =
-        use http = new HttpClient()
-        servers
-        |> List.sumBy (fun s ->
-            let json = http.GetStringAsync(s.Url + $"/query?db={db}&q=" + Uri.EscapeDataString "SELECT count(value) FROM /bench.*/").Result
-            Regex.Matches(json, @"\[""1970-01-01T00:00:00Z"",(\d+)\]") |> Seq.sumBy (fun m -> int64 m.Groups[1].Value))
+    let landedCount (db: string) (servers: Influxd.Server list) = servers |> List.sumBy (pointCount db "value" "bench.*")
 
     /// Points the servers were asked to write since they started (influxd's `write.pointReq` in /debug/vars).
     let pointsRequested (servers: Influxd.Server list) =
@@ -262,21 +310,9 @@ module Bench =
     /// Starts the proxy in front of the servers, writes the workload through it and prints the figures.
     let measure (dir: string) (circles: Influxd.Server list list) =
         let all = List.concat circles
-        let port = Influxd.freePort ()
-        let backend (s: Influxd.Server) = sprintf "{\"name\":\"%s\",\"url\":\"%s\"}" s.Name s.Url
-        let circle i (servers: Influxd.Server list) =
-            sprintf "{\"name\":\"circle-%d\",\"backends\":[%s]}" (i + 1) (servers |> List.map backend |> String.concat ",")
-        File.WriteAllText(Path.Combine(dir, "proxy.json"),
-            sprintf "{\"circles\":[%s],\"listen_addr\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\"}" (circles |> List.mapi circle |> String.concat ",") port dir)
-        let info = proxyStartInfo dir
-        info.RedirectStandardOutput <- true
-        let proxy = Process.Start info
-        let log = Text.StringBuilder()
-        proxy.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then lock log (fun () -> log.AppendLine e.Data |> ignore))
-        proxy.BeginOutputReadLine()
+        let proxy = startProxy dir circles
         try
-            let url = $"http://127.0.0.1:{port}"
-            if not (Influxd.waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> Influxd.ping url)) then fail "proxy did not start"
+            let url = proxy.Url
             use http = new HttpClient()
             for s in all do
                 for db in "warmup" :: roundDatabases do
@@ -287,7 +323,7 @@ module Bench =
             post $"{url}/write?db=warmup" warmup |> ignore
             if not (Influxd.waitUntil (TimeSpan.FromMinutes 5.0) (fun () -> landedCount "warmup" all >= int64 (warmup.Length * batchLines * 2))) then
                 fail "the warm-up did not land"
-            let rounds = [ for db in roundDatabases -> writeRound url db all proxy.Id ]
+            let rounds = [ for db in roundDatabases -> writeRound url db all proxy.Process.Id ]
             let median (figure: Round -> float) = rounds |> List.map figure |> List.sort |> List.item (rounds.Length / 2)
             let show format (figure: Round -> float) =
                 let values = rounds |> List.map figure
@@ -298,7 +334,7 @@ module Bench =
             printfn "landed points/s:            %s" (show "%.0f" _.Landed)
             printfn "POST p50 / p99 ms:          %s / %s" (show "%.1f" _.P50) (show "%.1f" _.P99)
             printfn "proxy CPU-s per 1M points:  %s, of it kernel %s" (show "%.2f" (fun r -> r.User + r.Kernel)) (show "%.2f" _.Kernel)
-            printfn "proxy peak RSS MB:          %.0f (over every round)" (peakRssMb proxy.Id)
+            printfn "proxy peak RSS MB:          %.0f (over every round)" (peakRssMb proxy.Process.Id)
             let owner = all |> List.find (fun s -> http.GetStringAsync(s.Url + "/query?db=bench&q=SHOW+MEASUREMENTS").Result.Contains "\"bench5\"")
             for label, q, direct in
                 [ "SELECT (one owner)", "SELECT last(value) FROM bench5 WHERE host = 'host1'", owner.Url
@@ -307,12 +343,10 @@ module Bench =
                 let directP50, directP99 = queryLatency direct q 500
                 printfn "%-27s proxy %.2f / %.2f ms, backend directly %.2f / %.2f ms (p50 / p99), p50 overhead %.2f ms"
                     (label + ":") proxyP50 proxyP99 directP50 directP99 (proxyP50 - directP50)
-            let warnings = lock log (fun () -> log.ToString().Split('\n') |> Array.filter (fun l -> l.Contains "warn" || l.Contains "fail"))
+            let warnings = warnings proxy
             if warnings.Length > 0 then printfn "proxy warnings (%d), first: %s" warnings.Length warnings.[0]
         finally
-            if not proxy.HasExited then
-                Influxd.Signals.send Influxd.Signals.term proxy
-                if not (proxy.WaitForExit 30_000) then proxy.Kill true
+            stopProxy (TimeSpan.FromSeconds 30.0) proxy |> ignore
 
     let run () =
         let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-{Guid.NewGuid():N}")
@@ -327,14 +361,288 @@ module Bench =
             for s in started do Influxd.dispose s
             try Directory.Delete(dir, true) with _ -> ()
 
+// ---------------------------------------------------------------- bench-migrate
+
+/// A rebalance on real influxd: 1,000,000 points written through a proxy in front of 2 circles × 2 influxd, then the
+/// proxy restarted with the second circle grown to 3 (a fifth influxd last) and `rebalance add` run with 4 workers
+/// while one client keeps writing to another database; the copy's rate, CPU and memory, the live writes' latency
+/// before and during it, and whether the moved measurements are bit-exact against the first circle.
+module BenchMigrate =
+    open System.Net.Http
+    open System.Text.Json
+    open System.Threading
+    open System.Threading.Tasks
+
+    let db = "bench_migrate"
+    let liveDb = "bench_live"
+    let points = 1_000_000
+    let measurements = 100
+    let hosts = 10
+    let batchLines = 5_000
+    let clients = 4
+    let liveLines = 500
+    let workers = 4
+    let targetRate = 270_000.0
+    let targetRssMb = 200.0
+    let goRate = 54_000.0
+    /// Measurements whose copies are compared point for point.
+    let compared = 5
+
+    /// m000..m099 × host=h0..h9, a float `f` and an integer `i` per point (every 7th i = 2^53 + 1, every 5th
+    /// 1234567, the others the point's number, up to 1e6), each series' 1000 points spread over the last 3 days with
+    /// nanoseconds of their own; bodies of 5000 lines.
+    let makeBodies () =
+        let series = measurements * hosts
+        let span = 3L * 86_400L * 1_000_000_000L
+        let spacing = span / int64 (points / series)
+        let start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000L - span - 60_000_000_000L
+        let invariant = Globalization.CultureInfo.InvariantCulture
+        [| for b in 0 .. points / batchLines - 1 ->
+            let sb = Text.StringBuilder(batchLines * 64)
+            for j in 0 .. batchLines - 1 do
+                let n = b * batchLines + j
+                let time = start + int64 (n / series) * spacing + (int64 n * 7919L) % 999_983L
+                let i = if n % 7 = 0 then "9007199254740993" elif n % 5 = 0 then "1234567" else string n
+                let f = (float (n % 100_003) / 7.0).ToString("R", invariant)
+                sb.Append('m').Append((n % series / hosts).ToString("000", invariant)).Append(",host=h").Append(n % hosts)
+                  .Append(" f=").Append(f).Append(",i=").Append(i).Append("i ").Append(time).Append('\n') |> ignore
+            Text.Encoding.UTF8.GetBytes(sb.ToString()) |]
+
+    /// Phases of the live writes: each POST's latency is kept with the phase it started in.
+    let warmingUp, beforeCopy, duringCopy, afterCopy = 0, 1, 2, 3
+
+    type Live =
+        { Phase: int ref
+          Latencies: Collections.Concurrent.ConcurrentQueue<int * float>
+          Failures: Collections.Concurrent.ConcurrentQueue<string>
+          Stop: CancellationTokenSource
+          Loop: Task }
+
+        member l.Sorted(phase: int) = l.Latencies |> Seq.filter (fun (p, _) -> p = phase) |> Seq.map snd |> Seq.toArray |> Array.sort
+
+    /// One keep-alive client posting bodies of `liveLines` lines to `liveDb`, back to back, until stopped.
+    let startLive (url: string) =
+        let phase = ref warmingUp
+        let latencies = Collections.Concurrent.ConcurrentQueue<int * float>()
+        let failures = Collections.Concurrent.ConcurrentQueue<string>()
+        let stop = new CancellationTokenSource()
+        let loop () : Task =
+            task {
+                use http = new HttpClient(Timeout = TimeSpan.FromMinutes 1.0)
+                let start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000L
+                let mutable n = 0L
+                while not stop.IsCancellationRequested do
+                    let sb = Text.StringBuilder(liveLines * 48)
+                    for _ in 1..liveLines do
+                        sb.Append("live").Append(n % 10L).Append(",host=l").Append(n % 7L).Append(" v=").Append(n).Append("i ").Append(start + n).Append('\n') |> ignore
+                        n <- n + 1L
+                    let started = Volatile.Read &phase.contents
+                    let watch = Stopwatch.StartNew()
+                    try
+                        use! response = http.PostAsync($"{url}/write?db={liveDb}", new ByteArrayContent(Text.Encoding.UTF8.GetBytes(sb.ToString())))
+                        let elapsed = watch.Elapsed.TotalMilliseconds
+                        if int response.StatusCode = 204 then latencies.Enqueue((started, elapsed))
+                        else
+                            let! body = response.Content.ReadAsStringAsync()
+                            failures.Enqueue $"{int response.StatusCode}: {body.Trim()}"
+                    with e -> failures.Enqueue e.Message
+            }
+        { Phase = phase; Latencies = latencies; Failures = failures; Stop = stop; Loop = Task.Run loop }
+
+    let stopLive (live: Live) =
+        live.Stop.Cancel()
+        live.Loop.Wait()
+
+    /// Each circle's points in `db`.
+    let circleCounts (circles: Influxd.Server list list) =
+        circles |> List.map (List.sumBy (pointCount db "i" @"^m\d+$"))
+
+    let private http = new HttpClient(Timeout = TimeSpan.FromMinutes 5.0)
+
+    /// Every point of a measurement as the server answers `SELECT * ... GROUP BY *` with times in ns: the series' raw
+    /// JSON, and how many points it holds.
+    let dump (server: Influxd.Server) (measurement: string) =
+        let q = Uri.EscapeDataString $"SELECT * FROM \"{measurement}\" GROUP BY *"
+        let root = JsonDocument.Parse(http.GetStringAsync($"{server.Url}/query?db={db}&epoch=ns&q={q}").Result).RootElement
+        match (root.GetProperty("results")[0]).TryGetProperty "series" with
+        | true, series -> series.GetRawText(), series.EnumerateArray() |> Seq.sumBy (fun s -> s.GetProperty("values").GetArrayLength())
+        | _ -> "", 0
+
+    let holds (server: Influxd.Server) (measurement: string) =
+        http.GetStringAsync($"{server.Url}/query?db={db}&q=SHOW+MEASUREMENTS").Result.Contains $"[\"{measurement}\"]"
+
+    /// The proxy's last migration job.
+    let lastJob (url: string) =
+        let jobs = JsonDocument.Parse(http.GetStringAsync(url + "/migrate/jobs").Result).RootElement
+        if jobs.GetArrayLength() = 0 then None else Some jobs[jobs.GetArrayLength() - 1]
+
+    let state (job: JsonElement) = job.GetProperty("state").GetString()
+
+    let number (job: JsonElement) (name: string) =
+        match job.TryGetProperty name with
+        | true, v when v.ValueKind = JsonValueKind.Number -> v.GetInt64()
+        | _ -> 0L
+
+    /// The steps of a job that did not succeed, as the proxy shows them.
+    let unfinishedSteps (job: JsonElement) =
+        match job.TryGetProperty "steps" with
+        | true, steps ->
+            [ for s in steps.EnumerateArray() do
+                  match s.TryGetProperty "status" with
+                  | true, status when status.GetString() <> "done" -> s.GetRawText()
+                  | _ -> () ]
+        | _ -> []
+
+    /// Loads the points through a proxy in front of `before`, stops it, and runs the rebalance with `added` as the
+    /// last backend of the second circle; prints the figures. False when the job failed or a copy is not exact.
+    let measure (dir: string) (before: Influxd.Server list list) (added: Influxd.Server) =
+        let grown = [ before[0]; before[1] @ [ added ] ]
+        let create (database: string) (s: Influxd.Server) =
+            http.PostAsync(s.Url + "/query?q=CREATE+DATABASE+" + database, null).Result.EnsureSuccessStatusCode() |> ignore
+        // The new backend gets bench_migrate from the migration itself; the live writes may land on any of the five.
+        for s in List.concat before do create db s
+        for s in List.concat grown do create liveDb s
+
+        let bodies = makeBodies ()
+        let loader = startProxy dir before
+        let loadSeconds =
+            try
+                let watch = Stopwatch.StartNew()
+                postBodies clients $"{loader.Url}/write?db={db}" bodies |> ignore
+                let seconds = watch.Elapsed.TotalSeconds
+                if not (stopProxy (TimeSpan.FromMinutes 5.0) loader) then failwith "the loading proxy did not exit within 5 minutes of SIGTERM"
+                seconds
+            finally
+                stopProxy (TimeSpan.FromSeconds 5.0) loader |> ignore
+        let expected = List.replicate before.Length (int64 points)
+        if not (Influxd.waitUntil (TimeSpan.FromMinutes 2.0) (fun () -> circleCounts before = expected || (Thread.Sleep 1000; false))) then
+            failwithf "not every point landed: the circles hold %A of %d" (circleCounts before) points
+        printfn "bench-migrate: %d points into %s (%d measurements × %d hosts, f float and i integer) through a proxy in front of 2 circles × 2 influxd, %d-line bodies, %d clients; proxy with DOTNET_ReadyToRun=0 DOTNET_EnableWriteXorExecute=0"
+            points db measurements hosts batchLines clients
+        printfn "loaded in %.1f s (%.0f points/s accepted), stopped with SIGTERM; each circle holds %s points" loadSeconds (float points / loadSeconds)
+            (circleCounts before |> List.map string |> String.concat " and ")
+
+        let proxy = startProxy dir grown
+        let live = startLive proxy.Url
+        try
+            // The JIT compiles the live write path on first use: 3 s of warm-up, then 5 s measured before the copy.
+            Thread.Sleep 3_000
+            Volatile.Write(&live.Phase.contents, beforeCopy)
+            Thread.Sleep 5_000
+            let userBefore, kernelBefore = cpuTimes proxy.Process.Id
+            Volatile.Write(&live.Phase.contents, duringCopy)
+            use reply = http.PostAsync($"{proxy.Url}/rebalance?circle_id=1&operation=add&worker={workers}", null).Result
+            let replyBody = reply.Content.ReadAsStringAsync().Result
+            if int reply.StatusCode <> 202 then failwithf "POST /rebalance answered %d: %s" (int reply.StatusCode) replyBody
+            let watch = Stopwatch.StartNew()
+            let ended (job: JsonElement option) = job |> Option.exists (fun j -> List.contains (state j) [ "done"; "failed"; "cancelled" ])
+            let mutable job = lastJob proxy.Url
+            let mutable reported = 0
+            while not (ended job) && watch.Elapsed < TimeSpan.FromMinutes 30.0 do
+                Thread.Sleep 200
+                job <- lastJob proxy.Url
+                if int watch.Elapsed.TotalSeconds / 15 > reported then
+                    reported <- int watch.Elapsed.TotalSeconds / 15
+                    job |> Option.iter (fun j -> printfn "  … %3.0f s: %s, %d of %d points copied" watch.Elapsed.TotalSeconds (state j) (number j "points_copied") (number j "points_total"))
+            let seconds = watch.Elapsed.TotalSeconds
+            let userAfter, kernelAfter = cpuTimes proxy.Process.Id
+            Volatile.Write(&live.Phase.contents, afterCopy)
+            stopLive live
+            let job = match job with Some j -> j | None -> failwith "/migrate/jobs lists no job"
+            let finalState = state job
+            let copied = number job "points_copied"
+            let millions = float copied / 1_000_000.0
+            let rate = float copied / seconds
+            let rss = peakRssMb proxy.Process.Id
+            let liveBefore, liveDuring = live.Sorted beforeCopy, live.Sorted duringCopy
+            let p (q: float) (sorted: float[]) = if sorted.Length = 0 then nan else percentile q sorted
+            printfn "rebalance add of circle 2 (2 → 3 influxd), %d workers, while 1 client writes %d-line bodies to %s" workers liveLines liveDb
+            printfn "job state:                           %s" finalState
+            printfn "points copied:                       %d (points_total %d)" copied (number job "points_total")
+            printfn "seconds from 202 to done:            %.1f" seconds
+            printfn "points/s copied:                     %.0f (target ≥ %.0f; the Go original ~%.0f)" rate targetRate goRate
+            printfn "proxy CPU-s per 1M points copied:    %.2f (user %.2f, kernel %.2f; the live writes included)"
+                ((userAfter - userBefore + kernelAfter - kernelBefore) / millions) ((userAfter - userBefore) / millions) ((kernelAfter - kernelBefore) / millions)
+            printfn "proxy peak RSS MB:                   %.0f (target ≤ %.0f; VmHWM of the second proxy: the copy and the live writes)" rss targetRssMb
+            printfn "live write p50 ms before the copy:   %.1f (%d POSTs of %d lines in 5 s)" (p 0.50 liveBefore) liveBefore.Length liveLines
+            printfn "live write p99 ms before the copy:   %.1f" (p 0.99 liveBefore)
+            printfn "live write p50 ms during the copy:   %.1f (%d POSTs)" (p 0.50 liveDuring) liveDuring.Length
+            printfn "live write p99 ms during the copy:   %.1f" (p 0.99 liveDuring)
+            if not live.Failures.IsEmpty then
+                printfn "live writes failed:                  %d, first: %s" live.Failures.Count (Seq.head live.Failures)
+            let warned = warnings proxy
+            if warned.Length > 0 then
+                printfn "proxy warnings (%d), first: %s" warned.Length warned[0]
+            if finalState <> "done" then
+                printfn "the job did not succeed:\n  error: %s" (match job.TryGetProperty "error" with | true, e -> e.GetString() | _ -> "(none)")
+                for step in unfinishedSteps job |> List.truncate 10 do printfn "  %s" step
+                let rebalanceLog = Path.Combine(dir, "log", "rebalance.log")
+                if File.Exists rebalanceLog then
+                    printfn "last lines of log/rebalance.log:"
+                    for l in File.ReadAllLines rebalanceLog |> Array.rev |> Array.truncate 20 |> Array.rev do printfn "  %s" l
+                false
+            else
+                // The moved measurements: copy steps of bench_migrate toward the new backend, a few spread over them.
+                let moved =
+                    [ for s in job.GetProperty("steps").EnumerateArray() do
+                          if s.GetProperty("kind").GetString() = "copy" && s.GetProperty("db").GetString() = db
+                             && (s.GetProperty("destinations").EnumerateArray() |> Seq.exists (fun d -> d.GetString() = added.Url)) then
+                              s.GetProperty("measurement").GetString() ]
+                    |> List.distinct |> List.sort
+                let chosen = [ for k in 0 .. min compared moved.Length - 1 -> moved[k * moved.Length / min compared moved.Length] ]
+                let exact =
+                    chosen
+                    |> List.map (fun m ->
+                        let owner = before[0] |> List.find (fun s -> holds s m)
+                        let expectedText, expectedPoints = dump owner m
+                        let actualText, actualPoints = dump added m
+                        let equal = expectedPoints = points / measurements && expectedText = actualText
+                        printfn "  %s: %d points on %s, %d on %s: %s" m expectedPoints owner.Name actualPoints added.Name (if equal then "equal" else "DIFFERENT")
+                        equal)
+                    |> List.forall id
+                let exact = exact && not chosen.IsEmpty
+                printfn "measurements moved to %s:   %d, compared: %d" added.Name moved.Length chosen.Length
+                printfn "exact: %s" (if exact then "yes" else "no")
+                exact
+        finally
+            if not live.Stop.IsCancellationRequested then (try stopLive live with _ -> ())
+            stopProxy (TimeSpan.FromSeconds 30.0) proxy |> ignore
+
+    let run () =
+        let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-migrate-{Guid.NewGuid():N}")
+        let started = Collections.Generic.List<Influxd.Server>()
+        let startServer name =
+            let server = Influxd.startOnFreePort name (Path.Combine(dir, name))
+            started.Add server
+            server
+        let succeeded =
+            try
+                try
+                    let before = [ for c in 1..2 -> [ for b in 1..2 -> startServer $"influxdb-{c}-{b}" ] ]
+                    measure dir before (startServer "influxdb-2-3")
+                with e ->
+                    let e = match e with :? AggregateException as a -> a.Flatten().InnerExceptions[0] | e -> e
+                    eprintfn "bench-migrate: %s" e.Message
+                    false
+            finally
+                for s in started do Influxd.dispose s
+                try Directory.Delete(dir, true) with _ -> ()
+        if not succeeded then fail "the rebalance failed or a copy is not exact"
+
 let bench () =
     ensurePackages ()
     build ()
     Bench.run ()
+
+let benchMigrate () =
+    ensurePackages ()
+    build ()
+    BenchMigrate.run ()
 
 match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
 | [ "build" ] -> build ()
 | [ "test" ] -> test ()
 | [ "run" ] -> run ()
 | [ "bench" ] -> bench ()
-| _ -> fail "usage: dotnet fsi build.fsx build|test|run|bench"
+| [ "bench-migrate" ] -> benchMigrate ()
+| _ -> fail "usage: dotnet fsi build.fsx build|test|run|bench|bench-migrate"
