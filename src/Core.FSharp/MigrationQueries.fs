@@ -19,6 +19,9 @@ module MigrationQueries =
     /// Each series' count per field: what a verification compares.
     let seriesCounts (rp: string) (measurement: string) : string = $"SELECT count(*) FROM {source rp measurement} GROUP BY *"
 
+    /// The measurement's count per field: the most of them is its point count.
+    let pointCount (rp: string) (measurement: string) : string = $"SELECT count(*) FROM {source rp measurement}"
+
     /// Each measurement of the retention policy with its count per field: what the inventory reads.
     let measurementCounts (rp: string) : string = $"SELECT count(*) FROM {name rp}./.*/"
 

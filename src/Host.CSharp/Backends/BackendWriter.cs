@@ -49,13 +49,21 @@ public sealed partial class BackendWriter
     /// <summary>Chunks handed to the writer and not taken into a batch yet.</summary>
     public int QueuedChunks => _input.Reader.Count;
 
+    private int _sending;
+
     /// <summary>A batch is on its way to the backend, its answer not back yet.</summary>
-    public bool Sending { get; private set; }
+    public bool Sending => Volatile.Read(ref _sending) > 0;
 
     /// <summary>Batches go straight to the backend: it accepts writes and nothing waits in its backlog.</summary>
     public bool SendsDirectly => _backlog.Reader.IsEmpty && _health.AcceptsWrites;
 
     public ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct) => _input.Writer.WriteAsync(chunk, ct);
+
+    /// <summary>
+    /// Sends one chunk at once, beside the queued ones (a migration's large batches, several at a time), or backlogs
+    /// it when the backend does not take it or its backlog holds anything; completes the chunk.
+    /// </summary>
+    public Task SendNowAsync(LineChunk chunk) => FlushOrFailAsync(chunk.Db, chunk.Rp, [chunk]);
 
     /// <summary>No more chunks will come; <see cref="RunAsync"/> returns once everything queued is sent or backlogged.</summary>
     public void Complete() => _input.Writer.TryComplete();
@@ -140,9 +148,16 @@ public sealed partial class BackendWriter
     {
         // Sends are bounded by write_timeout, not by shutdown: a stopping proxy still finishes or backlogs them.
         var started = Stopwatch.GetTimestamp();
-        Sending = true;
-        var outcome = await _client.WriteAsync(db, rp, await PartsAsync(batch), CancellationToken.None);
-        Sending = false;
+        Interlocked.Increment(ref _sending);
+        WriteOutcome outcome;
+        try
+        {
+            outcome = await _client.WriteAsync(db, rp, await PartsAsync(batch), CancellationToken.None);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _sending);
+        }
         _flushSeconds.WithLabels(_client.Info.Name, WriteOutcomeModule.label(outcome)).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _health.Wrote(outcome);
         return outcome;

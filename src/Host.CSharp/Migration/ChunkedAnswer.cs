@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
-using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Query;
 
 namespace InfluxProxy.Host.Migration;
@@ -11,58 +10,73 @@ namespace InfluxProxy.Host.Migration;
 /// </summary>
 public static class ChunkedAnswer
 {
-    /// <summary>Every series of every chunk. Throws <see cref="StepFailure"/> when the backend cannot be asked or answers an error.</summary>
-    public static async IAsyncEnumerable<JsonElement> SeriesAsync(QueryRelay relay, string db, string statement, int chunkSize,
-        [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The answer's body, once the backend answered 2xx. Throws <see cref="StepFailure"/> otherwise.</summary>
+    public static async Task<HttpResponseMessage> OpenAsync(QueryRelay relay, string db, string statement, int chunkSize, CancellationToken ct)
     {
         KeyValuePair<string, string>[] form =
             [new("q", statement), new("db", db), new("chunked", "true"), new("chunk_size", chunkSize.ToString()), new("epoch", "ns")];
         var (response, failure) = await relay.SendAsync(form, "application/json", ct);
         if (response is null)
             throw new StepFailure($"{relay.Info.Url} cannot be asked {statement}: {failure}");
+        if (response.IsSuccessStatusCode)
+            return response;
         using (response)
-        {
-            if (!response.IsSuccessStatusCode)
-                throw new StepFailure($"{relay.Info.Url} answered {(int)response.StatusCode} to {statement}: {await response.Content.ReadAsStringAsync(ct)}");
-            await using var body = await response.Content.ReadAsStreamAsync(ct);
-            await foreach (var chunk in ReadChunksAsync(relay, statement, body, ct))
+            throw new StepFailure($"{relay.Info.Url} answered {(int)response.StatusCode} to {statement}: {await response.Content.ReadAsStringAsync(ct)}");
+    }
+
+    /// <summary>Every series of every chunk. Throws <see cref="StepFailure"/> when the backend cannot be asked or answers an error.</summary>
+    public static async IAsyncEnumerable<JsonElement> SeriesAsync(QueryRelay relay, string db, string statement, int chunkSize,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var response = await OpenAsync(relay, db, statement, chunkSize, ct);
+        using var lines = new JsonLines(await response.Content.ReadAsStreamAsync(ct));
+        while (await Fill(lines, relay, statement, ct))
+            while (lines.TryNext(out var line))
             {
-                if (chunk.TryGetProperty("error", out var error))
-                    throw new StepFailure($"{relay.Info.Url} answered {statement} with an error: {error}");
-                foreach (var result in chunk.TryGetProperty("results", out var results) ? results.EnumerateArray() : default)
-                {
-                    if (result.TryGetProperty("error", out var resultError))
-                        throw new StepFailure($"{relay.Info.Url} answered {statement} with an error: {resultError.GetString()}");
-                    if (result.TryGetProperty("series", out var series))
-                        foreach (var one in series.EnumerateArray())
-                            yield return one;
-                }
+                if (lines[line].IsEmpty)
+                    continue;
+                using var chunk = Parse(lines[line], relay, statement);
+                foreach (var series in SeriesOf(chunk.RootElement, relay, statement))
+                    yield return series.Clone();
             }
+    }
+
+    /// <summary>Reads more of an answer; a connection broken off is the step's failure.</summary>
+    public static async ValueTask<bool> Fill(JsonLines lines, QueryRelay relay, string statement, CancellationToken ct)
+    {
+        try
+        {
+            return await lines.FillAsync(ct);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
         }
     }
 
-    private static async IAsyncEnumerable<JsonElement> ReadChunksAsync(QueryRelay relay, string statement, Stream body, [EnumeratorCancellation] CancellationToken ct)
+    private static JsonDocument Parse(ReadOnlySpan<byte> chunk, QueryRelay relay, string statement)
     {
-        var chunks = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(body, topLevelValues: true, cancellationToken: ct).GetAsyncEnumerator(ct);
         try
         {
-            while (true)
-            {
-                try
-                {
-                    if (!await chunks.MoveNextAsync())
-                        yield break;
-                }
-                catch (Exception e) when (e is JsonException or IOException or HttpRequestException)
-                {
-                    throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
-                }
-                yield return chunks.Current;
-            }
+            return JsonDocument.Parse(chunk.ToArray());
         }
-        finally
+        catch (JsonException e)
         {
-            await chunks.DisposeAsync();
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with what is not JSON: {e.Message}");
+        }
+    }
+
+    private static IEnumerable<JsonElement> SeriesOf(JsonElement chunk, QueryRelay relay, string statement)
+    {
+        if (chunk.TryGetProperty("error", out var error))
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with an error: {error}");
+        foreach (var result in chunk.TryGetProperty("results", out var results) ? results.EnumerateArray() : default)
+        {
+            if (result.TryGetProperty("error", out var resultError))
+                throw new StepFailure($"{relay.Info.Url} answered {statement} with an error: {resultError.GetString()}");
+            if (result.TryGetProperty("series", out var series))
+                foreach (var one in series.EnumerateArray())
+                    yield return one;
         }
     }
 

@@ -1,24 +1,29 @@
+using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Write;
-using Microsoft.FSharp.Core;
 
 namespace InfluxProxy.Host.Migration;
 
 /// <summary>
 /// Copies one slice of one measurement (a copy step) bit-exactly: reads the source's points as they stream
-/// (<c>GROUP BY *</c>, times in ns), writes each back as line protocol typed by the measurement's field keys
-/// (<see cref="LineFormat"/>), and hands batches of <c>batch</c> lines to each destination's writer, behind its
-/// backlog as live writes are, a few batches in flight. The step ends once every batch is stored or backlogged at
-/// every destination; a batch neither stored nor backlogged fails it (it is copied again, whole: a point written
-/// twice is stored once).
+/// (<c>GROUP BY *</c>, times in ns), writes them back as line protocol typed by the measurement's field keys
+/// (<see cref="AnswerLines"/>), and sends batches of <c>batch</c> lines to each destination through its writer, a few
+/// at once: sent straight when the destination takes writes and its backlog is empty, backlogged otherwise, as live
+/// writes are. The step ends once every batch is stored or backlogged at every destination; a batch neither stored
+/// nor backlogged fails it (it is copied again, whole: a point written twice is stored once).
 /// </summary>
 public sealed class PointCopier(MigrationBackends backends, BackendRegistry registry, DestinationSchema schema, int batch, CompressionLevel? gzip)
 {
+    /// <summary>Batches of one step on their way; each destination takes at most <see cref="SendsPerDestination"/> at once.</summary>
     private const int BatchesInFlight = 4;
+
+    private const int SendsPerDestination = 4;
+
+    private readonly ConcurrentDictionary<int, SemaphoreSlim> _sends = new();
 
     /// <summary>The points copied; <paramref name="progress"/> is told the points read so far.</summary>
     public async Task<long> CopyAsync(MigrationMember source, IReadOnlyList<MigrationMember> destinations, MigrationStep step, Window window,
@@ -27,64 +32,49 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         var sourceSchema = backends.Schema(source);
         foreach (var destination in destinations)
             await schema.EnsureAsync(sourceSchema, backends.Schema(destination), step.Db, step.Rp, ct);
-        var types = await FieldTypesAsync(source, step, ct);
+        var lines = new AnswerLines(step.Db, step.Rp, step.Measurement, await FieldTypesAsync(source, step, ct), batch, destinations.Count);
         var writers = destinations.Select(d => registry[d.Id].Writer).ToList();
         var inFlight = new List<Task<Delivery>>();
         var refusals = new List<string>();
-        var unfit = 0L;
-        var points = 0L;
-        LineChunk? chunk = null;
-        var fields = new List<Tuple<string, string>>();
-
-        await foreach (var series in ChunkedAnswer.SeriesAsync(backends.Relay(source), step.Db, MigrationQueries.points(step.Rp, step.Measurement, window), batch, ct))
-        {
-            var key = LineFormat.seriesKey(step.Measurement, ChunkedAnswer.Tags(series).Select(t => Tuple.Create(t.Key, t.Value)));
-            var columns = ChunkedAnswer.Columns(series);
-            var columnTypes = columns.Select(c => types.GetValueOrDefault(c)).ToArray();
-            foreach (var row in ChunkedAnswer.Rows(series))
+        var relay = backends.Relay(source);
+        var statement = MigrationQueries.points(step.Rp, step.Measurement, window);
+        using (var response = await ChunkedAnswer.OpenAsync(relay, step.Db, statement, batch, ct))
+        using (var answer = new JsonLines(await response.Content.ReadAsStreamAsync(ct)))
+            while (await ChunkedAnswer.Fill(answer, relay, statement, ct))
             {
-                fields.Clear();
-                var i = 0;
-                string time = "";
-                foreach (var cell in row.EnumerateArray())
-                {
-                    if (i == 0)
-                        time = cell.GetRawText();
-                    else if (Answered(cell) is { } answered)
-                    {
-                        if (columnTypes[i] is { } type && LineFormat.value(type, answered) is { } text)
-                            fields.Add(Tuple.Create(columns[i], text.Value));
-                        else
-                            unfit++;
-                    }
-                    i++;
-                }
-                if (LineFormat.line(key, fields, time) is not { } line)
-                    continue;
-                chunk ??= new LineChunk(step.Db, step.Rp, writers.Count, new DeliveryTally(), batch * 64);
-                chunk.AppendVerbatim(Encoding.UTF8.GetBytes(line.Value));
-                points++;
-                if (chunk.Lines >= batch)
-                {
-                    await SendAsync(chunk, writers, inFlight, refusals);
-                    chunk = null;
-                    progress(points);
-                }
+                while (answer.TryNext(out var chunk))
+                    Read(lines, answer[chunk]);
+                foreach (var full in lines.TakeFull())
+                    await SendAsync(full, destinations, writers, inFlight, refusals);
+                progress(lines.Points);
             }
-        }
-        if (chunk is not null)
-            await SendAsync(chunk, writers, inFlight, refusals);
+        if (lines.TakeRest() is { } rest)
+            await SendAsync(rest, destinations, writers, inFlight, refusals);
         foreach (var delivery in await Task.WhenAll(inFlight))
             Check(delivery, refusals);
-        progress(points);
-        if (unfit > 0)
-            throw new StepFailure($"{unfit} values have a type their field's keys do not list (a field of several types, or unsigned): not copied");
+        progress(lines.Points);
+        if (lines.Unfit > 0)
+            throw new StepFailure($"{lines.Unfit} values have a type their field's keys do not list (a field of several types): not copied");
         if (refusals.Count > 0)
             throw new StepFailure($"the destination refused some points: {refusals[0]}");
-        return points;
+        return lines.Points;
     }
 
-    /// <summary>Each field's type; a field of several types is written as the first of float, integer, string, boolean.</summary>
+    private static void Read(AnswerLines lines, ReadOnlySpan<byte> chunk)
+    {
+        if (chunk.IsEmpty)
+            return;
+        try
+        {
+            lines.Read(chunk);
+        }
+        catch (JsonException e)
+        {
+            throw new StepFailure($"the source answered what is not JSON: {e.Message}");
+        }
+    }
+
+    /// <summary>Each field's type; a field of several types is written as the first of float, integer, unsigned, string, boolean.</summary>
     private async Task<Dictionary<string, FieldType>> FieldTypesAsync(MigrationMember source, MigrationStep step, CancellationToken ct)
     {
         var keys = await backends.Schema(source).FieldKeysAsync(step.Db, step.Rp, step.Measurement, ct);
@@ -96,25 +86,16 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
             .ToDictionary(t => t.Key, t => t.Type!.Value);
     }
 
-    private static AnsweredValue? Answered(JsonElement cell) => cell.ValueKind switch
+    private async Task SendAsync(LineChunk chunk, IReadOnlyList<MigrationMember> destinations, List<BackendWriter> writers, List<Task<Delivery>> inFlight,
+        List<string> refusals)
     {
-        JsonValueKind.Number => AnsweredValue.NewNumber(cell.GetRawText()),
-        JsonValueKind.String => AnsweredValue.NewText(cell.GetString()!),
-        JsonValueKind.True => AnsweredValue.NewFlag(true),
-        JsonValueKind.False => AnsweredValue.NewFlag(false),
-        _ => null,
-    };
-
-    private async Task SendAsync(LineChunk chunk, List<BackendWriter> writers, List<Task<Delivery>> inFlight, List<string> refusals)
-    {
-        var tally = chunk.Tally;
-        tally.Expect(writers.Count);
+        chunk.Tally.Expect(writers.Count);
         if (gzip is { } level)
             chunk.Compress(level);
-        // Once queued, a batch is stored or backlogged whatever happens to the job: not cancelled.
-        foreach (var writer in writers)
-            await writer.SubmitAsync(chunk, CancellationToken.None);
-        inFlight.Add(tally.Outcome);
+        // Once handed over, a batch is stored or backlogged whatever happens to the job: not cancelled.
+        for (var i = 0; i < writers.Count; i++)
+            _ = SendOneAsync(writers[i], _sends.GetOrAdd(destinations[i].Id, _ => new SemaphoreSlim(SendsPerDestination)), chunk);
+        inFlight.Add(chunk.Tally.Outcome);
         if (inFlight.Count < BatchesInFlight)
             return;
         var done = await Task.WhenAny(inFlight);
@@ -122,6 +103,18 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         Check(await done, refusals);
     }
 
+    private static async Task SendOneAsync(BackendWriter writer, SemaphoreSlim sends, LineChunk chunk)
+    {
+        await sends.WaitAsync();
+        try
+        {
+            await writer.SendNowAsync(chunk);
+        }
+        finally
+        {
+            sends.Release();
+        }
+    }
     private static void Check(Delivery delivery, List<string> refusals)
     {
         switch (delivery)
