@@ -166,9 +166,11 @@ module MigrationJob =
         | StepDone(id, points) -> $"{id} done {points}\n"
         | StepFailed(id, reason) -> $"""{id} failed {reason.ReplaceLineEndings(" ")}""" + "\n"
 
-    /// The records of a step log; a line that is not one (the last one, torn by a crash) is left out.
+    /// The records of a step log; a line that is not one, or has no newline yet (the last one, torn by a crash: a
+    /// number cut short still reads as one), is left out.
     let decodeRecords (log: string) : StepRecord list =
-        [ for line in log.Split '\n' do
+        let lines = log.Split '\n'
+        [ for line in lines[.. lines.Length - 2] do
               match line.Split(' ', 3) with
               | [| id; "done"; points |] ->
                   match Int32.TryParse id, Int64.TryParse points with
@@ -200,7 +202,7 @@ module MigrationJob =
         match text with
         | "finished" -> Some Finished
         | "cancelled" -> Some Cancelled
-        | _ when text.StartsWith "abandoned " -> Some(Abandoned(text.Substring "abandoned ".Length))
+        | _ when text.StartsWith("abandoned ", StringComparison.Ordinal) -> Some(Abandoned(text.Substring "abandoned ".Length))
         | _ -> None
 
     /// The copies finished whole by earlier jobs (<see cref="Inventory.Copied"/>), as kept on disk.

@@ -99,3 +99,21 @@ let statement: Gen<InfluxProxy.Core.Statement> =
             | InfluxProxy.Core.DropMeasurement m -> { empty with Sources = [ InfluxProxy.Core.Measurement(None, None, m) ] }
             | _ -> { empty with Sources = sources }
     }
+
+// ---- text and numbers kept or sent as they are
+
+/// Text of whole Unicode characters (no lone surrogate: neither JSON nor UTF-8 carries one), heavy in those that need
+/// escaping somewhere: quotes, backslashes, line ends, separators, a combining mark, a character outside the BMP.
+let text: Gen<string> =
+    let piece =
+        Gen.frequency [
+            6, Gen.elements [ "a"; "Z"; "0"; " "; ","; "="; "."; "\""; "'"; "\\"; "\n"; "\r\n"; "\t"; "/"; "é"; "温"; "😀"; "\u0301"; "\u0000"; "\u2028" ]
+            1, Gen.choose (0x20, 0xD7FF) |> Gen.map (char >> string) ]
+    Gen.listOf piece |> Gen.map (String.concat "")
+
+/// Any int64, the extremes and the neighbours of 2^53 (past which a double loses integers) more often than chance.
+let anyInt64: Gen<int64> =
+    Gen.frequency [
+        4, Gen.choose64 (System.Int64.MinValue, System.Int64.MaxValue)
+        2, ArbMap.defaults |> ArbMap.generate<int64>
+        1, Gen.elements [ System.Int64.MinValue; System.Int64.MaxValue; 0L; (1L <<< 53) + 1L; -(1L <<< 53) - 1L ] ]

@@ -4,4 +4,4 @@ open Expecto
 
 [<EntryPoint>]
 let main argv =
-    Tests.runTestsWithCLIArgs [] argv (testList "core" [ PrecisionTests.tests; LineScannerTests.tests; RetentionTests.tests; InfluxQLTests.tests; QueryRoutingTests.tests; MigrationFlagsTests.tests; MigrationPlanTests.tests; MigrationRequestTests.tests; PlacementTests.tests; CipherTests.tests; ConfigTests.tests; ResultMergeTests.tests; WriteAnswerTests.tests; QuarantineTests.tests; WriteOutcomeTests.tests; BackendHealthTests.tests ])
+    Tests.runTestsWithCLIArgs [] argv (testList "core" [ PrecisionTests.tests; LineScannerTests.tests; RetentionTests.tests; InfluxQLTests.tests; QueryRoutingTests.tests; MigrationFlagsTests.tests; MigrationPlanTests.tests; MigrationRequestTests.tests; PlacementTests.tests; CipherTests.tests; ConfigTests.tests; ResultMergeTests.tests; WriteAnswerTests.tests; QuarantineTests.tests; WriteOutcomeTests.tests; BackendHealthTests.tests; LineFormatTests.tests; MigrationJobTests.tests; MigrationPrerequisitesTests.tests; MigrationProgressTests.tests; MigrationQueriesTests.tests; VerificationTests.tests ])

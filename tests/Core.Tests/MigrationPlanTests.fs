@@ -6,7 +6,7 @@ open FsCheck.FSharp
 open InfluxProxy.Core
 
 /// The backends in a model: each (backend, db, rp, measurement) holds a set of point times.
-type private Model = Map<int * string * string * string, Set<int64>>
+type Model = Map<int * string * string * string, Set<int64>>
 
 let private inventoryWith copied (groups: Map<int * string * string, (int64 * int64) list>) (model: Model) : Inventory =
     { Holdings =
@@ -20,7 +20,7 @@ let private inventoryOf groups model = inventoryWith Set.empty groups model
 let private inWindow (w: Window) (t: int64) = (w.From |> Option.forall (fun f -> t >= f)) && (w.Until |> Option.forall (fun u -> t < u))
 
 /// Carries the steps out on the model; also the (source, db, measurement) whose verification failed.
-let private apply (steps: MigrationStep list) (model: Model) : Model * Set<int * string * string> =
+let apply (steps: MigrationStep list) (model: Model) : Model * Set<int * string * string> =
     let points (m: Model) key = Map.tryFind key m |> Option.defaultValue Set.empty
     steps
     |> List.fold
@@ -75,9 +75,9 @@ let private data (backends: int list) =
         return model, groups
     }
 
-let private ownerOf (c: MigrationCluster) circle db m = c.Circles[circle][Placement.owners db m c.Placement |> List.item circle]
+let ownerOf (c: MigrationCluster) circle db m = c.Circles[circle][Placement.owners db m c.Placement |> List.item circle]
 
-let private scenario =
+let scenario =
     gen {
         let! c = cluster
         let ids = c.Circles |> List.concat |> List.map _.Id
@@ -87,7 +87,7 @@ let private scenario =
         return c, removed, model, groups, circle
     }
 
-let private plan c groups model operation = MigrationPlan.plan c (inventoryOf groups model) [] operation
+let plan c groups model operation = MigrationPlan.plan c (inventoryOf groups model) [] operation
 
 let private urlOf (c: MigrationCluster) (removed: MigrationMember) id =
     (removed :: List.concat c.Circles) |> List.find (fun m -> m.Id = id) |> _.Url
