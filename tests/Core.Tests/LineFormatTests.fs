@@ -31,54 +31,83 @@ let private finiteFloat: Gen<float> =
 /// The reference grammar (FParsec) reads `\r\n` and `\r` as `\n`; InfluxDB keeps them.
 let private stringValue = Arb.text |> Gen.map (fun s -> s.Replace("\r", ""))
 
-/// A field as a query answers it, with its type, and the value line protocol must carry.
-let private answered: Gen<FieldType * AnsweredValue * FieldValue> =
+/// Writes a value with one of the core's writers into a buffer; its text, or None when it does not fit.
+let private writeWith (write: byte[] -> int) =
+    let buffer = Array.zeroCreate 4096
+    match write buffer with
+    | -1 -> None
+    | length -> Some(Text.Encoding.UTF8.GetString(buffer, 0, length))
+
+let private number fieldType (text: string) =
+    writeWith (fun b -> LineFormat.writeNumber fieldType (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text)) (Span b))
+
+let private stringOf fieldType (text: string) =
+    writeWith (fun b -> LineFormat.writeString fieldType (ReadOnlySpan(Text.Encoding.UTF8.GetBytes text)) (Span b))
+
+let private boolean fieldType value = writeWith (fun b -> LineFormat.writeBoolean fieldType value (Span b))
+
+/// A field as a query answers it (its type, the value's line protocol as the core writes it) and the value line
+/// protocol must carry.
+let private answered: Gen<string * FieldValue> =
     Gen.oneof [
-        Arb.anyInt64 |> Gen.map (fun i -> IntegerField, Number(i.ToString CultureInfo.InvariantCulture), Integer i)
-        finiteFloat |> Gen.map (fun f -> FloatField, Number(f.ToString("R", CultureInfo.InvariantCulture)), Float f)
-        stringValue |> Gen.map (fun s -> StringField, Text s, FieldValue.String s)
-        Gen.elements [ true; false ] |> Gen.map (fun b -> BooleanField, Flag b, Boolean b) ]
+        Arb.anyInt64 |> Gen.map (fun i -> (number IntegerField (i.ToString CultureInfo.InvariantCulture)).Value, Integer i)
+        finiteFloat |> Gen.map (fun f -> (number FloatField (f.ToString("R", CultureInfo.InvariantCulture))).Value, Float f)
+        stringValue |> Gen.map (fun s -> (stringOf StringField s).Value, FieldValue.String s)
+        Gen.elements [ true; false ] |> Gen.map (fun b -> (boolean BooleanField b).Value, Boolean b) ]
 
 let private fields = Gen.nonEmptyListOf (Gen.zip name answered) |> Gen.map (List.distinctBy fst)
 
-let private written (m: string) tags (fields: (string * (FieldType * AnsweredValue * FieldValue)) list) (ts: int64) =
-    let values = [ for key, (fieldType, value, _) in fields -> key, (LineFormat.value fieldType value).Value ]
-    LineFormat.line (LineFormat.seriesKey m tags) values (ts.ToString CultureInfo.InvariantCulture)
+let private written (m: string) tags (fields: (string * (string * FieldValue)) list) (ts: int64) =
+    let fieldSet = [ for key, (text, _) in fields -> LineFormat.fieldKey key + text ] |> String.concat ","
+    $"{LineFormat.seriesKey m tags} {fieldSet} {ts}"
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 500 }
 
 let private laws =
     testList "laws" [
-        testPropertyWithConfig config "a line written from an answer reads back as the same point, typed, empty tags left out"
+        testPropertyWithConfig config "a line written from an answer's values reads back as the same point, typed, empty tags left out"
             (Prop.forAll (Arb.fromGen (Gen.zip (Gen.zip measurement tags) (Gen.zip fields Arb.anyInt64))) (fun ((m, tags), (fields, ts)) ->
                 let expected: Point =
                     { Measurement = m
                       Tags = tags |> List.filter (fun (_, v) -> v <> "") |> List.sortBy fst
-                      Fields = [ for key, (_, _, value) in fields -> key, value ]
+                      Fields = [ for key, (_, value) in fields -> key, value ]
                       Timestamp = Some ts }
-                let line = (written m tags fields ts).Value
+                let line = written m tags fields ts
                 (LineGrammar.parseLine line = Ok expected) |> Prop.label line))
+
+        testProperty "a string takes at most the room the core reserves for it" (Prop.forAll (Arb.fromGen stringValue) (fun s ->
+            (stringOf StringField s).Value |> Text.Encoding.UTF8.GetByteCount <= LineFormat.room (Text.Encoding.UTF8.GetByteCount s)))
     ]
 
 let private examples =
     testList "examples" [
         test "a value that does not fit the field's type has no line protocol" {
-            Expect.isNone (LineFormat.value IntegerField (Number "1.5")) "a fraction is no integer"
-            Expect.isNone (LineFormat.value IntegerField (Number "1e3")) "nor an exponent"
-            Expect.isNone (LineFormat.value FloatField (Flag true)) "a boolean is no float"
-            Expect.isNone (LineFormat.value StringField (Number "1")) "a number is no string"
-            Expect.equal (LineFormat.value IntegerField (Number "9007199254740993")) (Some "9007199254740993i") "an integer past 2^53 as answered"
+            Expect.isNone (number IntegerField "1.5") "a fraction is no integer"
+            Expect.isNone (number IntegerField "1e3") "nor an exponent"
+            Expect.isNone (number UnsignedField "-1") "nor a negative number unsigned"
+            Expect.isNone (boolean FloatField true) "a boolean is no float"
+            Expect.isNone (number StringField "1") "a number is no string"
+            Expect.isNone (stringOf BooleanField "true") "a string is no boolean"
         }
 
-        test "a field of several types is written as the first of float, integer, string, boolean" {
+        test "numbers keep the text the answer gave them" {
+            Expect.equal (number IntegerField "9007199254740993") (Some "9007199254740993i") "an integer past 2^53"
+            Expect.equal (number UnsignedField "18446744073709551615") (Some "18446744073709551615u") "an unsigned"
+            Expect.equal (number FloatField "3") (Some "3") "a whole float stays a float"
+            Expect.equal (number FloatField "1e+21") (Some "1e+21") "an exponent"
+            Expect.equal (stringOf StringField "a\"b\\c\nd") (Some "\"a\\\"b\\\\c\nd\"") "quote and backslash escaped, newline kept"
+        }
+
+        test "a field of several types is written as the first of float, integer, unsigned, string, boolean" {
             Expect.equal (FieldType.preferred [ "integer"; "float" ]) (Some FloatField) "float first"
             Expect.equal (FieldType.preferred [ "boolean"; "string" ]) (Some StringField) "string before boolean"
-            Expect.equal (FieldType.preferred [ "unsigned" ]) None "unsigned is none of them"
+            Expect.equal (FieldType.preferred [ "string"; "unsigned" ]) (Some UnsignedField) "unsigned before string"
+            Expect.equal (FieldType.preferred [ "map" ]) None "none known"
         }
 
-        test "a line needs a field" {
-            Expect.isNone (LineFormat.line "cpu,host=a" [] "1") "no field"
-            Expect.equal (LineFormat.line "cpu,host=a" [ "v", "1i" ] "1") (Some "cpu,host=a v=1i 1") "one field"
+        test "keys are escaped as InfluxDB's writer escapes them" {
+            Expect.equal (LineFormat.seriesKey "c pu,x" [ "b", "2"; "a k", "1=x"; "empty", "" ]) "c\\ pu\\,x,a\\ k=1\\=x,b=2" "measurement and tags"
+            Expect.equal (LineFormat.fieldKey "f,1 =") "f\\,1\\ \\==" "field key"
         }
     ]
 

@@ -214,38 +214,14 @@ public sealed partial class MigrationRunner(
         }
     }
 
-    /// <summary>
-    /// The inventory, then the plan; then the points of what it copies are counted (for the progress, and so a copy
-    /// an earlier job finished is not done again) and the plan made again with them.
-    /// </summary>
     private async Task<PlannedJob> PlanAsync(MigrationRequest request, CancellationToken ct)
     {
         var members = backends.Members(Removed(request), Circle(request));
-        var operation = Operation(request, members);
-        var ring = backends.Ring(members);
         FSharpSet<Tuple<string, string, string, string, string>> copied;
         lock (_copiedLock)
             copied = store.Copied();
-        var inventory = await InventoryReader.ReadAsync(backends, members.Where(m => ReadsFrom(operation, m)), request.Dbs, copied, ct);
-        var steps = MigrationPlan.plan(ring, inventory, request.Dbs, operation);
-        var copiedFrom = steps.Where(s => s.Kind.IsCopy).Select(s => (s.Source, s.Db, s.Rp, s.Measurement)).ToHashSet();
-        var uncounted = inventory.Holdings.Where(h => h.Points is null && copiedFrom.Contains((h.Backend, h.Db, h.Rp, h.Measurement))).ToList();
-        if (uncounted.Count > 0)
-        {
-            inventory = await InventoryReader.CountAsync(backends, members, inventory, uncounted, request.Workers, ct);
-            steps = MigrationPlan.plan(ring, inventory, request.Dbs, operation);
-        }
-        return new PlannedJob(ListModule.OfSeq(members), inventory.Holdings, steps);
+        return await Planner.PlanAsync(backends, members, Operation(request, members), request.Dbs, copied, request.Workers, ct);
     }
-
-    /// <summary>The members whose holdings a plan needs: the sources, and the destinations whose copies may already be whole.</summary>
-    private static bool ReadsFrom(MigrationOperation operation, MigrationMember member) => operation switch
-    {
-        MigrationOperation.Rebalance r => member.Circle == r.circle,
-        MigrationOperation.Clear c => member.Circle == c.circle,
-        MigrationOperation.Recovery r => member.Circle == r.fromCircle || member.Circle == r.toCircle,
-        _ => true,
-    };
 
     /// <summary>
     /// Runs every step not done, each once the steps it waits for are done, <c>workers</c> at once, the lowest id

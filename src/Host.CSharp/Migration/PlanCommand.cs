@@ -27,10 +27,8 @@ public static class PlanCommand
                 var backends = new MigrationBackends(cluster, http);
                 var members = backends.Members(removed, circle.Id);
                 var operation = MigrationOperation.NewRebalance(circle.Id, ListModule.OfSeq(members.Skip(cluster.Backends.Count)));
-                var inventory = await InventoryReader.ReadAsync(backends, members.Where(m => m.Circle == circle.Id), FSharpList<string>.Empty,
-                    SetModule.Empty<Tuple<string, string, string, string, string>>(), ct);
-                var steps = MigrationPlan.plan(backends.Ring(members), inventory, FSharpList<string>.Empty, operation);
-                var plan = new PlannedJob(ListModule.OfSeq(members), inventory.Holdings, steps);
+                var plan = await Planner.PlanAsync(backends, members, operation, FSharpList<string>.Empty,
+                    SetModule.Empty<Tuple<string, string, string, string, string>>(), MigrationRequestModule.defaultWorkers, ct);
                 Print(output, circle, plan);
             }
             return 0;
