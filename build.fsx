@@ -363,10 +363,11 @@ module Bench =
 
 // ---------------------------------------------------------------- bench-migrate
 
-/// A rebalance on real influxd: 1,000,000 points written through a proxy in front of 2 circles × 2 influxd, then the
-/// proxy restarted with the second circle grown to 3 (a fifth influxd last) and `rebalance add` run with 4 workers
-/// while one client keeps writing to another database; the copy's rate, CPU and memory, the live writes' latency
-/// before and during it, and whether the moved measurements are bit-exact against the first circle.
+/// A rebalance on real influxd: 1,000,000 points written through a proxy in front of 2 circles × 2 influxd (and as
+/// many into a second database), then the proxy restarted with the second circle grown to 3 (a fifth influxd last)
+/// and `rebalance add` run with 4 workers: the copy's rate, CPU and memory; then again over the second database while
+/// one client keeps writing to a third, for the live writes' latency before and during a copy; and whether the moved
+/// measurements are bit-exact against the first circle.
 module BenchMigrate =
     open System.Net.Http
     open System.Text.Json
@@ -374,6 +375,10 @@ module BenchMigrate =
     open System.Threading.Tasks
 
     let db = "bench_migrate"
+    /// Copied second, while live writes go to `liveDb`.
+    let liveCopyDb = "bench_migrate_live"
+    /// A small copy first, so the JIT has compiled the migration's code.
+    let warmupDb = "bench_migrate_warmup"
     let liveDb = "bench_live"
     let points = 1_000_000
     let measurements = 100
@@ -381,7 +386,8 @@ module BenchMigrate =
     let batchLines = 5_000
     let clients = 4
     let liveLines = 500
-    let workers = 4
+    /// The proxy's default.
+    let workers = 8
     let targetRate = 270_000.0
     let targetRssMb = 200.0
     let goRate = 54_000.0
@@ -500,7 +506,8 @@ module BenchMigrate =
         let create (database: string) (s: Influxd.Server) =
             http.PostAsync(s.Url + "/query?q=CREATE+DATABASE+" + database, null).Result.EnsureSuccessStatusCode() |> ignore
         // The new backend gets bench_migrate from the migration itself; the live writes may land on any of the five.
-        for s in List.concat before do create db s
+        for s in List.concat before do
+            for database in [ db; liveCopyDb; warmupDb ] do create database s
         for s in List.concat grown do create liveDb s
 
         let bodies = makeBodies ()
@@ -510,6 +517,8 @@ module BenchMigrate =
                 let watch = Stopwatch.StartNew()
                 postBodies clients $"{loader.Url}/write?db={db}" bodies |> ignore
                 let seconds = watch.Elapsed.TotalSeconds
+                postBodies clients $"{loader.Url}/write?db={liveCopyDb}" bodies |> ignore
+                postBodies clients $"{loader.Url}/write?db={warmupDb}" (Array.truncate 2 bodies) |> ignore
                 if not (stopProxy (TimeSpan.FromMinutes 5.0) loader) then failwith "the loading proxy did not exit within 5 minutes of SIGTERM"
                 seconds
             finally
@@ -523,59 +532,74 @@ module BenchMigrate =
             (circleCounts before |> List.map string |> String.concat " and ")
 
         let proxy = startProxy dir grown
-        let live = startLive proxy.Url
+        let mutable live = None
         try
-            // The JIT compiles the live write path on first use: 3 s of warm-up, then 5 s measured before the copy.
-            Thread.Sleep 3_000
-            Volatile.Write(&live.Phase.contents, beforeCopy)
-            Thread.Sleep 5_000
+            /// Runs `rebalance add` of circle 2 over one database and waits for the job to end; the job and its seconds.
+            let rebalance (database: string) =
+                use reply = http.PostAsync($"{proxy.Url}/rebalance?circle_id=1&operation=add&worker={workers}&db={database}", null).Result
+                let replyBody = reply.Content.ReadAsStringAsync().Result
+                if int reply.StatusCode <> 202 then failwithf "POST /rebalance answered %d: %s" (int reply.StatusCode) replyBody
+                let jobId = reply.Headers.GetValues("X-Influx-Proxy-Job") |> Seq.head
+                let watch = Stopwatch.StartNew()
+                let ended (job: JsonElement option) = job |> Option.exists (fun j -> List.contains (state j) [ "done"; "failed"; "cancelled" ])
+                let mutable job = lastJob proxy.Url
+                let mutable reported = 0
+                while not (ended job) && watch.Elapsed < TimeSpan.FromMinutes 30.0 do
+                    Thread.Sleep 50
+                    job <- lastJob proxy.Url
+                    if int watch.Elapsed.TotalSeconds / 15 > reported then
+                        reported <- int watch.Elapsed.TotalSeconds / 15
+                        job |> Option.iter (fun j -> printfn "  … %3.0f s: %s, %d of %d points copied" watch.Elapsed.TotalSeconds (state j) (number j "points_copied") (number j "points_total"))
+                (match job with Some j -> j | None -> failwith "/migrate/jobs lists no job"), watch.Elapsed.TotalSeconds, jobId
+            // The JIT compiles the migration's code on its first job (tiered compilation is off): a small one first.
+            rebalance warmupDb |> ignore
             let userBefore, kernelBefore = cpuTimes proxy.Process.Id
-            Volatile.Write(&live.Phase.contents, duringCopy)
-            use reply = http.PostAsync($"{proxy.Url}/rebalance?circle_id=1&operation=add&worker={workers}", null).Result
-            let replyBody = reply.Content.ReadAsStringAsync().Result
-            if int reply.StatusCode <> 202 then failwithf "POST /rebalance answered %d: %s" (int reply.StatusCode) replyBody
-            let watch = Stopwatch.StartNew()
-            let ended (job: JsonElement option) = job |> Option.exists (fun j -> List.contains (state j) [ "done"; "failed"; "cancelled" ])
-            let mutable job = lastJob proxy.Url
-            let mutable reported = 0
-            while not (ended job) && watch.Elapsed < TimeSpan.FromMinutes 30.0 do
-                Thread.Sleep 200
-                job <- lastJob proxy.Url
-                if int watch.Elapsed.TotalSeconds / 15 > reported then
-                    reported <- int watch.Elapsed.TotalSeconds / 15
-                    job |> Option.iter (fun j -> printfn "  … %3.0f s: %s, %d of %d points copied" watch.Elapsed.TotalSeconds (state j) (number j "points_copied") (number j "points_total"))
-            let seconds = watch.Elapsed.TotalSeconds
+            let job, seconds, jobId = rebalance db
             let userAfter, kernelAfter = cpuTimes proxy.Process.Id
-            Volatile.Write(&live.Phase.contents, afterCopy)
-            stopLive live
-            let job = match job with Some j -> j | None -> failwith "/migrate/jobs lists no job"
+            // Then the same again on the other database, with live writes before and during it.
+            let writing = startLive proxy.Url
+            live <- Some writing
+            Thread.Sleep 3_000
+            Volatile.Write(&writing.Phase.contents, beforeCopy)
+            Thread.Sleep 5_000
+            Volatile.Write(&writing.Phase.contents, duringCopy)
+            let liveJob, liveSeconds, _ = rebalance liveCopyDb
+            Volatile.Write(&writing.Phase.contents, afterCopy)
+            stopLive writing
             let finalState = state job
             let copied = number job "points_copied"
             let millions = float copied / 1_000_000.0
             let rate = float copied / seconds
             let rss = peakRssMb proxy.Process.Id
-            let liveBefore, liveDuring = live.Sorted beforeCopy, live.Sorted duringCopy
+            let liveBefore, liveDuring = writing.Sorted beforeCopy, writing.Sorted duringCopy
             let p (q: float) (sorted: float[]) = if sorted.Length = 0 then nan else percentile q sorted
-            printfn "rebalance add of circle 2 (2 → 3 influxd), %d workers, while 1 client writes %d-line bodies to %s" workers liveLines liveDb
+            printfn "rebalance add of circle 2 (2 → 3 influxd) over %s, %d workers, after a warm-up job on a small database" db workers
             printfn "job state:                           %s" finalState
             printfn "points copied:                       %d (points_total %d)" copied (number job "points_total")
-            printfn "seconds from 202 to done:            %.1f" seconds
+            let logged (text: string) =
+                let line = File.ReadAllLines(Path.Combine(dir, "log", "rebalance.log")) |> Array.find (fun l -> l.Contains text)
+                DateTimeOffset.Parse(line.Split(' ')[0], Globalization.CultureInfo.InvariantCulture)
+            printfn "seconds from 202 to done:            %.2f (of which planning: inventory and counts %.2f)" seconds
+                (logged $"plan of job {jobId}" - logged $"start: job {jobId}").TotalSeconds
             printfn "points/s copied:                     %.0f (target ≥ %.0f; the Go original ~%.0f)" rate targetRate goRate
-            printfn "proxy CPU-s per 1M points copied:    %.2f (user %.2f, kernel %.2f; the live writes included)"
+            printfn "proxy CPU-s per 1M points copied:    %.2f (user %.2f, kernel %.2f)"
                 ((userAfter - userBefore + kernelAfter - kernelBefore) / millions) ((userAfter - userBefore) / millions) ((kernelAfter - kernelBefore) / millions)
-            printfn "proxy peak RSS MB:                   %.0f (target ≤ %.0f; VmHWM of the second proxy: the copy and the live writes)" rss targetRssMb
+            printfn "proxy peak RSS MB:                   %.0f (target ≤ %.0f; VmHWM over both copies and the live writes)" rss targetRssMb
+            printfn "the same over %s while 1 client writes %d-line bodies to %s: %s, %.0f points/s"
+                liveCopyDb liveLines liveDb (state liveJob) (float (number liveJob "points_copied") / liveSeconds)
             printfn "live write p50 ms before the copy:   %.1f (%d POSTs of %d lines in 5 s)" (p 0.50 liveBefore) liveBefore.Length liveLines
             printfn "live write p99 ms before the copy:   %.1f" (p 0.99 liveBefore)
             printfn "live write p50 ms during the copy:   %.1f (%d POSTs)" (p 0.50 liveDuring) liveDuring.Length
             printfn "live write p99 ms during the copy:   %.1f" (p 0.99 liveDuring)
-            if not live.Failures.IsEmpty then
-                printfn "live writes failed:                  %d, first: %s" live.Failures.Count (Seq.head live.Failures)
+            if not writing.Failures.IsEmpty then
+                printfn "live writes failed:                  %d, first: %s" writing.Failures.Count (Seq.head writing.Failures)
             let warned = warnings proxy
             if warned.Length > 0 then
                 printfn "proxy warnings (%d), first: %s" warned.Length warned[0]
-            if finalState <> "done" then
-                printfn "the job did not succeed:\n  error: %s" (match job.TryGetProperty "error" with | true, e -> e.GetString() | _ -> "(none)")
-                for step in unfinishedSteps job |> List.truncate 10 do printfn "  %s" step
+            if finalState <> "done" || state liveJob <> "done" then
+                let failed = if finalState <> "done" then job else liveJob
+                printfn "the job did not succeed:\n  error: %s" (match failed.TryGetProperty "error" with | true, e -> e.GetString() | _ -> "(none)")
+                for step in unfinishedSteps failed |> List.truncate 10 do printfn "  %s" step
                 let rebalanceLog = Path.Combine(dir, "log", "rebalance.log")
                 if File.Exists rebalanceLog then
                     printfn "last lines of log/rebalance.log:"
@@ -605,7 +629,7 @@ module BenchMigrate =
                 printfn "exact: %s" (if exact then "yes" else "no")
                 exact
         finally
-            if not live.Stop.IsCancellationRequested then (try stopLive live with _ -> ())
+            live |> Option.iter (fun l -> if not l.Stop.IsCancellationRequested then (try stopLive l with _ -> ()))
             stopProxy (TimeSpan.FromSeconds 30.0) proxy |> ignore
 
     let run () =

@@ -176,7 +176,7 @@ public sealed partial class MigrationRunner(
                     var plan = await PlanAsync(run.Request, ct);
                     store.SavePlan(run.Job.Id, plan);
                     run.Plan = plan;
-                    log.Write(operation, $"plan: {plan.Steps.Length} steps");
+                    log.Write(operation, $"plan of job {run.Job.Id}: {plan.Steps.Length} steps");
                 }
                 catch (StepFailure e)
                 {
