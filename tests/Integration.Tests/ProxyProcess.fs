@@ -89,7 +89,8 @@ let terminate (timeout: TimeSpan) (proxy: Proxy) =
     if proxy.Process.HasExited then true
     else
         Signals.send Signals.term proxy.Process
-        proxy.Process.WaitForExit timeout
+        // Only the wait without a timeout also waits for the output still being read.
+        proxy.Process.WaitForExit timeout && (proxy.Process.WaitForExit(); true)
 
 let kill (proxy: Proxy) =
     if not proxy.Process.HasExited then
