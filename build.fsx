@@ -237,6 +237,21 @@ let warnings (proxy: ProxyRun) = proxy.Lines |> Array.filter (fun l -> l.Contain
 
 // ---------------------------------------------------------------- bench
 
+/// Runs `body` with a folder under /tmp and a way to start influxd servers in it (on free ports); stops the servers
+/// and removes the folder afterwards, whatever happens.
+let withServers (label: string) (body: string -> (string -> Influxd.Server) -> 'a) : 'a =
+    let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-{label}-{Guid.NewGuid():N}")
+    let started = Collections.Generic.List<Influxd.Server>()
+    let startServer name =
+        let server = Influxd.startOnFreePort name (Path.Combine(dir, name))
+        started.Add server
+        server
+    try
+        body dir startServer
+    finally
+        for s in started do Influxd.dispose s
+        try Directory.Delete(dir, true) with _ -> ()
+
 /// The workload of shared/spec/README.md, three times: 1,000,000 points over 100 measurements × 10 hosts, batches of 5,000
 /// lines, 4 concurrent keep-alive clients, against 2 circles × 2 real influxd.
 module Bench =
@@ -349,17 +364,7 @@ module Bench =
             stopProxy (TimeSpan.FromSeconds 30.0) proxy |> ignore
 
     let run () =
-        let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-{Guid.NewGuid():N}")
-        let started = Collections.Generic.List<Influxd.Server>()
-        let startServer name =
-            let server = Influxd.startOnFreePort name (Path.Combine(dir, name))
-            started.Add server
-            server
-        try
-            measure dir [ for c in 1..2 -> [ for b in 1..2 -> startServer $"influxdb-{c}-{b}" ] ]
-        finally
-            for s in started do Influxd.dispose s
-            try Directory.Delete(dir, true) with _ -> ()
+        withServers "bench" (fun dir startServer -> measure dir [ for c in 1..2 -> [ for b in 1..2 -> startServer $"influxdb-{c}-{b}" ] ])
 
 // ---------------------------------------------------------------- bench-migrate
 
@@ -633,24 +638,15 @@ module BenchMigrate =
             stopProxy (TimeSpan.FromSeconds 30.0) proxy |> ignore
 
     let run () =
-        let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-bench-migrate-{Guid.NewGuid():N}")
-        let started = Collections.Generic.List<Influxd.Server>()
-        let startServer name =
-            let server = Influxd.startOnFreePort name (Path.Combine(dir, name))
-            started.Add server
-            server
         let succeeded =
-            try
+            withServers "bench-migrate" (fun dir startServer ->
                 try
                     let before = [ for c in 1..2 -> [ for b in 1..2 -> startServer $"influxdb-{c}-{b}" ] ]
                     measure dir before (startServer "influxdb-2-3")
                 with e ->
                     let e = match e with :? AggregateException as a -> a.Flatten().InnerExceptions[0] | e -> e
                     eprintfn "bench-migrate: %s" e.Message
-                    false
-            finally
-                for s in started do Influxd.dispose s
-                try Directory.Delete(dir, true) with _ -> ()
+                    false)
         if not succeeded then fail "the rebalance failed or a copy is not exact"
 
 let bench () =

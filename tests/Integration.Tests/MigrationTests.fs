@@ -109,30 +109,37 @@ let private createThrough (proxy: ProxyProcess.Proxy) (db: string) =
     let created = post (sprintf "%s/query?q=%s" proxy.Url (escape $"CREATE DATABASE \"{db}\"")) ""
     Expect.equal created.Status 200 created.Body
 
+/// Five servers: circle 2 holds two of them (`before`) or three (`grown`, the fifth added last).
+let private growing (body: Server list -> Server list list -> Server list list -> unit) =
+    withCluster 1 5 (fun servers ->
+        let s = servers[0]
+        body s [ [ s[0]; s[1] ]; [ s[2]; s[3] ] ] [ [ s[0]; s[1] ]; [ s[2]; s[3]; s[4] ] ])
+
+/// Creates `db` and writes through a proxy in front of `circles` in `dir`, then stops it gracefully: every point
+/// accepted reaches its owner under that ring.
+let private loadThenStop (dir: string) (circles: Server list list) (db: string) (load: ProxyProcess.Proxy -> unit) =
+    let proxy = start dir circles
+    try
+        createThrough proxy db
+        load proxy
+        Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "stopped"
+    finally ProxyProcess.kill proxy
+
 let tests =
     testList "Migration" [
         test "a circle grows from 2 to 3 backends and back: rebalance add, clear, rebalance rm move every point bit-exactly, drop only what is verified" {
-            withCluster 1 5 (fun servers ->
-                let s = servers[0]
-                let before = [ [ s[0]; s[1] ]; [ s[2]; s[3] ] ]
-                let grown = [ [ s[0]; s[1] ]; [ s[2]; s[3]; s[4] ] ]
+            growing (fun s before grown ->
                 let db = uniqueDb "grow"
                 let dir = ProxyProcess.newDir "migrate"
                 let measurements = 16
                 let names = [ for m in 0 .. measurements - 1 -> sprintf "m%d" m ]
                 let weekNames = [ for m in 0..3 -> sprintf "m%dw" m ]
                 let policies = [ "autogen", names; "week", weekNames ]
-                let proxy = start dir before
-                try
-                    let created = post (sprintf "%s/query?q=%s" proxy.Url (escape $"CREATE DATABASE \"{db}\"")) ""
-                    Expect.equal created.Status 200 created.Body
+                loadThenStop dir before db (fun proxy ->
                     let week = post (sprintf "%s/query?db=%s&q=%s" proxy.Url db (escape $"CREATE RETENTION POLICY \"week\" ON \"{db}\" DURATION 7d REPLICATION 1")) ""
                     Expect.equal week.Status 200 week.Body
                     write proxy db "" (lines measurements "")
-                    write proxy db "week" (lines 4 "w")
-                    // Stopped gracefully: every accepted point reaches its owner under the old ring.
-                    Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "stopped"
-                finally ProxyProcess.kill proxy
+                    write proxy db "week" (lines 4 "w"))
                 File.WriteAllText(Path.Combine(dir, "old.json"), ProxyProcess.configFor before 1 [])
                 File.WriteAllText(Path.Combine(dir, "new.json"), ProxyProcess.configFor grown 1 [])
                 let code, printed = ProxyProcess.run dir "-plan -config new.json -from old.json"
@@ -265,18 +272,10 @@ let tests =
         }
     
         test "a proxy killed (-9) in the middle of a rebalance goes on with it at restart, without copying finished steps again" {
-            withCluster 1 5 (fun servers ->
-                let s = servers[0]
-                let before = [ [ s[0]; s[1] ]; [ s[2]; s[3] ] ]
-                let grown = [ [ s[0]; s[1] ]; [ s[2]; s[3]; s[4] ] ]
+            growing (fun s before grown ->
                 let db = uniqueDb "resume"
                 let dir = ProxyProcess.newDir "resume"
-                let proxy = start dir before
-                try
-                    createThrough proxy db
-                    write proxy db "" (lines 60 "")
-                    Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "stopped"
-                finally ProxyProcess.kill proxy
+                loadThenStop dir before db (fun proxy -> write proxy db "" (lines 60 ""))
                 let proxy = start dir grown
                 let id =
                     try
@@ -311,19 +310,11 @@ let tests =
         }
 
         test "writes and queries go on during a rebalance: nothing lost, every answer whole" {
-            withCluster 1 5 (fun servers ->
-                let s = servers[0]
-                let before = [ [ s[0]; s[1] ]; [ s[2]; s[3] ] ]
-                let grown = [ [ s[0]; s[1] ]; [ s[2]; s[3]; s[4] ] ]
+            growing (fun s before grown ->
                 let db = uniqueDb "live"
                 let dir = ProxyProcess.newDir "live"
                 let names = [ for m in 0..29 -> sprintf "m%d" m ]
-                let proxy = start dir before
-                try
-                    createThrough proxy db
-                    write proxy db "" (lines 30 "")
-                    Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "stopped"
-                finally ProxyProcess.kill proxy
+                loadThenStop dir before db (fun proxy -> write proxy db "" (lines 30 ""))
                 let proxy = start dir grown
                 try
                     let reply = post (sprintf "%s/rebalance?circle_id=1&operation=add&batch=1&worker=1" proxy.Url) ""
