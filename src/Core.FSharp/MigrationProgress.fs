@@ -64,7 +64,7 @@ module MigrationProgress =
         | Some Finished, Some _ when statuses |> Map.forall (fun _ s -> s.IsDone) -> Succeeded
         | Some Finished, Some _ -> EndedWithErrors
         | None, Some plan ->
-            let copiesLeft = plan.Steps |> List.exists (fun s -> s.Kind.IsCopy && not (statuses |> Map.tryFind s.Id |> Option.forall ended))
+            let copiesLeft = plan.Steps |> List.exists (fun s -> s.Kind.IsCopy && not (statuses |> Map.tryFind s.Id |> Option.exists ended))
             if copiesLeft then CopyingPoints else Verifying
 
     /// The circles whose backends a job reads from: where `/migrate/stats` keeps its counters.

@@ -14,6 +14,9 @@ namespace InfluxProxy.Host.Migration;
 /// </summary>
 public sealed class AnswerLines(string db, string rp, string measurement, IReadOnlyDictionary<string, FieldType> types, int batch, int owners)
 {
+    /// <summary>A chunk's first buffer; it doubles as lines come (most measurements are small).</summary>
+    private const int FirstBytes = 1 << 16;
+
     private byte[] _line = new byte[4096];
     private byte[] _text = new byte[1024];
     private byte[] _seriesKey = [];
@@ -168,7 +171,7 @@ public sealed class AnswerLines(string db, string rp, string measurement, IReadO
             return;
         Append(" "u8);
         Append(time);
-        (_filling ??= new LineChunk(db, rp, owners, new DeliveryTally(), batch * 64)).AppendVerbatim(_line.AsSpan(0, _length));
+        (_filling ??= new LineChunk(db, rp, owners, new DeliveryTally(), FirstBytes)).AppendVerbatim(_line.AsSpan(0, _length));
         Points++;
         if (_filling.Lines >= batch)
         {

@@ -54,7 +54,14 @@ public sealed class JobStore
         var line = Encoding.UTF8.GetBytes(MigrationJobModule.encodeRecord(record));
         lock (_stepLogLock)
         {
-            using var log = new FileStream(Path.Combine(_jobs, id, "steps.log"), FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0);
+            using var log = new FileStream(Path.Combine(_jobs, id, "steps.log"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
+            if (log.Length > 0)
+            {
+                // A line torn by a crash is ended first, so it does not swallow this record.
+                log.Seek(-1, SeekOrigin.End);
+                if (log.ReadByte() != '\n')
+                    log.WriteByte((byte)'\n');
+            }
             log.Write(line);
             log.Flush(flushToDisk: true);
         }
@@ -74,7 +81,7 @@ public sealed class JobStore
                 continue;
             var plan = Read(dir, "plan.json") is { } planText ? MigrationJobModule.decodePlan(planText)?.Value : null;
             var records = MigrationJobModule.decodeRecords(Read(dir, "steps.log") ?? "");
-            var end = Read(dir, "end") is { } endText ? MigrationJobModule.decodeEnd(endText.Trim())?.Value : null;
+            var end = Read(dir, "end") is { } endText ? MigrationJobModule.decodeEnd(endText)?.Value : null;
             stored.Add(new Stored(job, plan, records, end));
         }
         return stored;
