@@ -125,6 +125,17 @@ let private loadThenStop (dir: string) (circles: Server list list) (db: string) 
         Expect.isTrue (ProxyProcess.terminate (TimeSpan.FromSeconds 30.0) proxy) "stopped"
     finally ProxyProcess.kill proxy
 
+/// A 2×2 cluster and a proxy in front of it, in which `db` holds `measurements` measurements of `lines`.
+let private withWritten (label: string) (measurements: int) (body: Server list list -> string -> ProxyProcess.Proxy -> unit) =
+    withCluster 2 2 (fun circles ->
+        let db = uniqueDb label
+        let proxy = start (ProxyProcess.newDir label) circles
+        try
+            createThrough proxy db
+            write proxy db "" (lines measurements "")
+            body circles db proxy
+        finally ProxyProcess.dispose proxy)
+
 let tests =
     testList "Migration" [
         test "a circle grows from 2 to 3 backends and back: rebalance add, clear, rebalance rm move every point bit-exactly, drop only what is verified" {
@@ -185,62 +196,48 @@ let tests =
                     expectWholeAndPlaced before[0] before[1] db policies
                 finally ProxyProcess.dispose proxy)
         }
-    
+
         test "recovery rebuilds a wiped backend from the other circle, and only the backend named" {
-            withCluster 2 2 (fun circles ->
-                let db = uniqueDb "recover"
-                let dir = ProxyProcess.newDir "recover"
-                let proxy = start dir circles
-                try
-                    createThrough proxy db
-                    write proxy db "" (lines 12 "")
-                    let names = [ for m in 0..11 -> sprintf "m%d" m ]
-                    Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () ->
-                        names |> List.forall (fun m -> owners circles db m |> List.forall (fun o -> count o.Url db m = 10L)))) "landed"
-                    let lost, kept = circles[1][0], circles[1][1]
-                    wipe lost
-                    Influx.createDatabase lost.Url db
-                    let keptBefore = [ for m in measurementsOn kept db -> m, dump kept db "autogen" m ]
-                    let reply = post (sprintf "%s/recovery?from_circle_id=0&to_circle_id=1&backend_urls=%s" proxy.Url (escape lost.Url)) ""
-                    Expect.equal reply.Status 202 reply.Body
-                    expectDone proxy (lastJobEnded proxy)
-                    for m in names do
-                        match owners circles db m with
-                        | [ source; owner ] when owner = lost -> Expect.equal (dump lost db "autogen" m) (dump source db "autogen" m) $"{m} recovered bit-exactly"
-                        | _ -> ()
-                    Expect.isNonEmpty (measurementsOn lost db) "the wiped backend holds its measurements again"
-                    Expect.equal [ for m in measurementsOn kept db -> m, dump kept db "autogen" m ] keptBefore "the backend not named is untouched"
-                finally ProxyProcess.dispose proxy)
+            withWritten "recover" 12 (fun circles db proxy ->
+                let names = [ for m in 0..11 -> sprintf "m%d" m ]
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () ->
+                    names |> List.forall (fun m -> owners circles db m |> List.forall (fun o -> count o.Url db m = 10L)))) "landed"
+                let lost, kept = circles[1][0], circles[1][1]
+                wipe lost
+                Influx.createDatabase lost.Url db
+                let keptBefore = [ for m in measurementsOn kept db -> m, dump kept db "autogen" m ]
+                let reply = post (sprintf "%s/recovery?from_circle_id=0&to_circle_id=1&backend_urls=%s" proxy.Url (escape lost.Url)) ""
+                Expect.equal reply.Status 202 reply.Body
+                expectDone proxy (lastJobEnded proxy)
+                for m in names do
+                    match owners circles db m with
+                    | [ source; owner ] when owner = lost -> Expect.equal (dump lost db "autogen" m) (dump source db "autogen" m) $"{m} recovered bit-exactly"
+                    | _ -> ()
+                Expect.isNonEmpty (measurementsOn lost db) "the wiped backend holds its measurements again"
+                Expect.equal [ for m in measurementsOn kept db -> m, dump kept db "autogen" m ] keptBefore "the backend not named is untouched")
         }
 
         test "resync copies to the other circle what it missed inside the window, and nothing older" {
-            withCluster 2 2 (fun circles ->
-                let db = uniqueDb "resync"
-                let dir = ProxyProcess.newDir "resync"
-                let proxy = start dir circles
-                try
-                    createThrough proxy db
-                    write proxy db "" (lines 6 "")
-                    let old = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3L * 86400L) * 1_000_000_000L
-                    // Points only circle 0 got, as when circle 1 was down and its backlog lost: a recent one and an old one.
-                    for m in 0..5 do
-                        let measurement = sprintf "m%d" m
-                        let owner = (owners circles db measurement)[0]
-                        writeTo owner db [ sprintf "%s,host=late i=7i %d" measurement nowNs; sprintf "%s,host=old i=8i %d" measurement old ]
-                    let reply = post (sprintf "%s/resync?days=1" proxy.Url) ""
-                    Expect.equal reply.Status 202 reply.Body
-                    let busy = post (sprintf "%s/rebalance?circle_id=0&operation=add" proxy.Url) ""
-                    Expect.equal (busy.Status, busy.Body.Contains "proxy is resyncing") (409, true) busy.Body
-                    expectDone proxy (lastJobEnded proxy)
-                    for m in 0..5 do
-                        let measurement = sprintf "m%d" m
-                        let target = (owners circles db measurement)[1]
-                        let hosts = (Influx.query target.Url db (sprintf "SHOW TAG VALUES FROM \"%s\" WITH KEY = \"host\"" measurement)).GetRawText()
-                        Expect.stringContains hosts "late" $"{measurement}: the point inside the window was copied"
-                        Expect.isFalse (hosts.Contains "old") $"{measurement}: the point before the window was not"
-                    let state = (get (proxy.Url + "/migrate/state")).Body
-                    Expect.stringContains state "\"is_resyncing\":false" "the flag is cleared at the end"
-                finally ProxyProcess.dispose proxy)
+            withWritten "resync" 6 (fun circles db proxy ->
+                let old = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3L * 86400L) * 1_000_000_000L
+                // Points only circle 0 got, as when circle 1 was down and its backlog lost: a recent one and an old one.
+                for m in 0..5 do
+                    let measurement = sprintf "m%d" m
+                    let owner = (owners circles db measurement)[0]
+                    writeTo owner db [ sprintf "%s,host=late i=7i %d" measurement nowNs; sprintf "%s,host=old i=8i %d" measurement old ]
+                let reply = post (sprintf "%s/resync?days=1" proxy.Url) ""
+                Expect.equal reply.Status 202 reply.Body
+                let busy = post (sprintf "%s/rebalance?circle_id=0&operation=add" proxy.Url) ""
+                Expect.equal (busy.Status, busy.Body.Contains "proxy is resyncing") (409, true) busy.Body
+                expectDone proxy (lastJobEnded proxy)
+                for m in 0..5 do
+                    let measurement = sprintf "m%d" m
+                    let target = (owners circles db measurement)[1]
+                    let hosts = (Influx.query target.Url db (sprintf "SHOW TAG VALUES FROM \"%s\" WITH KEY = \"host\"" measurement)).GetRawText()
+                    Expect.stringContains hosts "late" $"{measurement}: the point inside the window was copied"
+                    Expect.isFalse (hosts.Contains "old") $"{measurement}: the point before the window was not"
+                let state = (get (proxy.Url + "/migrate/state")).Body
+                Expect.stringContains state "\"is_resyncing\":false" "the flag is cleared at the end")
         }
 
         test "clear drops a misplaced measurement only once its owner holds it: an unverified one is kept and said why" {
@@ -270,7 +267,7 @@ let tests =
                     Expect.stringContains stats "the owner holds 0 of the source's 10 points" stats
                 finally ProxyProcess.dispose proxy)
         }
-    
+
         test "a proxy killed (-9) in the middle of a rebalance goes on with it at restart, without copying finished steps again" {
             growing (fun s before grown ->
                 let db = uniqueDb "resume"
