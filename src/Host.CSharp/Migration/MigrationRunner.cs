@@ -187,7 +187,10 @@ public sealed partial class MigrationRunner(
             else
                 log.Write(operation, $"{operation} resumed: job {run.Job.Id}");
             using (new Timer(_ => LogRunProgress(run), null, ProgressEvery, ProgressEvery))
+            {
                 await ExecuteAsync(run, ct);
+                await CopiesDeliveredAsync(run, ct);
+            }
             if (ct.IsCancellationRequested)
                 return; // stopping: the job goes on at the next start; cancelled: ended by Cancel
             ended = JobEnd.Finished;
@@ -269,6 +272,25 @@ public sealed partial class MigrationRunner(
                 SkipAfter(run, id, dependents);
         }
         await Task.WhenAll(running.Keys);
+    }
+
+    /// <summary>
+    /// A job ends once what its copies handed over has reached their destinations: a batch backlogged while a
+    /// destination was down is not there yet, and its circle stays flagged (not read) until it is.
+    /// </summary>
+    private async Task CopiesDeliveredAsync(JobRun run, CancellationToken ct)
+    {
+        var destinations = run.Plan!.Steps
+            .Where(s => s.Kind.IsCopy && run.Status(s.Id).IsDone)
+            .SelectMany(s => ((StepKind.Copy)s.Kind).destinations)
+            .Distinct();
+        foreach (var id in destinations)
+        {
+            if (await DestinationDrain.WaitAsync(registry[id], TimeSpan.Zero, time, ct))
+                continue;
+            log.Write(run.Job.Endpoint, $"waiting for {registry[id].Info.Url} to take what was copied to it (backlog of {registry[id].Backlog.Reader.PendingRecords} records)");
+            await DestinationDrain.WaitAsync(registry[id], Timeout.InfiniteTimeSpan, time, ct);
+        }
     }
 
     /// <summary>Every step that waits, directly or not, for the failed one.</summary>

@@ -34,17 +34,11 @@ public sealed class SeriesVerifier(MigrationBackends backends, BackendRegistry r
         throw new StepFailure(Verification.describe(shortfall!));
     }
 
-    /// <summary>Waits until the destination's writer and backlog hold nothing: every point queued for it so far has reached it.</summary>
     private async Task DeliveredAsync(MigrationMember destination, CancellationToken ct)
     {
         var backend = registry[destination.Id];
-        var deadline = time.GetUtcNow() + DeliveryWait;
-        while (!(backend.Writer.QueuedChunks == 0 && !backend.Writer.Sending && backend.Backlog.Reader.IsEmpty))
-        {
-            if (time.GetUtcNow() > deadline)
-                throw new StepFailure($"what was copied to {destination.Url} has not reached it after {DeliveryWait.TotalMinutes} minutes (backlog of {backend.Backlog.Reader.PendingRecords} records)");
-            await Task.Delay(TimeSpan.FromMilliseconds(200), time, ct);
-        }
+        if (!await DestinationDrain.WaitAsync(backend, DeliveryWait, time, ct))
+            throw new StepFailure($"what was copied to {destination.Url} has not reached it after {DeliveryWait.TotalMinutes} minutes (backlog of {backend.Backlog.Reader.PendingRecords} records)");
     }
 
     /// <summary>The member's count of each (series key, field) of the measurement.</summary>
