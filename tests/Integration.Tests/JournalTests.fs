@@ -148,4 +148,20 @@ let tests =
                 Expect.isEmpty replayed "every written record was committed"
                 close reopened)
         }
+    
+        test "a damaged record is stepped over and counted; the records around it are replayed" {
+            withDir (fun dir ->
+                let journal, _ = reopen dir
+                for name in [ "before"; "damaged"; "after" ] do
+                    written journal (plain (sprintf "%s v=1 1\n" name)) |> ignore
+                close journal
+                let segment = Directory.GetFiles(dir, "*.seg", SearchOption.AllDirectories) |> Array.max
+                let bytes = File.ReadAllBytes segment
+                bytes[Encoding.ASCII.GetString(bytes).IndexOf "damaged"] <- byte 'X'
+                File.WriteAllBytes(segment, bytes)
+                let reopened, replayed = reopen dir
+                Expect.equal replayed [ "before v=1 1\n"; "after v=1 1\n" ] "the records around it"
+                Expect.equal reopened.CorruptRecords 1L "counted, for /metrics"
+                close reopened)
+        }
     ]

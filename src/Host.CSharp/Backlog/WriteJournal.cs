@@ -39,6 +39,7 @@ public sealed partial class WriteJournal : IBackgroundWork
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _replayed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _committer = Task.CompletedTask;
+    private long _unreadable;
 
     private WriteJournal(FileBacklog log, TimeProvider time, ILogger logger)
     {
@@ -84,6 +85,9 @@ public sealed partial class WriteJournal : IBackgroundWork
 
     public long PendingBytes => _log.Reader.PendingBytes;
     public long PendingRecords => _log.Reader.PendingRecords;
+
+    /// <summary>Damaged records stepped over since the start: found when opening, while reading, or unreadable inside.</summary>
+    public long CorruptRecords => _log.Recovery.CorruptRecordsSkipped + _log.Reader.CorruptRecordsSkipped + Interlocked.Read(ref _unreadable);
 
     /// <param name="options">Segment size and fault injection, for tests.</param>
     public static async Task<WriteJournal> OpenAsync(string dataDir, TimeProvider time, ILoggerFactory loggers, CancellationToken ct, BacklogOptions? options = null)
@@ -214,6 +218,7 @@ public sealed partial class WriteJournal : IBackgroundWork
         }
         catch (Exception e) when (e is InvalidDataException or IndexOutOfRangeException)
         {
+            Interlocked.Increment(ref _unreadable);
             LogUnreadable(at.ToString(), e.Message);
             return null;
         }

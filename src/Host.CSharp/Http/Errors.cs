@@ -9,8 +9,7 @@ public static partial class Errors
 
     public static Task Write(HttpContext context, int status, string message)
     {
-        // Header values must be printable ASCII; the body keeps the full text.
-        context.Response.Headers["X-Influxdb-Error"] = string.Concat(message.Select(c => c is >= ' ' and <= '~' ? c : '?'));
+        context.Response.Headers[ErrorHeader.Name] = ErrorHeader.Value(message);
         return JsonBody.Write(context, status, new ErrorBody(message));
     }
 

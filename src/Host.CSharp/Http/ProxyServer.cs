@@ -77,6 +77,7 @@ public static partial class ProxyServer
             app.Use(RequestLog.Middleware(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy.Requests")));
         app.Use(ProxyHeaders.Add);
         app.Use(Errors.Unhandled);
+        app.Use(ClientBody.Guard);
         app.UseResponseCompression();
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
         app.UseHttpMetrics();
@@ -122,6 +123,7 @@ public static partial class ProxyServer
     private static void Listen(KestrelServerOptions kestrel, ProxyConfig config)
     {
         kestrel.AddServerHeader = false;
+        kestrel.ResponseHeaderEncodingSelector = ErrorHeader.EncodingOf;
         kestrel.Limits.KeepAliveTimeout = config.IdleTimeout;
         // /write bounds its body itself (max_body_size, also after gzip) and answers 413 without reading the rest;
         // a server-wide limit would instead reset such connections. Form bodies are bounded by the form reader.

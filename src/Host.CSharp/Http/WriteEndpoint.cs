@@ -35,7 +35,7 @@ public static class WriteEndpoint
         {
             await (problem == BodyProblem.TooLarge
                 ? Errors.Write(context, StatusCodes.Status413PayloadTooLarge, $"request entity too large: the body exceeds max_body_size ({options.MaxBodySize} bytes)")
-                : Errors.BadRequest(context, $"unable to decode gzip body: {detail}"));
+                : Errors.BadRequest(context, detail));
             return;
         }
         using (body)
@@ -77,14 +77,20 @@ public static class WriteEndpoint
     {
         if (request.ContentLength > maxBytes)
             return (null, BodyProblem.TooLarge, "");
-        var gzip = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase);
-        await using var source = gzip ? new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true) : null;
+        var trailer = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase) ? new GzipTrailer(request.Body) : null;
+        await using var source = trailer is null ? null : new GZipStream(trailer, CompressionMode.Decompress, leaveOpen: true);
         var body = new PooledBuffer((int)Math.Min(request.ContentLength ?? 64 * 1024, maxBytes) + 1);
         try
         {
             while (body.Length <= maxBytes)
             {
                 var read = await (source ?? request.Body).ReadAsync(body.GetMemory(), ct);
+                if (read == 0 && trailer is not null && !trailer.Ends(body.Written.Span))
+                {
+                    // Cut short: InfluxDB's words (Go's gzip reader's), and none of its lines.
+                    body.Dispose();
+                    return (null, BodyProblem.BadGzip, "unexpected EOF");
+                }
                 if (read == 0)
                     return (body, BodyProblem.None, "");
                 body.Advance(read);
@@ -93,7 +99,7 @@ public static class WriteEndpoint
         catch (InvalidDataException e)
         {
             body.Dispose();
-            return (null, BodyProblem.BadGzip, e.Message);
+            return (null, BodyProblem.BadGzip, $"unable to decode gzip body: {e.Message}");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

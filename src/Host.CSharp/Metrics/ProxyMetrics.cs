@@ -33,6 +33,8 @@ public static class ProxyMetrics
         "influxproxy_journal_bytes", "Bytes of requests in the write journal not yet delivered to every owner.");
     private static readonly Prometheus.Gauge JournalRecords = Prometheus.Metrics.CreateGauge(
         "influxproxy_journal_records", "Requests in the write journal not yet delivered to every owner.");
+    private static readonly Prometheus.Counter JournalCorrupt = Prometheus.Metrics.CreateCounter(
+        "influxproxy_journal_corrupt_records_total", "Write journal records skipped as damaged since the start (logged).");
 
     /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
     public static void Export(BackendRegistry backends, WriteJournal? journal, TimeProvider time) =>
@@ -40,6 +42,7 @@ public static class ProxyMetrics
         {
             JournalBytes.Set(journal?.PendingBytes ?? 0);
             JournalRecords.Set(journal?.PendingRecords ?? 0);
+            JournalCorrupt.IncTo(journal?.CorruptRecords ?? 0);
             foreach (var backend in backends)
             {
                 var name = backend.Info.Name;

@@ -26,8 +26,8 @@ public static class OwnerRelay
             {
                 response.StatusCode = (int)answer.StatusCode;
                 response.ContentType = answer.Content.Headers.ContentType?.ToString() ?? "application/json";
-                if (answer.Headers.TryGetValues("X-Influxdb-Error", out var error))
-                    response.Headers["X-Influxdb-Error"] = error.ToArray();
+                if (answer.Headers.TryGetValues(Http.ErrorHeader.Name, out var error))
+                    response.Headers[Http.ErrorHeader.Name] = error.Select(Http.ErrorHeader.FromBackend).ToArray();
                 await using var body = await answer.Content.ReadAsStreamAsync(ct);
                 await body.CopyToAsync(response.Body, ct);
             }
