@@ -39,6 +39,8 @@ type WriteAnswer =
     | StorageRefused of error: string
     /// 503: some points are neither delivered nor persisted; the client must retry.
     | NotPersisted of reason: string
+    /// 500: the request's consistency level was not met; its points are kept and delivered later.
+    | ConsistencyNotMet of error: string
 
 module Delivery =
     let private severity =
@@ -100,6 +102,7 @@ module WriteAnswer =
         | Accepted -> 204
         | PartiallyParsed _ | NothingParsed _ | StorageRefused _ -> 400
         | NotPersisted _ -> 503
+        | ConsistencyNotMet _ -> 500
 
     /// The `{"error": …}` text; None for 204.
     let error =
@@ -109,3 +112,4 @@ module WriteAnswer =
         | NothingParsed errors -> Some errors
         | StorageRefused error -> Some error
         | NotPersisted reason -> Some reason
+        | ConsistencyNotMet error -> Some error

@@ -225,9 +225,9 @@ public sealed partial class BackendWriter
         return parts;
     }
 
-    private static void CompleteAll(List<LineChunk> batch, Delivery delivery)
+    private void CompleteAll(List<LineChunk> batch, Delivery delivery)
     {
         foreach (var chunk in batch)
-            chunk.Complete(delivery);
+            chunk.Complete(delivery, _client.Info.Circle);
     }
 }

@@ -30,6 +30,12 @@ public static class WriteEndpoint
             return;
         }
         var precision = parsedPrecision.ResultValue;
+        var consistency = ConsistencyLevelModule.parse(query["consistency"].ToString());
+        if (consistency.IsError)
+        {
+            await Errors.BadRequest(context, consistency.ErrorValue);
+            return;
+        }
         var (body, problem, detail) = await ReadBodyAsync(context.Request, options.MaxBodySize, context.RequestAborted);
         if (body is null)
         {
@@ -54,7 +60,7 @@ public static class WriteEndpoint
                 return;
             }
             var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-            var answer = await pipeline.WriteAsync(db, rp, precision, nowNs, body.Written);
+            var answer = await pipeline.WriteAsync(db, rp, precision, consistency.ResultValue, nowNs, body.Written);
             await Respond(context, answer);
         }
     }

@@ -90,10 +90,10 @@ public sealed class LineChunk
         Release();
     }
 
-    /// <summary>One owner is done with the chunk; it must not touch it afterwards.</summary>
-    public void Complete(Delivery delivery)
+    /// <summary>The owner in <paramref name="circle"/> is done with the chunk; it must not touch it afterwards.</summary>
+    public void Complete(Delivery delivery, int circle)
     {
-        _tally.Report(delivery);
+        _tally.Report(delivery, circle);
         if (Interlocked.Decrement(ref _holders) == 0)
             Release();
     }

@@ -67,12 +67,12 @@ public sealed partial class WritePipeline : IBackgroundWork
     /// never land before older ones), at most write_timeout; then the client is asked to retry. Points every backend
     /// would refuse as beyond their retention policy are refused here, as InfluxDB refuses them.
     /// </summary>
-    public async Task<WriteAnswer> WriteAsync(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body)
+    public async Task<WriteAnswer> WriteAsync(string db, string rp, Precision precision, ConsistencyLevel consistency, long nowNs, ReadOnlyMemory<byte> body)
     {
         if (_journal is { } journal && !journal.Replayed.IsCompleted
             && await Task.WhenAny(journal.Replayed, Task.Delay(_options.WriteTimeout, _time)) != journal.Replayed)
             return WriteAnswer.NewNotPersisted("the write journal of the previous run is still being delivered; retry");
-        return await DeliverAsync(db, rp, await SplitWithinRetentionAsync(db, rp, precision, nowNs, body), _journal);
+        return await DeliverAsync(db, rp, await SplitWithinRetentionAsync(db, rp, precision, nowNs, body), _journal, consistency);
     }
 
     /// <summary>Only a request with points older than any policy can refuse asks the backends' policies.</summary>
@@ -89,9 +89,12 @@ public sealed partial class WritePipeline : IBackgroundWork
     private WriteFanOut Split(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, long retentionFloorNs) =>
         WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster.OwnersIn(db), _backendsPerCircle, _options.FlushSize, retentionFloorNs);
 
-    private async Task<WriteAnswer> DeliverAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal)
+    private async Task<WriteAnswer> DeliverAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal, ConsistencyLevel consistency)
     {
         var chunks = fanOut.Chunks.ToList();
+        var countCircles = !consistency.IsAny;
+        if (countCircles)
+            fanOut.Tally.CountCircles(consistency, _cluster.Circles.Count, chunks.Count);
         if (_compressor is not null)
             await _compressor.CompressAsync(chunks.ConvertAll(c => c.Chunk));
         var mayAnswerEarly = journal is not null && WriteAnswerModule.mayAnswerEarly(_options.Ack,
@@ -103,7 +106,16 @@ public sealed partial class WritePipeline : IBackgroundWork
             foreach (var owner in owners)
                 await _backends[owner].Writer.SubmitAsync(chunk, CancellationToken.None);
         var counts = fanOut.Counts;
-        return journaled ? WriteAnswerModule.ofLines(counts) : WriteAnswerModule.afterDelivery(await fanOut.Tally.Outcome, counts);
+        if (!journaled)
+        {
+            var answer = WriteAnswerModule.afterDelivery(await fanOut.Tally.Outcome, counts);
+            return countCircles ? ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, answer) : answer;
+        }
+        if (!countCircles)
+            return WriteAnswerModule.ofLines(counts);
+        // Journaled, so kept whatever happens: the request only waits for the circles, at most write_timeout.
+        await Task.WhenAny(fanOut.Tally.CirclesDecided, Task.Delay(_options.WriteTimeout, _time));
+        return ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, WriteAnswerModule.ofLines(counts));
     }
 
     /// <summary>
@@ -184,7 +196,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     private async Task<bool> RedeliverAsync(string db, string rp, ReadOnlyMemory<byte> lines)
     {
         // Every journaled line carries its ns timestamp: no clock is needed.
-        var answer = await DeliverAsync(db, rp, Split(db, rp, Precision.Nanosecond, nowNs: 0, lines, long.MinValue), journal: null);
+        var answer = await DeliverAsync(db, rp, Split(db, rp, Precision.Nanosecond, nowNs: 0, lines, long.MinValue), journal: null, ConsistencyLevel.Any);
         switch (answer)
         {
             case WriteAnswer.NotPersisted failed:
