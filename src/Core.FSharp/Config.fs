@@ -31,7 +31,9 @@ type BackendConfig =
       /// Absolute http(s) base URL without a trailing slash.
       Url: string
       Username: string
-      Password: string }
+      Password: string
+      /// Its https certificate is not checked (`tls_insecure_skip_verify`).
+      TlsInsecureSkipVerify: bool }
 
 type CircleConfig = { Name: string; Backends: BackendConfig list }
 
@@ -75,6 +77,10 @@ type ProxyConfig =
       HttpsEnabled: bool
       HttpsCert: string
       HttpsKey: string
+      /// PEM bundle of the CAs trusted for backends and HA peers instead of the system store; "" = the system store.
+      BackendTlsCaFile: string
+      /// No certificate of any backend or HA peer is checked.
+      BackendTlsInsecureSkipVerify: bool
       MigrateBatch: int
       HaAddrs: string list
       /// Largest /write body accepted, in bytes, after gzip decompression (`max_body_size`).
@@ -196,7 +202,7 @@ module ProxyConfig =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
           "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
           "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
-          "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size" ]
+          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size" ]
 
     let private isHttpUrl (text: string) =
         match Uri.TryCreate(text, UriKind.Absolute) with
@@ -209,7 +215,7 @@ module ProxyConfig =
 
     let private readBackend (r: Reader) (path: string, el: JsonElement) : BackendConfig =
         let at key = path + "." + key
-        let f = r.Fields(path, el, [ "name"; "url"; "username"; "password" ])
+        let f = r.Fields(path, el, [ "name"; "url"; "username"; "password"; "tls_insecure_skip_verify" ])
         let name = r.String(at, f, "name", "")
         let url = r.String(at, f, "url", "")
         if name = "" then r.Fail(at "name", EmptyBackendName)
@@ -217,7 +223,8 @@ module ProxyConfig =
         { Name = name
           Url = url.TrimEnd '/'
           Username = r.String(at, f, "username", "")
-          Password = r.String(at, f, "password", "") }
+          Password = r.String(at, f, "password", "")
+          TlsInsecureSkipVerify = r.Bool(at, f, "tls_insecure_skip_verify", false) }
 
     let private readCircle (r: Reader) (path: string, el: JsonElement) : CircleConfig =
         let at key = path + "." + key
@@ -298,6 +305,8 @@ module ProxyConfig =
           HttpsEnabled = r.Bool(id, f, "https_enabled", false)
           HttpsCert = r.String(id, f, "https_cert", "")
           HttpsKey = r.String(id, f, "https_key", "")
+          BackendTlsCaFile = r.String(id, f, "backend_tls_ca_file", "")
+          BackendTlsInsecureSkipVerify = r.Bool(id, f, "backend_tls_insecure_skip_verify", false)
           MigrateBatch = r.PositiveInt(id, f, "migrate_batch", 25000)
           HaAddrs = r.StringList(id, f, "ha_addrs")
           MaxBodySize = r.PositiveInt(id, f, "max_body_size", 25_000_000)

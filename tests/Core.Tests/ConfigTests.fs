@@ -138,6 +138,33 @@ let tests =
             expectError json "https_key: required when https_enabled is true"
         }
 
+        test "backend certificates are checked against the system store unless a key says otherwise" {
+            let config = ProxyConfig.parse (oneCircle """{"name":"a","url":"https://h:1"}""") |> Result.defaultWith (failwithf "%A")
+            Expect.equal
+                (config.BackendTlsCaFile, config.BackendTlsInsecureSkipVerify, config.Circles[0].Backends[0].TlsInsecureSkipVerify)
+                ("", false, false)
+                "defaults"
+        }
+
+        test "the backend TLS keys are read, case-insensitively, globally and per backend" {
+            let json =
+                """{"circles":[{"name":"c","backends":[{"name":"a","url":"https://h:1","TLS_Insecure_Skip_Verify":true},
+                                                       {"name":"b","url":"https://h:2"}]}],
+                    "Backend_TLS_CA_File":"/etc/ca.pem","backend_tls_insecure_skip_verify":true}"""
+            let config = ProxyConfig.parse json |> Result.defaultWith (failwithf "%A")
+            Expect.equal (config.BackendTlsCaFile, config.BackendTlsInsecureSkipVerify) ("/etc/ca.pem", true) "global"
+            Expect.equal (config.Circles[0].Backends |> List.map (fun b -> b.TlsInsecureSkipVerify)) [ true; false ] "per backend"
+        }
+
+        test "backend TLS keys of the wrong type are refused with their path" {
+            let json =
+                """{"circles":[{"name":"c","backends":[{"name":"a","url":"https://h:1","tls_insecure_skip_verify":"yes"}]}],
+                    "backend_tls_ca_file":true,"backend_tls_insecure_skip_verify":1}"""
+            expectError json "circles[0].backends[0].tls_insecure_skip_verify: expected true or false"
+            expectError json "backend_tls_ca_file: expected a string"
+            expectError json "backend_tls_insecure_skip_verify: expected true or false"
+        }
+
         test "rings are built per circle in order" {
             let config = ProxyConfig.parse v247Sample |> Result.defaultWith (failwithf "%A")
             Expect.equal (ProxyConfig.placement config |> Placement.owners "db1" "cpu1") [ 1; 1 ] "idx/2 owner of db1,cpu1 in both circles"

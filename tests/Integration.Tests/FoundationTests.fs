@@ -59,7 +59,7 @@ let private commandLine =
 
 /// Servers that were never started: ports nobody listens on.
 let private deadCircles () =
-    [ for c in 1..2 -> [ for b in 1..2 -> { Name = sprintf "dead-%d-%d" c b; Port = freePort (); Dir = ""; Process = null } ] ]
+    [ for c in 1..2 -> [ for b in 1..2 -> { Name = sprintf "dead-%d-%d" c b; Port = freePort (); Https = false; Dir = ""; Process = null } ] ]
 
 let private endpoints =
     testList "endpoints" [

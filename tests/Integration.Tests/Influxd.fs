@@ -22,14 +22,15 @@ module Signals =
     let send (signal: int) (proc: Process) =
         if kill (proc.Id, signal) <> 0 then failwithf "kill(%d, %d) failed" proc.Id signal
 
-/// A running `influxd`: its HTTP port, data folder and process.
+/// A running `influxd`: its HTTP port (serving https when `Https`), data folder and process.
 type Server =
     { Name: string
       Port: int
+      Https: bool
       Dir: string
       /// Replaced by `restart`.
       mutable Process: Process }
-    member s.Url = sprintf "http://127.0.0.1:%d" s.Port
+    member s.Url = sprintf "%s://127.0.0.1:%d" (if s.Https then "https" else "http") s.Port
 
 /// A loopback port nobody listens on right now.
 let freePort () =
@@ -46,7 +47,9 @@ let waitUntil (timeout: TimeSpan) (condition: unit -> bool) =
         else Thread.Sleep 50; loop ()
     loop ()
 
-let private http = new HttpClient(Timeout = TimeSpan.FromSeconds 2.0)
+/// Checks no certificate: a test may give a server one that the proxy is not to trust.
+let private http =
+    new HttpClient(new HttpClientHandler(ServerCertificateCustomValidationCallback = (fun _ _ _ _ -> true)), Timeout = TimeSpan.FromSeconds 2.0)
 
 let ping (url: string) =
     try
@@ -81,8 +84,12 @@ let configText (dir: string) (port: int) (rpcPort: int) (http: string list) =
         "  enabled = false"
         "" ]
 
+/// The [http] settings that serve https with a PEM certificate and key.
+let private httpsSettings (certPath: string) (keyPath: string) =
+    [ "https-enabled = true"; sprintf "https-certificate = \"%s\"" certPath; sprintf "https-private-key = \"%s\"" keyPath ]
+
 /// Starts influxd and waits for /ping; None when it exited at once, as it does when a port it was given is taken.
-let private tryLaunch (dir: string) (port: int) (http: string list) =
+let private tryLaunch (dir: string) (port: int) (https: bool) (http: string list) =
     Directory.CreateDirectory dir |> ignore
     let configPath = Path.Combine(dir, "influxdb.conf")
     File.WriteAllText(configPath, configText dir port (freePort ()) http)
@@ -94,7 +101,7 @@ let private tryLaunch (dir: string) (port: int) (http: string list) =
     proc.ErrorDataReceived.Add ignore
     proc.BeginOutputReadLine()
     proc.BeginErrorReadLine()
-    let url = sprintf "http://127.0.0.1:%d" port
+    let url = sprintf "%s://127.0.0.1:%d" (if https then "https" else "http") port
     if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping url)) then
         proc.Kill true
         failwithf "influxd on port %d did not answer /ping (see %s)" port configPath
@@ -102,29 +109,34 @@ let private tryLaunch (dir: string) (port: int) (http: string list) =
 
 /// A port from freePort can be taken by someone else before influxd binds it (as can the RPC port): a few attempts,
 /// each with new ports when `pickPort` picks them.
-let private launchWithRetries (pickPort: unit -> int) (dir: string) (http: string list) =
+let private launchWithRetries (pickPort: unit -> int) (dir: string) (https: bool) (http: string list) =
     let rec attempt n =
         let port = pickPort ()
-        match tryLaunch dir port http with
+        match tryLaunch dir port https http with
         | Some proc -> port, proc
         | None when n < 3 -> attempt (n + 1)
         | None -> failwithf "influxd on port %d exited at start (see %s)" port (Path.Combine(dir, "influxdb.conf"))
     attempt 1
 
-let private launch (dir: string) (port: int) (http: string list) = launchWithRetries (fun () -> port) dir http |> snd
+let private launch (dir: string) (port: int) (http: string list) = launchWithRetries (fun () -> port) dir false http |> snd
 
 /// Starts influxd on `port` with its data under `dir`, and waits until it answers /ping.
 let start (name: string) (dir: string) (port: int) : Server =
-    { Name = name; Port = port; Dir = dir; Process = launch dir port [] }
+    { Name = name; Port = port; Https = false; Dir = dir; Process = launch dir port [] }
 
 /// Starts an influxd with further [http] settings, e.g. `max-body-size = 20000` or `auth-enabled = true`.
 let startWith (http: string list) (name: string) (dir: string) (port: int) : Server =
-    { Name = name; Port = port; Dir = dir; Process = launch dir port http }
+    { Name = name; Port = port; Https = false; Dir = dir; Process = launch dir port http }
 
 /// Starts an influxd on a free loopback port, with further [http] settings.
 let startOnFreePortWith (http: string list) (name: string) (dir: string) : Server =
-    let port, proc = launchWithRetries freePort dir http
-    { Name = name; Port = port; Dir = dir; Process = proc }
+    let port, proc = launchWithRetries freePort dir false http
+    { Name = name; Port = port; Https = false; Dir = dir; Process = proc }
+
+/// Starts an influxd serving https on a free loopback port with a PEM certificate and key.
+let startHttpsOnFreePort (certPath: string) (keyPath: string) (name: string) (dir: string) : Server =
+    let port, proc = launchWithRetries freePort dir true (httpsSettings certPath keyPath)
+    { Name = name; Port = port; Https = true; Dir = dir; Process = proc }
 
 /// Starts an influxd on a free loopback port.
 let startOnFreePort (name: string) (dir: string) : Server = startOnFreePortWith [] name dir

@@ -4,7 +4,7 @@ using System.Text;
 
 namespace InfluxProxy.Host.Backends;
 
-/// <summary>How to reach one backend: its URL, our credentials for it, and the HTTP client every backend shares.</summary>
+/// <summary>How to reach one backend: its URL, our credentials for it, and the HTTP client for it (shared with the backends checked alike).</summary>
 public sealed class BackendConnection
 {
     private readonly AuthenticationHeaderValue? _auth;

@@ -10,14 +10,27 @@ namespace InfluxProxy.Host.Backends;
 public sealed class BackendHealth
 {
     private BackendState _state = BackendState.Unknown;
+    private string _problem = "";
 
     public BackendState State => Volatile.Read(ref _state);
+
+    /// <summary>Why the last ping failed; "" when it succeeded or none was made yet.</summary>
+    public string Problem => Volatile.Read(ref _problem);
 
     /// <summary>Writes may be sent directly (not only to the backlog).</summary>
     public bool AcceptsWrites => BackendStateModule.acceptsWrites(State);
 
+    /// <summary>Applies a ping's answer and keeps why it failed.</summary>
+    public (BackendState Before, BackendState After) Pinged(BackendState state, string problem)
+    {
+        Volatile.Write(ref _problem, problem);
+        return Learn(HealthEvent.NewPinged(state));
+    }
+
+    public void Wrote(WriteOutcome outcome) => Learn(HealthEvent.NewWrote(outcome));
+
     /// <summary>Applies what was learned; the states before and after.</summary>
-    public (BackendState Before, BackendState After) Learn(HealthEvent learned)
+    private (BackendState Before, BackendState After) Learn(HealthEvent learned)
     {
         while (true)
         {
@@ -27,6 +40,4 @@ public sealed class BackendHealth
                 return (before, after);
         }
     }
-
-    public void Wrote(WriteOutcome outcome) => Learn(HealthEvent.NewWrote(outcome));
 }

@@ -16,9 +16,9 @@ namespace InfluxProxy.Host.Backends;
 public sealed class BackendRegistry : IReadOnlyList<Backend>
 {
     private readonly Backend[] _backends;
-    private readonly HttpClient _http;
+    private readonly BackendClients _http;
 
-    private BackendRegistry(Backend[] backends, HttpClient http)
+    private BackendRegistry(Backend[] backends, BackendClients http)
     {
         _backends = backends;
         _http = http;
@@ -40,18 +40,17 @@ public sealed class BackendRegistry : IReadOnlyList<Backend>
     public IBackgroundWork Replayers { get; }
 
     /// <summary>Opens every backend's backlog and builds its parts; throws when a backlog cannot be opened.</summary>
-    public static async Task<BackendRegistry> OpenAsync(Cluster cluster, BackendOptions options, Histogram flushSeconds, TimeProvider time, ILoggerFactory loggers)
+    public static async Task<BackendRegistry> OpenAsync(Cluster cluster, BackendOptions options, BackendTls tls, Histogram flushSeconds, TimeProvider time,
+        ILoggerFactory loggers)
     {
-        var http = new HttpClient(new SocketsHttpHandler
+        var http = new BackendClients(tls, () => new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
             ConnectTimeout = options.WriteTimeout,
             MaxConnectionsPerServer = 64,
             AutomaticDecompression = DecompressionMethods.None,
-            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-        })
-        { Timeout = options.WriteTimeout };
+        }, options.WriteTimeout);
         var backlogOptions = new BacklogOptions(MaxBytes: options.BacklogMaxSize);
         var backends = new List<Backend>();
         try
@@ -59,7 +58,7 @@ public sealed class BackendRegistry : IReadOnlyList<Backend>
             foreach (var info in cluster.Backends)
             {
                 var backlog = await FileBacklog.OpenAsync(options.DataDir, info.Name, backlogOptions, time, loggers.CreateLogger<FileBacklog>(), CancellationToken.None);
-                var connection = new BackendConnection(info, http);
+                var connection = new BackendConnection(info, http.For(info));
                 var writes = new WriteClient(connection, options.GzipLevel);
                 var queries = new QueryRelay(connection);
                 var health = new BackendHealth();
@@ -111,7 +110,7 @@ public sealed class BackendRegistry : IReadOnlyList<Backend>
         }
     }
 
-    /// <summary>Closes the backlogs and the HTTP client, once nothing uses them: to be stopped last.</summary>
+    /// <summary>Closes the backlogs and the HTTP clients, once nothing uses them: to be stopped last.</summary>
     public IBackgroundWork Closing { get; }
 
     private sealed class ClosingWork(BackendRegistry registry) : IBackgroundWork

@@ -3,8 +3,11 @@ using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Backends;
 
-/// <summary>One configured InfluxDB server: its id (position in <see cref="Cluster.Backends"/>), where it sits (circle, index) and how to reach it.</summary>
-public sealed record BackendInfo(int Id, int Circle, int Index, string Name, Uri Url, string Username, string Password);
+/// <summary>
+/// One configured InfluxDB server: its id (position in <see cref="Cluster.Backends"/>), where it sits (circle, index)
+/// and how to reach it (<paramref name="TlsInsecureSkipVerify"/>: its own setting, not the global one).
+/// </summary>
+public sealed record BackendInfo(int Id, int Circle, int Index, string Name, Uri Url, string Username, string Password, bool TlsInsecureSkipVerify);
 
 public sealed record CircleInfo(int Id, string Name, IReadOnlyList<BackendInfo> Backends);
 
@@ -22,7 +25,7 @@ public sealed class Cluster
         var id = 0;
         Circles = config.Circles
             .Select((c, ci) => new CircleInfo(ci, c.Name, c.Backends
-                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), Plain(b.Username), Plain(b.Password)))
+                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), Plain(b.Username), Plain(b.Password), b.TlsInsecureSkipVerify))
                 .ToList()))
             .ToList();
         Backends = Circles.SelectMany(c => c.Backends).ToList();

@@ -32,7 +32,8 @@ public sealed partial class HealthMonitor(IReadOnlyList<Backend> backends, Retry
 
     private async Task CheckAsync(Backend backend, CancellationToken ct)
     {
-        var (before, after) = backend.Health.Learn(HealthEvent.NewPinged(await backend.Writes.PingAsync(ct)));
+        var (state, problem) = await backend.Writes.PingAsync(ct);
+        var (before, after) = backend.Health.Pinged(state, problem);
         if (before.Equals(after) || ct.IsCancellationRequested)
             return;
         LogStateChanged(backend.Info.Name, BackendStateModule.text(before), BackendStateModule.text(after));

@@ -29,23 +29,27 @@ public sealed class WriteClient(BackendConnection connection, CompressionLevel? 
         return WriteOutcomeModule.ofHalves(firstOutcome, await WriteAsync(db, rp, second, ct));
     }
 
-    /// <summary>GET /ping with our credentials: Up on 204, Unauthorized on 401/403, Down otherwise.</summary>
-    public async Task<BackendState> PingAsync(CancellationToken ct)
+    /// <summary>
+    /// GET /ping with our credentials: Up on 204, Unauthorized on 401/403, Down otherwise; with why it failed ("" when
+    /// it answered 204).
+    /// </summary>
+    public async Task<(BackendState State, string Problem)> PingAsync(CancellationToken ct)
     {
         using var request = connection.Request(HttpMethod.Get, "/ping");
         try
         {
             using var response = await connection.Http.SendAsync(request, ct);
+            var problem = $"/ping answered {(int)response.StatusCode} {response.ReasonPhrase}";
             return response.StatusCode switch
             {
-                HttpStatusCode.NoContent or HttpStatusCode.OK => BackendState.Up,
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => BackendState.Unauthorized,
-                _ => BackendState.Down,
+                HttpStatusCode.NoContent or HttpStatusCode.OK => (BackendState.Up, ""),
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => (BackendState.Unauthorized, problem),
+                _ => (BackendState.Down, problem),
             };
         }
         catch (Exception e) when (BackendConnection.IsTransport(e, ct))
         {
-            return BackendState.Down;
+            return (BackendState.Down, BackendConnection.TransportReason(e));
         }
     }
 

@@ -4,9 +4,9 @@ namespace InfluxProxy.Host.Http;
 
 /// <summary>
 /// <c>GET /health[?pretty=true][&amp;stats=false]</c>: per circle, per backend, the original's fields (active, backlog,
-/// load, name, rewrite, url; keys sorted) plus the backlog's size, the records in its quarantine folder and the
-/// backend's state. Backends are asked in parallel, each within <c>write_timeout</c>; a dead one shows
-/// <c>active: false</c> and an empty load.
+/// load, name, rewrite, url; keys sorted) plus the backlog's size, the records in its quarantine folder, the
+/// backend's state and, unless it is up, why its last ping failed (<c>problem</c>). Backends are asked in parallel,
+/// each within <c>write_timeout</c>; a dead one shows <c>active: false</c> and an empty load.
 /// </summary>
 public static class HealthEndpoint
 {
@@ -14,7 +14,7 @@ public static class HealthEndpoint
 
     private sealed record BackendHealthView(
         bool active, bool backlog, long backlog_bytes, long backlog_records, SortedDictionary<string, Load> load,
-        string name, int quarantined_records, bool rewrite, string state, string url);
+        string name, string problem, int quarantined_records, bool rewrite, string state, string url);
 
     private sealed record CircleHealthView(IReadOnlyList<BackendHealthView> backends, string circle);
 
@@ -50,6 +50,7 @@ public static class HealthEndpoint
             backlog_records: backlog.PendingRecords,
             load: load,
             name: backend.Info.Name,
+            problem: backend.Health.State.IsUp ? "" : backend.Health.Problem,
             quarantined_records: backend.Quarantine.Count,
             rewrite: backend.Replayer.Replaying,
             state: Core.BackendStateModule.text(backend.Health.State),

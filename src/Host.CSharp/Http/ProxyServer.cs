@@ -36,7 +36,9 @@ public static partial class ProxyServer
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPool.Factory>();
         var time = TimeProvider.System;
         var cluster = new Cluster(config);
-        var backends = await BackendRegistry.OpenAsync(cluster, BackendOptions.From(config), ProxyMetrics.FlushSeconds, time, loggers);
+        var tls = BackendTls.From(config);
+        tls.WarnUnchecked(cluster.Backends, config.HttpsEnabled, loggers.CreateLogger<BackendTls>());
+        var backends = await BackendRegistry.OpenAsync(cluster, BackendOptions.From(config), tls, ProxyMetrics.FlushSeconds, time, loggers);
         var journal = config.WriteAck.IsJournaled ? await WriteJournal.OpenAsync(config.DataDir, time, loggers, CancellationToken.None) : null;
         var schemas = backends.Select(b => b.Schema).ToList();
         var retentionFloors = new RetentionFloors(schemas, time);
@@ -53,7 +55,7 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(EndpointOptions.From(config));
         var migrationState = new Migration.MigrationState(cluster.Circles.Count, time);
         builder.Services.AddSingleton(migrationState);
-        var migration = MigrationRunner(config, cluster, backends, migrationState, time, loggers);
+        var migration = MigrationRunner(config, cluster, tls, backends, migrationState, time, loggers);
         builder.Services.AddSingleton(migration);
         builder.Services.AddSingleton<QueryRouter>();
         // Started in this order, stopped in the reverse one, after the server has stopped taking requests: the
@@ -91,21 +93,19 @@ public static partial class ProxyServer
         return app;
     }
 
-    /// <summary>The migration jobs' runner, with an HTTP client of its own: its answers stream for as long as they take.</summary>
-    private static Migration.MigrationRunner MigrationRunner(ProxyConfig config, Cluster cluster, BackendRegistry backends, Migration.MigrationState state,
-        TimeProvider time, ILoggerFactory loggers)
+    /// <summary>The migration jobs' runner, with HTTP clients of its own: its answers stream for as long as they take.</summary>
+    private static Migration.MigrationRunner MigrationRunner(ProxyConfig config, Cluster cluster, BackendTls tls, BackendRegistry backends,
+        Migration.MigrationState state, TimeProvider time, ILoggerFactory loggers)
     {
-        var http = new HttpClient(new SocketsHttpHandler
+        var http = new BackendClients(tls, () => new SocketsHttpHandler
         {
             ConnectTimeout = config.WriteTimeout,
             AutomaticDecompression = DecompressionMethods.None,
-            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-        })
-        { Timeout = Timeout.InfiniteTimeSpan };
+        }, Timeout.InfiniteTimeSpan);
         string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
         var options = Migration.MigrationOptions.From(config);
         return new Migration.MigrationRunner(cluster, new Migration.MigrationBackends(cluster, http), backends, new Migration.JobStore(config.DataDir), state,
-            new Migration.PeerFlags(http, Plain(config.Username), Plain(config.Password), config.HttpsEnabled, loggers.CreateLogger<Migration.PeerFlags>()),
+            new Migration.PeerFlags(http.Peers, Plain(config.Username), Plain(config.Password), config.HttpsEnabled, loggers.CreateLogger<Migration.PeerFlags>()),
             new Migration.MigrationLog(options.LogDir, time, loggers.CreateLogger<Migration.MigrationLog>()), options, time,
             loggers.CreateLogger<Migration.MigrationRunner>());
     }

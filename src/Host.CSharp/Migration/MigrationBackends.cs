@@ -8,10 +8,11 @@ using Microsoft.FSharp.Collections;
 namespace InfluxProxy.Host.Migration;
 
 /// <summary>
-/// How a migration asks its members: over a client of its own, without the write timeout (a count or a copy's
-/// answer streams for as long as it takes), a backend a rebalance removes with the credentials its request gave.
+/// How a migration asks its members: over clients of its own, without the write timeout (a count or a copy's
+/// answer streams for as long as it takes), a backend a rebalance removes with the credentials its request gave and
+/// its certificate checked as the global settings say.
 /// </summary>
-public sealed class MigrationBackends(Cluster cluster, HttpClient http)
+public sealed class MigrationBackends(Cluster cluster, BackendClients http)
 {
     private readonly ConcurrentDictionary<int, SchemaQueries> _schemas = new();
     private readonly ConcurrentDictionary<int, BackendInfo> _removed = new();
@@ -23,7 +24,7 @@ public sealed class MigrationBackends(Cluster cluster, HttpClient http)
         foreach (var r in removed)
         {
             var id = members.Count;
-            _removed[id] = new BackendInfo(id, circle, -1, r.Name, new Uri(r.Url), r.Username, r.Password);
+            _removed[id] = new BackendInfo(id, circle, -1, r.Name, new Uri(r.Url), r.Username, r.Password, TlsInsecureSkipVerify: false);
             members.Add(new MigrationMember(id, circle, r.Name, r.Url));
         }
         return members;
@@ -39,6 +40,9 @@ public sealed class MigrationBackends(Cluster cluster, HttpClient http)
 
     public static string Url(Uri url) => url.OriginalString.TrimEnd('/');
 
-    private QueryRelay RelayOf(int id) =>
-        new(new BackendConnection(id < cluster.Backends.Count ? cluster.Backends[id] : _removed[id], http));
+    private QueryRelay RelayOf(int id)
+    {
+        var backend = id < cluster.Backends.Count ? cluster.Backends[id] : _removed[id];
+        return new(new BackendConnection(backend, http.For(backend)));
+    }
 }

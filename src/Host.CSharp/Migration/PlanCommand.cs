@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using Microsoft.FSharp.Collections;
@@ -15,10 +16,10 @@ public static class PlanCommand
     public static async Task<int> RunAsync(ProxyConfig next, ProxyConfig current, TextWriter output, CancellationToken ct)
     {
         var cluster = new Cluster(next);
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
         string Plain(ProxyConfig config, string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
         try
         {
+            using var http = new BackendClients(BackendTls.From(next), () => new SocketsHttpHandler(), TimeSpan.FromMinutes(10));
             foreach (var circle in cluster.Circles)
             {
                 var kept = circle.Backends.Select(b => MigrationBackends.Url(b.Url)).ToHashSet();
@@ -33,7 +34,7 @@ public static class PlanCommand
             }
             return 0;
         }
-        catch (StepFailure e)
+        catch (Exception e) when (e is StepFailure or IOException or CryptographicException) // the last two: backend_tls_ca_file
         {
             await Console.Error.WriteLineAsync($"cannot plan: {e.Message}");
             return 1;
