@@ -109,4 +109,17 @@ let tests =
                 let metrics = (get (proxy.Url + "/metrics")).Body
                 Expect.stringContains metrics "influxproxy_journal_corrupt_records_total 0" "damaged journal records are counted in /metrics")
         }
+    
+        test "a multipart query body that does not parse leaves the URL's values, as influxd reads it" {
+            onSharedCluster "multipart" (fun circles db proxy ->
+                let ask (url: string) (contentType: string) =
+                    let content = new ByteArrayContent(Encoding.ASCII.GetBytes "q=x")
+                    content.Headers.TryAddWithoutValidation("Content-Type", contentType) |> ignore
+                    send (new HttpRequestMessage(HttpMethod.Post, $"{url}/query?db={db}&q=SHOW%%20DATABASES", Content = content))
+                let direct = circles[0][0]
+                for contentType in [ "multipart/form-data; boundary=zz"; "multipart/form-data" ] do
+                    let relayed, influxd = ask proxy.Url contentType, ask direct.Url contentType
+                    Expect.equal relayed.Status influxd.Status $"{contentType}: {relayed.Body}"
+                    Expect.stringContains relayed.Body db "answered from the URL's q")
+        }
     ]

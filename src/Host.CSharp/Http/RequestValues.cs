@@ -6,9 +6,27 @@ public static class RequestValues
     public static async Task<Func<string, string>> Read(HttpContext context)
     {
         var request = context.Request;
-        var form = request.HasFormContentType ? await request.ReadFormAsync(context.RequestAborted) : null;
+        var form = request.HasFormContentType ? await ReadFormAsync(context) : null;
         return name => form?[name] is { Count: > 0 } fromBody ? fromBody.ToString()
             : request.Query[name] is { Count: > 0 } fromQuery ? fromQuery.ToString()
             : "";
+    }
+
+    /// <summary>
+    /// As Go's <c>FormValue</c>, a multipart body that does not parse (no boundary, cut short) leaves the URL's values;
+    /// a urlencoded one past the form reader's limits is a 413 (<see cref="Errors.Unhandled"/>).
+    /// </summary>
+    private static async Task<IFormCollection?> ReadFormAsync(HttpContext context)
+    {
+        if (!context.Request.ContentType!.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase))
+            return await context.Request.ReadFormAsync(context.RequestAborted);
+        try
+        {
+            return await context.Request.ReadFormAsync(context.RequestAborted);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException and not BadHttpRequestException && !context.RequestAborted.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 }
