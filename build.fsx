@@ -558,9 +558,12 @@ module BenchMigrate =
                 (match job with Some j -> j | None -> failwith "/migrate/jobs lists no job"), watch.Elapsed.TotalSeconds, jobId
             // The JIT compiles the migration's code on its first job (tiered compilation is off): a small one first.
             rebalance warmupDb |> ignore
+            let serverCpu () = [ for s in List.concat grown -> s, cpuTimes s.Process.Id ||> (+) ]
+            let serversBefore = serverCpu ()
             let userBefore, kernelBefore = cpuTimes proxy.Process.Id
             let job, seconds, jobId = rebalance db
             let userAfter, kernelAfter = cpuTimes proxy.Process.Id
+            let serversAfter = serverCpu ()
             // Then the same again on the other database, with live writes before and during it.
             let writing = startLive proxy.Url
             live <- Some writing
@@ -589,6 +592,13 @@ module BenchMigrate =
             printfn "points/s copied:                     %.0f (target ≥ %.0f; the Go original ~%.0f)" rate targetRate goRate
             printfn "proxy CPU-s per 1M points copied:    %.2f (user %.2f, kernel %.2f)"
                 ((userAfter - userBefore + kernelAfter - kernelBefore) / millions) ((userAfter - userBefore) / millions) ((kernelAfter - kernelBefore) / millions)
+            let serverSeconds = List.map2 (fun (s: Influxd.Server, b) (_, a) -> s, a - b) serversBefore serversAfter
+            let destination = serverSeconds |> List.sumBy (fun (s, c) -> if s = added then c else 0.0)
+            let sources = (serverSeconds |> List.sumBy snd) - destination
+            let proxySeconds = userAfter - userBefore + kernelAfter - kernelBefore
+            printfn "influxd CPU-s per 1M points copied:  %.2f reading (the other four), %.2f writing (%s)" (sources / millions) (destination / millions) added.Name
+            printfn "2-core ceiling from CPU alone:       %.0f points/s (2 / CPU-s per point of the four influxd, the new one and the proxy); cores busy %.0f%% of the copy"
+                (2.0 * float copied / (sources + destination + proxySeconds)) (100.0 * (sources + destination + proxySeconds) / (2.0 * seconds))
             printfn "proxy peak RSS MB:                   %.0f (target ≤ %.0f; VmHWM over both copies and the live writes)" rss targetRssMb
             printfn "the same over %s while 1 client writes %d-line bodies to %s: %s, %.0f points/s"
                 liveCopyDb liveLines liveDb (state liveJob) (float (number liveJob "points_copied") / liveSeconds)
