@@ -1,10 +1,13 @@
 /// Line protocol written back from what a query answers: how a migration copies points bit-exactly. Values keep the
-/// text the answer gave them (an integer past 2^53, a float's shortest form), typed as the measurement's field keys
-/// say; names are escaped as InfluxDB's own writer escapes them. Values are written as UTF-8 bytes straight into
+/// text a JSON answer gave them (an integer past 2^53, a float's shortest form), or are written from a MessagePack
+/// answer's typed values (a float as the shortest text that reads back to its bits), typed as the measurement's field
+/// keys say; names are escaped as InfluxDB's own writer escapes them. Values are written as UTF-8 bytes straight into
 /// the caller's buffer: a copy writes every point of a measurement through here.
 namespace InfluxProxy.Core
 
 open System
+open System.Buffers.Text
+open System.Globalization
 open System.Text
 
 /// A field's type, as SHOW FIELD KEYS names it.
@@ -98,3 +101,46 @@ module LineFormat =
             text.AsSpan().CopyTo into
             text.Length
         | _ -> -1
+
+    /// A float as a float field's value: the shortest text that reads back to the same bits (`e` for an exponent, as
+    /// InfluxDB writes it); -1 for another type.
+    let writeFloat (fieldType: FieldType) (value: float) (into: Span<byte>) : int =
+        match fieldType with
+        | FloatField ->
+            let mutable written = 0
+            value.TryFormat(into, &written, "R".AsSpan(), CultureInfo.InvariantCulture) |> ignore
+            let exponent = into.Slice(0, written).IndexOf(byte 'E')
+            if exponent >= 0 then into[exponent] <- byte 'e'
+            written
+        | _ -> -1
+
+    /// An integer as the field's value: a float's digits, `i` after an integer's, `u` after an unsigned one's (when not
+    /// negative); -1 for another type.
+    let writeInteger (fieldType: FieldType) (value: int64) (into: Span<byte>) : int =
+        let mutable written = 0
+        match fieldType with
+        | FloatField ->
+            Utf8Formatter.TryFormat(value, into, &written) |> ignore
+            written
+        | IntegerField
+        | UnsignedField when fieldType = IntegerField || value >= 0L ->
+            Utf8Formatter.TryFormat(value, into, &written) |> ignore
+            into[written] <- if fieldType = IntegerField then byte 'i' else byte 'u'
+            written + 1
+        | _ -> -1
+
+    /// An unsigned integer past 2^63 (InfluxDB 1.8's unsigned fields): a float's or an unsigned field's value; -1 for another type.
+    let writeUnsigned (fieldType: FieldType) (value: uint64) (into: Span<byte>) : int =
+        let mutable written = 0
+        match fieldType with
+        | FloatField ->
+            Utf8Formatter.TryFormat(value, into, &written) |> ignore
+            written
+        | UnsignedField ->
+            Utf8Formatter.TryFormat(value, into, &written) |> ignore
+            into[written] <- byte 'u'
+            written + 1
+        | _ -> -1
+
+    /// The most bytes a float or an integer takes in line protocol, with its suffix.
+    let numberRoom = 32

@@ -46,12 +46,21 @@ let private stringOf fieldType (text: string) =
 
 let private boolean fieldType value = writeWith (fun b -> LineFormat.writeBoolean fieldType value (Span b))
 
+let private float fieldType value = writeWith (fun b -> LineFormat.writeFloat fieldType value (Span b))
+
+let private integer fieldType value = writeWith (fun b -> LineFormat.writeInteger fieldType value (Span b))
+
+let private unsigned fieldType value = writeWith (fun b -> LineFormat.writeUnsigned fieldType value (Span b))
+
 /// A field as a query answers it (its type, the value's line protocol as the core writes it) and the value line
 /// protocol must carry.
 let private answered: Gen<string * FieldValue> =
     Gen.oneof [
         Arb.anyInt64 |> Gen.map (fun i -> (number IntegerField (i.ToString CultureInfo.InvariantCulture)).Value, Integer i)
         finiteFloat |> Gen.map (fun f -> (number FloatField (f.ToString("R", CultureInfo.InvariantCulture))).Value, Float f)
+        // From a MessagePack answer's typed values.
+        Arb.anyInt64 |> Gen.map (fun i -> (integer IntegerField i).Value, Integer i)
+        finiteFloat |> Gen.map (fun f -> (float FloatField f).Value, Float f)
         stringValue |> Gen.map (fun s -> (stringOf StringField s).Value, FieldValue.String s)
         Gen.elements [ true; false ] |> Gen.map (fun b -> (boolean BooleanField b).Value, Boolean b) ]
 
@@ -74,6 +83,12 @@ let private laws =
                       Timestamp = Some ts }
                 let line = written m tags fields ts
                 (LineGrammar.parseLine line = Ok expected) |> Prop.label line))
+
+        testProperty "a float from a MessagePack answer reads back to the same bits, in the room reserved for numbers"
+            (Prop.forAll (Arb.fromGen finiteFloat) (fun f ->
+                let text = (float FloatField f).Value
+                BitConverter.DoubleToInt64Bits(Double.Parse(text, CultureInfo.InvariantCulture)) = BitConverter.DoubleToInt64Bits f
+                && text.Length <= LineFormat.numberRoom && not (text.Contains 'E')))
 
         testProperty "a string takes at most the room the core reserves for it" (Prop.forAll (Arb.fromGen stringValue) (fun s ->
             (stringOf StringField s).Value |> Text.Encoding.UTF8.GetByteCount <= LineFormat.room (Text.Encoding.UTF8.GetByteCount s)))
@@ -108,6 +123,18 @@ let private examples =
         test "keys are escaped as InfluxDB's writer escapes them" {
             Expect.equal (LineFormat.seriesKey "c pu,x" [ "b", "2"; "a k", "1=x"; "empty", "" ]) "c\\ pu\\,x,a\\ k=1\\=x,b=2" "measurement and tags"
             Expect.equal (LineFormat.fieldKey "f,1 =") "f\\,1\\ \\==" "field key"
+        }
+
+        test "typed values from a MessagePack answer: each as its field's type wants it, or left out" {
+            Expect.equal (float FloatField 1e21) (Some "1e+21") "an exponent in lower case, as InfluxDB writes it"
+            Expect.equal (float IntegerField 2.0) None "a float in an integer field"
+            Expect.equal (integer FloatField 3L) (Some "3") "an integer in a float field (a field of several types)"
+            Expect.equal (integer IntegerField Int64.MinValue) (Some "-9223372036854775808i") "the smallest integer"
+            Expect.equal (integer UnsignedField 5L) (Some "5u") "a small unsigned value arrives as an integer"
+            Expect.equal (integer UnsignedField -1L) None "no negative unsigned value"
+            Expect.equal (integer StringField 1L) None "a number in a string field"
+            Expect.equal (unsigned UnsignedField UInt64.MaxValue) (Some "18446744073709551615u") "past 2^63"
+            Expect.equal (unsigned IntegerField UInt64.MaxValue) None "past what an integer holds"
         }
     ]
 

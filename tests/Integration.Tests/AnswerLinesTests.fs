@@ -1,5 +1,5 @@
-/// A copy's answer turned into line protocol (the host's AnswerLines), without a server: chunks of JSON as InfluxDB
-/// writes them in, lines the reference grammar reads back as the same points out.
+/// A copy's answer turned into line protocol (the host's AnswerLines), without a server: chunks of JSON or MessagePack
+/// as InfluxDB writes them in, lines the reference grammar reads back as the same points out.
 module InfluxProxy.Testing.AnswerLinesTests
 
 open System
@@ -12,6 +12,7 @@ open FsCheck
 open FsCheck.FSharp
 open InfluxProxy.Core
 open InfluxProxy.Host.Migration
+open MessagePack
 
 /// Names with what line protocol escapes, and what JSON escapes.
 let private name =
@@ -88,6 +89,74 @@ let private chunk (measurement: string) (fields: (string * FieldType) list) (ser
      json.WriteEndObject())
     stream.ToArray()
 
+/// The same chunk in MessagePack, as InfluxDB 1.4+ writes it: a float as float64, an integer in its shortest form.
+let private messagePackChunk (measurement: string) (fields: (string * FieldType) list) (series: Series list) =
+    let buffer = Buffers.ArrayBufferWriter<byte>()
+    let mutable w = MessagePackWriter(buffer)
+    w.WriteMapHeader 1
+    w.Write "results"
+    w.WriteArrayHeader 1
+    w.WriteMapHeader 3
+    w.Write "statement_id"
+    w.Write 0
+    w.Write "series"
+    w.WriteArrayHeader series.Length
+    for s in series do
+        w.WriteMapHeader 5
+        w.Write "name"
+        w.Write measurement
+        w.Write "tags"
+        w.WriteMapHeader s.Tags.Length
+        for k, v in s.Tags do
+            w.Write k
+            w.Write v
+        w.Write "columns"
+        w.WriteArrayHeader(fields.Length + 1)
+        w.Write "time"
+        for f, _ in fields do w.Write f
+        w.Write "values"
+        w.WriteArrayHeader s.Rows.Length
+        for time, values in s.Rows do
+            w.WriteArrayHeader(values.Length + 1)
+            w.Write time
+            for value in values do
+                match value with
+                | None -> w.WriteNil()
+                | Some(Float f) -> w.Write f
+                | Some(Integer i) -> w.Write i
+                | Some(FieldValue.String t) -> w.Write t
+                | Some(Boolean b) -> w.Write b
+        w.Write "partial"
+        w.Write true
+    w.Write "partial"
+    w.Write true
+    w.Flush()
+    Buffers.ReadOnlySequence(buffer.WrittenMemory)
+
+/// One row at time 7: the integer 3 in f, 2^64 - 1 in u and in i.
+let private unsignedChunk () =
+    let buffer = Buffers.ArrayBufferWriter<byte>()
+    let mutable w = MessagePackWriter(buffer)
+    w.WriteMapHeader 1
+    w.Write "results"
+    w.WriteArrayHeader 1
+    w.WriteMapHeader 1
+    w.Write "series"
+    w.WriteArrayHeader 1
+    w.WriteMapHeader 2
+    w.Write "columns"
+    w.WriteArrayHeader 4
+    for c in [ "time"; "f"; "u"; "i" ] do w.Write c
+    w.Write "values"
+    w.WriteArrayHeader 1
+    w.WriteArrayHeader 4
+    w.Write 7L
+    w.Write 3L
+    w.Write UInt64.MaxValue
+    w.Write UInt64.MaxValue
+    w.Flush()
+    Buffers.ReadOnlySequence(buffer.WrittenMemory)
+
 /// The lines of the chunks, as the proxy's scanner cuts them (a string field may hold a newline).
 let private linesOf (chunks: InfluxProxy.Host.Write.LineChunk list) =
     [ for c in chunks do
@@ -101,15 +170,16 @@ let private linesOf (chunks: InfluxProxy.Host.Write.LineChunk list) =
 
 let tests =
     testList "AnswerLines" [
-        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 300 } "every row of every chunk becomes one line that reads back as the same point"
-            (Prop.forAll (Arb.fromGen scenario) (fun (fields, series, batch) ->
+        testPropertyWithConfig { FsCheckConfig.defaultConfig with maxTest = 300 } "every row of every chunk, JSON or MessagePack, becomes one line that reads back as the same point"
+            (Prop.forAll (Arb.fromGen (Gen.zip scenario (Gen.elements [ "json"; "msgpack" ]))) (fun ((fields, series, batch), format) ->
                 let measurement = "m e,s"
                 let types = dict [ for f, t in fields -> f, t ]
                 let lines = AnswerLines("db", "rp", measurement, Collections.Generic.Dictionary types, batch, 1)
                 let mutable taken = []
                 // One chunk per series, as a chunked answer cut between series.
                 for s in series do
-                    lines.Read(ReadOnlySpan(chunk measurement fields [ s ]))
+                    if format = "json" then lines.Read(ReadOnlySpan(chunk measurement fields [ s ]))
+                    else lines.Read(messagePackChunk measurement fields [ s ])
                     taken <- taken @ List.ofSeq (lines.TakeFull())
                 let rest = lines.TakeRest() |> Option.ofObj |> Option.toList
                 let expected =
@@ -132,5 +202,13 @@ let tests =
             Expect.equal (lines.Unfit, lines.Points) (2L, 1L) "1.5 in an integer field and the unknown w left out; the row with 3 written"
             Expect.equal (linesOf [ lines.TakeRest() ]) [ "m v=3i 2" ] "the line"
             Expect.throwsT<StepFailure> (fun () -> lines.Read(ReadOnlySpan(Encoding.UTF8.GetBytes """{"results":[{"statement_id":0,"error":"shard is closed"}]}"""))) "an error"
+        }
+    
+        test "MessagePack: an integer in a float field is written as a float, an unsigned past 2^63 only into an unsigned field" {
+            let types = Collections.Generic.Dictionary(dict [ "f", FloatField; "u", UnsignedField; "i", IntegerField ])
+            let lines = AnswerLines("db", "rp", "m", types, 10, 1)
+            lines.Read(unsignedChunk ())
+            Expect.equal (linesOf [ lines.TakeRest() ]) [ "m f=3,u=18446744073709551615u 7" ] "the integer too large for i left out"
+            Expect.equal lines.Unfit 1L "and counted"
         }
     ]

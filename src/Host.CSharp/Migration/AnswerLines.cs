@@ -6,13 +6,13 @@ using InfluxProxy.Host.Write;
 namespace InfluxProxy.Host.Migration;
 
 /// <summary>
-/// A copy's answer turned into line protocol as it streams: each chunk (one JSON object) is read with a
-/// <see cref="Utf8JsonReader"/> straight from its bytes, and each row written as one line into
-/// <see cref="LineChunk"/>s of <c>batch</c> lines (<see cref="LineFormat"/>). No string per value: numbers keep the
-/// bytes InfluxDB answered, strings are unescaped once into a scratch buffer; a series' key and its columns' field
+/// A copy's answer turned into line protocol as it streams: each chunk (one JSON object, or one MessagePack map, see
+/// AnswerLines.MessagePack.cs) is read straight from its bytes, and each row written as one line into
+/// <see cref="LineChunk"/>s of <c>batch</c> lines (<see cref="LineFormat"/>). No string per value: JSON numbers keep
+/// the bytes InfluxDB answered, strings are unescaped once into a scratch buffer; a series' key and its columns' field
 /// keys are made once per series.
 /// </summary>
-public sealed class AnswerLines(string db, string rp, string measurement, IReadOnlyDictionary<string, FieldType> types, int batch, int owners)
+public sealed partial class AnswerLines(string db, string rp, string measurement, IReadOnlyDictionary<string, FieldType> types, int batch, int owners)
 {
     /// <summary>A chunk's first buffer; it doubles as lines come (most measurements are small).</summary>
     private const int FirstBytes = 1 << 16;
@@ -23,6 +23,8 @@ public sealed class AnswerLines(string db, string rp, string measurement, IReadO
     private byte[][] _fieldKeys = [];
     private FieldType?[] _columnTypes = [];
     private int _length;
+    private int _fields; // in the row being written
+    private int _fieldStart;
     private LineChunk? _filling;
     private readonly List<LineChunk> _full = [];
 
@@ -140,34 +142,54 @@ public sealed class AnswerLines(string db, string rp, string measurement, IReadO
     /// <summary>One row: its time, then a value per column (null where the point has no such field).</summary>
     private void ReadRow(ref Utf8JsonReader reader)
     {
-        _length = 0;
-        Append(_seriesKey);
-        var fields = 0;
+        StartRow();
         var time = default(ReadOnlySpan<byte>);
         for (var column = 0; Next(ref reader) != JsonTokenType.EndArray; column++)
         {
             if (column == 0)
-            {
                 time = reader.ValueSpan;
-                continue;
-            }
-            if (reader.TokenType == JsonTokenType.Null)
-                continue;
-            var before = _length;
-            Append(fields == 0 ? " "u8 : ","u8);
-            Append(_fieldKeys[column]);
-            if (WriteValue(ref reader, _columnTypes[column]) is var written and >= 0)
-            {
-                _length += written;
-                fields++;
-            }
-            else
-            {
-                _length = before;
-                Unfit++;
-            }
+            else if (reader.TokenType != JsonTokenType.Null)
+                EndField(WriteValue(ref reader, column));
         }
-        if (fields == 0)
+        EndRow(time);
+    }
+
+    private void StartRow()
+    {
+        _length = 0;
+        _fields = 0;
+        Append(_seriesKey);
+    }
+
+    /// <summary>Writes the separator and the column's key, and keeps room for a value of <paramref name="room"/> bytes; where to write it.</summary>
+    private Span<byte> StartField(int column, int room)
+    {
+        _fieldStart = _length;
+        Append(_fields == 0 ? " "u8 : ","u8);
+        Append(_fieldKeys[column]);
+        Reserve(room);
+        return _line.AsSpan(_length);
+    }
+
+    /// <summary>Keeps the field whose value took <paramref name="written"/> bytes; -1 takes it back, the value not fitting its type.</summary>
+    private void EndField(int written)
+    {
+        if (written >= 0)
+        {
+            _length += written;
+            _fields++;
+        }
+        else
+        {
+            _length = _fieldStart;
+            Unfit++;
+        }
+    }
+
+    /// <summary>Ends the row with its time (room for it reserved) and adds it as a line, unless no field was kept.</summary>
+    private void EndRow(ReadOnlySpan<byte> time)
+    {
+        if (_fields == 0)
             return;
         Append(" "u8);
         Append(time);
@@ -181,13 +203,12 @@ public sealed class AnswerLines(string db, string rp, string measurement, IReadO
     }
 
     /// <summary>The value at the reader as line protocol after the key; its length, or -1 when it does not fit the type.</summary>
-    private int WriteValue(ref Utf8JsonReader reader, FieldType? type)
+    private int WriteValue(ref Utf8JsonReader reader, int column)
     {
-        if (type is null)
-            return -1;
         var value = reader.ValueSpan;
-        Reserve(LineFormat.room(value.Length));
-        var into = _line.AsSpan(_length);
+        var into = StartField(column, LineFormat.room(value.Length));
+        if (_columnTypes[column] is not { } type)
+            return -1;
         switch (reader.TokenType)
         {
             case JsonTokenType.Number:

@@ -10,12 +10,17 @@ namespace InfluxProxy.Host.Migration;
 /// </summary>
 public static class ChunkedAnswer
 {
-    /// <summary>The answer's body, once the backend answered 2xx. Throws <see cref="StepFailure"/> otherwise.</summary>
-    public static async Task<HttpResponseMessage> OpenAsync(QueryRelay relay, string db, string statement, int chunkSize, CancellationToken ct)
+    public const string Json = "application/json";
+
+    /// <summary>What InfluxDB 1.4 and later answers when asked; older versions answer JSON whatever is asked.</summary>
+    public const string MessagePack = "application/x-msgpack";
+
+    /// <summary>The answer's body, once the backend answered 2xx, in <paramref name="accept"/> when the backend has it. Throws <see cref="StepFailure"/> otherwise.</summary>
+    public static async Task<HttpResponseMessage> OpenAsync(QueryRelay relay, string db, string statement, int chunkSize, string accept, CancellationToken ct)
     {
         KeyValuePair<string, string>[] form =
             [new("q", statement), new("db", db), new("chunked", "true"), new("chunk_size", chunkSize.ToString()), new("epoch", "ns")];
-        var (response, failure) = await relay.SendAsync(form, "application/json", ct);
+        var (response, failure) = await relay.SendAsync(form, accept, ct);
         if (response is null)
             throw new StepFailure($"{relay.Info.Url} cannot be asked {statement}: {failure}");
         if (response.IsSuccessStatusCode)
@@ -28,7 +33,7 @@ public static class ChunkedAnswer
     public static async IAsyncEnumerable<JsonElement> SeriesAsync(QueryRelay relay, string db, string statement, int chunkSize,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        using var response = await OpenAsync(relay, db, statement, chunkSize, ct);
+        using var response = await OpenAsync(relay, db, statement, chunkSize, Json, ct);
         using var lines = new JsonLines(await response.Content.ReadAsStreamAsync(ct));
         while (await Fill(lines, relay, statement, ct))
             while (lines.TryNext(out var line))

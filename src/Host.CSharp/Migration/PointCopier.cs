@@ -1,16 +1,19 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
+using InfluxProxy.Host.Query;
 using InfluxProxy.Host.Write;
+using MessagePack;
 
 namespace InfluxProxy.Host.Migration;
 
 /// <summary>
 /// Copies one slice of one measurement (a copy step) bit-exactly: reads the source's points as they stream
-/// (<c>GROUP BY *</c>, times in ns), writes them back as line protocol typed by the measurement's field keys
+/// (<c>GROUP BY *</c>, times in ns, in MessagePack where the source has it, else JSON), writes them back as line protocol typed by the measurement's field keys
 /// (<see cref="AnswerLines"/>), and sends batches of <c>batch</c> lines to each destination through its writer, a few
 /// at once: sent straight when the destination takes writes and its backlog is empty, backlogged otherwise, as live
 /// writes are. The step ends once every batch is stored or backlogged at every destination; a batch neither stored
@@ -38,16 +41,20 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         var refusals = new List<string>();
         var relay = backends.Relay(source);
         var statement = MigrationQueries.points(step.Rp, step.Measurement, window);
-        using (var response = await ChunkedAnswer.OpenAsync(relay, step.Db, statement, batch, ct))
-        using (var answer = new JsonLines(await response.Content.ReadAsStreamAsync(ct)))
-            while (await ChunkedAnswer.Fill(answer, relay, statement, ct))
-            {
-                while (answer.TryNext(out var chunk))
-                    Read(lines, answer[chunk]);
-                foreach (var full in lines.TakeFull())
-                    await SendAsync(full, destinations, writers, inFlight, refusals);
-                progress(lines.Points);
-            }
+        async Task SendFull()
+        {
+            foreach (var full in lines.TakeFull())
+                await SendAsync(full, destinations, writers, inFlight, refusals);
+            progress(lines.Points);
+        }
+        using (var response = await ChunkedAnswer.OpenAsync(relay, step.Db, statement, batch, ChunkedAnswer.MessagePack, ct))
+        {
+            var body = await response.Content.ReadAsStreamAsync(ct);
+            if (response.Content.Headers.ContentType?.MediaType == ChunkedAnswer.MessagePack)
+                await ReadMessagePackAsync(body, lines, SendFull, relay, statement, ct);
+            else
+                await ReadJsonAsync(body, lines, SendFull, relay, statement, ct);
+        }
         if (lines.TakeRest() is { } rest)
             await SendAsync(rest, destinations, writers, inFlight, refusals);
         foreach (var delivery in await Task.WhenAll(inFlight))
@@ -58,6 +65,17 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         if (refusals.Count > 0)
             throw new StepFailure($"the destination refused some points: {refusals[0]}");
         return lines.Points;
+    }
+
+    private static async Task ReadJsonAsync(Stream body, AnswerLines lines, Func<Task> sendFull, QueryRelay relay, string statement, CancellationToken ct)
+    {
+        using var answer = new JsonLines(body);
+        while (await ChunkedAnswer.Fill(answer, relay, statement, ct))
+        {
+            while (answer.TryNext(out var chunk))
+                Read(lines, answer[chunk]);
+            await sendFull();
+        }
     }
 
     private static void Read(AnswerLines lines, ReadOnlySpan<byte> chunk)
@@ -71,6 +89,38 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         catch (JsonException e)
         {
             throw new StepFailure($"the source answered what is not JSON: {e.Message}");
+        }
+    }
+
+    private static async Task ReadMessagePackAsync(Stream body, AnswerLines lines, Func<Task> sendFull, QueryRelay relay, string statement, CancellationToken ct)
+    {
+        using var answer = new MessagePackStreamReader(body);
+        while (await NextAsync(answer, relay, statement, ct) is { } chunk)
+        {
+            try
+            {
+                lines.Read(chunk);
+            }
+            catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException)
+            {
+                throw new StepFailure($"the source answered what is not MessagePack: {e.Message}");
+            }
+            await sendFull();
+        }
+        if (!answer.RemainingBytes.IsEmpty)
+            throw new StepFailure($"{relay.Info.Url} ended its answer to {statement} in the middle of a chunk");
+    }
+
+    /// <summary>The next chunk; a connection broken off is the step's failure.</summary>
+    private static async ValueTask<ReadOnlySequence<byte>?> NextAsync(MessagePackStreamReader answer, QueryRelay relay, string statement, CancellationToken ct)
+    {
+        try
+        {
+            return await answer.ReadAsync(ct);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
         }
     }
 
