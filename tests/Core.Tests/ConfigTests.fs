@@ -118,6 +118,19 @@ let tests =
             expectError (withAck "delivered") "write_ack: expected journaled or stored, got \"delivered\""
         }
 
+        test "write_compression auto (the default) compresses only when a backend is across the network; a level set is kept" {
+            let parsed json = ProxyConfig.parse json |> Result.defaultWith (failwithf "%A")
+            let compressionOf backends = ProxyConfig.compression (parsed (oneCircle backends))
+            let local = """{"name":"a","url":"http://127.0.0.1:8086"},{"name":"b","url":"http://localhost:8087"},{"name":"c","url":"https://[::1]:8088"}"""
+            Expect.equal (parsed (oneCircle local)).WriteCompression Auto "the default"
+            Expect.equal (compressionOf local) NoCompression "every backend on this machine"
+            Expect.equal (compressionOf (local + """,{"name":"d","url":"http://10.0.0.4:8086"}""")) Fastest "one across the network"
+            Expect.equal (compressionOf """{"name":"a","url":"http://influx-1:8086"}""") Fastest "a host name other than localhost"
+            let set level = (oneCircle local).TrimEnd('}') + sprintf ",\"write_compression\":\"%s\"}" level
+            Expect.equal (ProxyConfig.compression (parsed (set "optimal"))) Optimal "a level set is used on loopback too"
+            expectError (set "max") "write_compression: expected auto, none, fastest, optimal or smallest, got \"max\""
+        }
+
         test "every error is reported at once" {
             let json = """{"circles":[{"name":"c","backends":[{"name":"","url":"x"}]}],"hash_key":"no","flush_size":-5}"""
             Expect.equal (errorsOf json).Length 4 (sprintf "%A" (errorsOf json))

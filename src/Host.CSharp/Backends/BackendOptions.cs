@@ -17,6 +17,6 @@ public sealed record BackendOptions(
     TimeSpan WriteTimeout)
 {
     public static BackendOptions From(ProxyConfig config) => new(
-        config.DataDir, config.BacklogMaxSize, Gzip.Level(config.WriteCompression), config.FlushSize, config.RewriteInterval,
+        config.DataDir, config.BacklogMaxSize, Gzip.Level(ProxyConfigModule.compression(config)), config.FlushSize, config.RewriteInterval,
         config.CheckInterval, config.WriteTimeout);
 }

@@ -42,7 +42,7 @@ public static partial class ProxyServer
         var journal = config.WriteAck.IsJournaled ? await WriteJournal.OpenAsync(config.DataDir, time, loggers, CancellationToken.None) : null;
         var schemas = backends.Select(b => b.Schema).ToList();
         var retentionFloors = new RetentionFloors(schemas, time);
-        var compressor = Gzip.Level(config.WriteCompression) is { } level ? new ChunkCompressor(level) : null;
+        var compressor = Gzip.Level(ProxyConfigModule.compression(config)) is { } level ? new ChunkCompressor(level) : null;
         var monitor = new HealthMonitor(backends, new RetryLoop(config.CheckInterval, time), loggers.CreateLogger<HealthMonitor>());
         var pipeline = new WritePipeline(cluster, backends, journal, retentionFloors, compressor, WriteOptions.From(config), time,
             loggers.CreateLogger<WritePipeline>());

@@ -12,5 +12,5 @@ namespace InfluxProxy.Host.Migration;
 public sealed record MigrationOptions(int Batch, CompressionLevel? Gzip, IReadOnlyList<string> HaAddrs, string LogDir)
 {
     public static MigrationOptions From(ProxyConfig config) =>
-        new(config.MigrateBatch, Write.Gzip.Level(config.WriteCompression), [.. config.HaAddrs], config.MlogDir);
+        new(config.MigrateBatch, Write.Gzip.Level(ProxyConfigModule.compression(config)), [.. config.HaAddrs], config.MlogDir);
 }

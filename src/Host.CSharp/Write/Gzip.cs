@@ -6,10 +6,10 @@ namespace InfluxProxy.Host.Write;
 /// <summary>Gzip toward the backends: the level <c>write_compression</c> names, and single members in pooled buffers.</summary>
 public static class Gzip
 {
-    /// <summary>The level of <c>write_compression</c>; null when batches go uncompressed.</summary>
+    /// <summary>The level of <c>write_compression</c> as applied (<see cref="ProxyConfigModule.compression"/>); null when batches go uncompressed.</summary>
     public static CompressionLevel? Level(WriteCompression compression) => compression.Tag switch
     {
-        WriteCompression.Tags.NoCompression => null,
+        WriteCompression.Tags.NoCompression or WriteCompression.Tags.Auto => null,
         WriteCompression.Tags.Optimal => CompressionLevel.Optimal,
         WriteCompression.Tags.Smallest => CompressionLevel.SmallestSize,
         _ => CompressionLevel.Fastest,
