@@ -22,6 +22,9 @@ type ConfigProblem =
     | NotListenAddress of text: string
     | NotOneOf of choices: string * text: string
     | RequiredWithHttps
+    | UnknownCipher of name: string
+    /// A key and its other version's name (`mlog_dir`, `tlog_dir`) both set, to different values.
+    | BothSet of other: string
 
 /// One configuration problem, at a key path such as `circles[1].backends[0].url`.
 type ConfigError = { Path: string; Problem: ConfigProblem }
@@ -33,7 +36,11 @@ type BackendConfig =
       Username: string
       Password: string
       /// Its https certificate is not checked (`tls_insecure_skip_verify`).
-      TlsInsecureSkipVerify: bool }
+      TlsInsecureSkipVerify: bool
+      /// Its username and password are ciphertext (v2.5.12's `auth_encrypt` on a backend).
+      AuthEncrypt: bool
+      /// Takes writes; asked to answer queries only when no other owner can (v2.5.12's `write_only`).
+      WriteOnly: bool }
 
 type CircleConfig = { Name: string; Backends: BackendConfig list }
 
@@ -52,6 +59,21 @@ type WriteAck =
     | Journaled
     /// Once every owner stored its points or fsynced them to its backlog.
     | Stored
+
+/// A TLS version of v2.5.12's `tls.min_version` and `tls.max_version`.
+type TlsVersion =
+    | Ssl30
+    | Tls10
+    | Tls11
+    | Tls12
+    | Tls13
+
+/// v2.5.12's `tls` block: what the HTTPS listener offers clients.
+type ListenerTls =
+    { /// Cipher suites by their IANA (and Go) names; empty: the system's.
+      Ciphers: string list
+      MinVersion: TlsVersion option
+      MaxVersion: TlsVersion option }
 
 /// `[host]:port` to listen on; an empty host means every interface.
 type ListenAddress = { Host: string; Port: int }
@@ -79,6 +101,14 @@ type ProxyConfig =
       HttpsEnabled: bool
       HttpsCert: string
       HttpsKey: string
+      Tls: ListenerTls
+      /// The proxy's own username and password are ciphertext (v2.5.12's `auth_encrypt`; `auth_secure` covers the
+      /// backends' too).
+      AuthEncrypt: bool
+      /// /ping and /metrics need the proxy's credentials too, when it has some (`ping_auth_enabled`).
+      PingAuthEnabled: bool
+      /// Keys of v2.5.12 this proxy accepts and does nothing with, as found in the file.
+      Inert: string list
       /// PEM bundle of the CAs trusted for backends and HA peers instead of the system store; "" = the system store.
       BackendTlsCaFile: string
       /// No certificate of any backend or HA peer is checked.
@@ -109,6 +139,8 @@ module ConfigProblem =
         | NotListenAddress text -> sprintf "expected [host]:port, got %A" text
         | NotOneOf(choices, text) -> sprintf "expected %s, got %A" choices text
         | RequiredWithHttps -> "required when https_enabled is true"
+        | UnknownCipher name -> sprintf "unknown cipher suite: %A" name
+        | BothSet other -> sprintf "set only one of this and %s" other
 
 module ConfigError =
     let format (e: ConfigError) =
@@ -204,7 +236,13 @@ module ProxyConfig =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
           "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
           "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
-          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size" ]
+          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size"
+          // v2.5.12's
+          "tlog_dir"; "auth_encrypt"; "ping_auth_enabled"; "write_tracing"; "query_tracing"; "tls"; "rewrite_threads"
+          "conn_pool_size"; "pprof_enabled" ]
+
+    /// v2.5.12's keys that have no effect here: the proxy says so at start.
+    let private inertKeys = [ "rewrite_threads"; "conn_pool_size"; "pprof_enabled" ]
 
     let private isHttpUrl (text: string) =
         match Uri.TryCreate(text, UriKind.Absolute) with
@@ -217,7 +255,7 @@ module ProxyConfig =
 
     let private readBackend (r: Reader) (path: string, el: JsonElement) : BackendConfig =
         let at key = path + "." + key
-        let f = r.Fields(path, el, [ "name"; "url"; "username"; "password"; "tls_insecure_skip_verify" ])
+        let f = r.Fields(path, el, [ "name"; "url"; "username"; "password"; "tls_insecure_skip_verify"; "auth_encrypt"; "write_only" ])
         let name = r.String(at, f, "name", "")
         let url = r.String(at, f, "url", "")
         if name = "" then r.Fail(at "name", EmptyBackendName)
@@ -226,7 +264,9 @@ module ProxyConfig =
           Url = url.TrimEnd '/'
           Username = r.String(at, f, "username", "")
           Password = r.String(at, f, "password", "")
-          TlsInsecureSkipVerify = r.Bool(at, f, "tls_insecure_skip_verify", false) }
+          TlsInsecureSkipVerify = r.Bool(at, f, "tls_insecure_skip_verify", false)
+          AuthEncrypt = r.Bool(at, f, "auth_encrypt", false)
+          WriteOnly = r.Bool(at, f, "write_only", false) }
 
     let private readCircle (r: Reader) (path: string, el: JsonElement) : CircleConfig =
         let at key = path + "." + key
@@ -280,6 +320,36 @@ module ProxyConfig =
         | "smallest" -> Smallest
         | other -> r.Fail("write_compression", NotOneOf("auto, none, fastest, optimal or smallest", other)); Auto
 
+    let private readTlsVersion (r: Reader) (f: Map<string, JsonElement>) (key: string) =
+        let text = r.String((fun k -> "tls." + k), f, key, "")
+        match text.ToUpperInvariant() with
+        | "" -> None
+        | "SSL3.0" -> Some Ssl30
+        | "TLS1.0" | "1.0" -> Some Tls10
+        | "TLS1.1" | "1.1" -> Some Tls11
+        | "TLS1.2" | "1.2" -> Some Tls12
+        | "TLS1.3" | "1.3" -> Some Tls13
+        | _ -> r.Fail("tls." + key, NotOneOf("SSL3.0, TLS1.0, TLS1.1, TLS1.2 or TLS1.3", text)); None
+
+    /// v2.5.12's `tls` block, checked even when https is off, as v2.5.12 checks it.
+    let private readTls (r: Reader) (f: Map<string, JsonElement>) : ListenerTls =
+        match Map.tryFind "tls" f with
+        | Some el when el.ValueKind <> JsonValueKind.Null ->
+            let t = r.Fields("tls", el, [ "ciphers"; "min_version"; "max_version" ])
+            let ciphers = r.StringList((fun k -> "tls." + k), t, "ciphers")
+            for name in ciphers do
+                match Enum.TryParse<Net.Security.TlsCipherSuite>(name, true) with
+                | true, _ -> ()
+                | _ -> r.Fail("tls.ciphers", UnknownCipher name)
+            { Ciphers = ciphers; MinVersion = readTlsVersion r t "min_version"; MaxVersion = readTlsVersion r t "max_version" }
+        | _ -> { Ciphers = []; MinVersion = None; MaxVersion = None }
+
+    /// `mlog_dir`, or v2.5.12's name for it, `tlog_dir`.
+    let private readLogDir (r: Reader) (f: Map<string, JsonElement>) =
+        let mlog, tlog = r.String(id, f, "mlog_dir", ""), r.String(id, f, "tlog_dir", "")
+        if mlog <> "" && tlog <> "" && mlog <> tlog then r.Fail("tlog_dir", BothSet "mlog_dir")
+        [ mlog; tlog; "log" ] |> List.find ((<>) "")
+
     let private read (r: Reader) (root: JsonElement) : ProxyConfig =
         let f = r.Fields("", root, topKeys)
         let seconds key fallback = TimeSpan.FromSeconds(float (r.PositiveInt(id, f, key, fallback)))
@@ -291,7 +361,7 @@ module ProxyConfig =
           ListenAddr = readListenAddr r f
           DbList = r.StringList(id, f, "db_list")
           DataDir = r.String(id, f, "data_dir", "data")
-          MlogDir = r.String(id, f, "mlog_dir", "log")
+          MlogDir = readLogDir r f
           HashKey = readHashKey r f
           ShardKey = readShardKey r f
           VnodeSize = r.PositiveInt(id, f, "vnode_size", Ring.DefaultVnodes)
@@ -301,13 +371,17 @@ module ProxyConfig =
           RewriteInterval = seconds "rewrite_interval" 10
           WriteTimeout = seconds "write_timeout" 10
           IdleTimeout = seconds "idle_timeout" 10
-          LogEnabled = r.Bool(id, f, "log_enabled", false)
+          LogEnabled = r.Bool(id, f, "log_enabled", false) || r.Bool(id, f, "write_tracing", false) || r.Bool(id, f, "query_tracing", false)
           Username = r.String(id, f, "username", "")
           Password = r.String(id, f, "password", "")
           AuthSecure = r.Bool(id, f, "auth_secure", false)
           HttpsEnabled = r.Bool(id, f, "https_enabled", false)
           HttpsCert = r.String(id, f, "https_cert", "")
           HttpsKey = r.String(id, f, "https_key", "")
+          Tls = readTls r f
+          AuthEncrypt = r.Bool(id, f, "auth_encrypt", false)
+          PingAuthEnabled = r.Bool(id, f, "ping_auth_enabled", false)
+          Inert = inertKeys |> List.filter f.ContainsKey
           BackendTlsCaFile = r.String(id, f, "backend_tls_ca_file", "")
           BackendTlsInsecureSkipVerify = r.Bool(id, f, "backend_tls_insecure_skip_verify", false)
           MigrateBatch = r.PositiveInt(id, f, "migrate_batch", 25000)
@@ -335,6 +409,12 @@ module ProxyConfig =
             match r.Errors with
             | [] -> Ok config
             | errors -> Error errors
+
+    /// Whether the proxy's own username and password are ciphertext.
+    let proxyCredentialsEncrypted (config: ProxyConfig) : bool = config.AuthSecure || config.AuthEncrypt
+
+    /// Whether a backend's username and password are ciphertext.
+    let backendCredentialsEncrypted (config: ProxyConfig) (backend: BackendConfig) : bool = config.AuthSecure || backend.AuthEncrypt
 
     /// `write_compression` as the proxy applies it; `auto` is none when every backend is on this machine (a loopback
     /// URL), where compressing only costs the proxy and the backends CPU (a copy's destination spends 0.6 CPU-s per

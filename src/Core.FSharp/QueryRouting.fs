@@ -73,10 +73,10 @@ module QueryRouting =
         | DropRetentionPolicy rp -> Some(PolicyDropped(db, rp))
         | _ -> None
 
-    /// How healthy a backend is for reads: up (or not probed yet) with nothing left to replay first, then up but
-    /// still replaying, then the rest.
-    let rank (acceptsWrites: bool) (backlogEmpty: bool) : int =
-        if not acceptsWrites then 2 elif backlogEmpty then 0 else 1
+    /// How fit a backend is for reads: up (or not probed yet) with nothing left to replay first, then up but still
+    /// replaying, then the rest; a `write_only` one after all of those.
+    let rank (writeOnly: bool) (acceptsWrites: bool) (backlogEmpty: bool) : int =
+        (if writeOnly then 3 else 0) + (if not acceptsWrites then 2 elif backlogEmpty then 0 else 1)
 
     /// The candidates to try, in order: the readable ones (all of them when none is, so reads still go somewhere),
     /// healthiest first, ties in the order of `tieBreak` (a key per candidate's index: random keys spread the load).

@@ -22,6 +22,23 @@ let private v247Sample =
     "https_enabled": false, "https_cert": "", "https_key": ""
 }"""
 
+/// The sample proxy.json shipped with v2.5.12: every key of its with its default.
+let private v2512Sample =
+    """{
+    "circles": [
+        {"name": "circle-1", "backends": [
+            {"name": "influxdb-1-1", "url": "http://127.0.0.1:8086", "username": "", "password": ""},
+            {"name": "influxdb-1-2", "url": "http://127.0.0.1:8087", "username": "", "password": ""}]}
+    ],
+    "listen_addr": ":7076", "db_list": [], "data_dir": "data", "tlog_dir": "log",
+    "hash_key": "idx", "shard_key": "%db,%mm", "flush_size": 10000, "flush_time": 1,
+    "check_interval": 1, "rewrite_interval": 10, "rewrite_threads": 5, "conn_pool_size": 20,
+    "write_timeout": 10, "idle_timeout": 10, "username": "", "password": "", "auth_encrypt": false,
+    "ping_auth_enabled": false, "write_tracing": false, "query_tracing": false, "pprof_enabled": false,
+    "https_enabled": false, "https_cert": "", "https_key": "",
+    "tls": {"ciphers": [], "min_version": "", "max_version": ""}
+}"""
+
 let private errorsOf json =
     match ProxyConfig.parse json with
     | Ok _ -> []
@@ -41,6 +58,36 @@ let tests =
             Expect.equal config.Circles.Length 2 "circles"
             Expect.equal config.Circles[1].Backends[0].Url "http://127.0.0.1:8088" "url"
             Expect.equal config.FlushTime (TimeSpan.FromSeconds 1.0) "flush_time"
+        }
+
+        test "the v2.5.12 sample loads unchanged, and names the keys that have no effect here" {
+            match ProxyConfig.parse v2512Sample with
+            | Ok config ->
+                Expect.equal config.MlogDir "log" "tlog_dir"
+                Expect.equal config.Inert [ "rewrite_threads"; "conn_pool_size"; "pprof_enabled" ] "said at start"
+                Expect.equal config.Tls { Ciphers = []; MinVersion = None; MaxVersion = None } "the empty tls block"
+            | Error errors -> failtestf "%A" errors
+        }
+
+        test "v2.5.12's keys mean here what they mean there" {
+            let parsed (json: string) = ProxyConfig.parse json |> Result.defaultWith (failwithf "%A")
+            let withTop (members: string) =
+                (oneCircle """{"name":"a","url":"http://h:1","username":"x","password":"y","auth_encrypt":true,"write_only":true},{"name":"b","url":"http://h:2"}""").TrimEnd('}') + "," + members + "}"
+            let config = parsed (withTop "\"tlog_dir\":\"tl\",\"auth_encrypt\":true,\"write_tracing\":true,\"ping_auth_enabled\":true,\"tls\":{\"min_version\":\"tls1.2\",\"max_version\":\"1.3\",\"ciphers\":[\"TLS_AES_128_GCM_SHA256\"]}")
+            let a, b = config.Circles[0].Backends[0], config.Circles[0].Backends[1]
+            Expect.equal config.MlogDir "tl" "tlog_dir is mlog_dir"
+            Expect.isTrue (ProxyConfig.proxyCredentialsEncrypted config) "auth_encrypt: the proxy's own credentials"
+            Expect.isTrue (ProxyConfig.backendCredentialsEncrypted config a) "a backend's auth_encrypt: its credentials"
+            Expect.isFalse (ProxyConfig.backendCredentialsEncrypted config b) "not another backend's"
+            Expect.isTrue (ProxyConfig.backendCredentialsEncrypted (parsed (withTop "\"auth_secure\":true")) b) "auth_secure: every backend's, as in v2.4.7"
+            Expect.isTrue (a.WriteOnly && not b.WriteOnly) "write_only"
+            Expect.isTrue config.LogEnabled "write_tracing logs requests"
+            Expect.isTrue config.PingAuthEnabled "ping_auth_enabled"
+            Expect.equal config.Tls { Ciphers = [ "TLS_AES_128_GCM_SHA256" ]; MinVersion = Some Tls12; MaxVersion = Some Tls13 } "tls"
+            expectError (withTop "\"tls\":{\"min_version\":\"tls9\"}") "tls.min_version: expected SSL3.0, TLS1.0, TLS1.1, TLS1.2 or TLS1.3, got \"tls9\""
+            expectError (withTop "\"tls\":{\"ciphers\":[\"TLS_NOPE\"]}") "tls.ciphers: unknown cipher suite: \"TLS_NOPE\""
+            expectError (withTop "\"mlog_dir\":\"m\",\"tlog_dir\":\"t\"") "tlog_dir: set only one of this and mlog_dir"
+            expectError (withTop "\"vnode\":1") "vnode: unknown key"
         }
 
         test "omitted keys take the original's defaults" {

@@ -5,6 +5,7 @@ open System.Net.Http
 open System.Text
 open System.Text.Json
 open Expecto
+open InfluxProxy.Core
 open InfluxProxy.Testing.Influxd
 open InfluxProxy.Testing.Web
 open InfluxProxy.Testing.Fixtures
@@ -248,4 +249,44 @@ let private https =
         }
     ]
 
-let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https ]
+/// A proxy.json as v2.5.12 writes it, in front of the shared cluster: its keys, a write_only backend, credentials.
+let private v2512Config (circles: Server list list) (port: int) (writeOnly: Server) =
+    let backend (s: Server) =
+        sprintf "{\"name\":\"%s\",\"url\":\"%s\",\"auth_encrypt\":false,\"write_only\":%b}" s.Name s.Url (s = writeOnly)
+    let circle i (servers: Server list) =
+        sprintf "{\"name\":\"circle-%d\",\"backends\":[%s]}" (i + 1) (servers |> List.map backend |> String.concat ",")
+    sprintf "{\"circles\":[%s],\"listen_addr\":\"127.0.0.1:%d\",\"tlog_dir\":\"tlog\",\"shard_key\":\"%%db,%%mm\",\"rewrite_threads\":5,\"conn_pool_size\":20,\"username\":\"u\",\"password\":\"p\",\"auth_encrypt\":false,\"ping_auth_enabled\":true,\"write_tracing\":false,\"query_tracing\":false,\"pprof_enabled\":false,\"tls\":{\"ciphers\":[],\"min_version\":\"\",\"max_version\":\"\"}}"
+        (circles |> List.mapi circle |> String.concat ",") port
+
+let private v2512 =
+    testList "v2.5.12 config" [
+        test "a v2.5.12 proxy.json runs as is: ping_auth_enabled guards /ping and /metrics, a write_only backend answers no query another owner can, inert keys are named" {
+            let circles = shared.Value
+            let db = uniqueDb "v2512"
+            for server in List.concat circles do Influx.createDatabase server.Url db
+            let port = freePort ()
+            let first = circles[0][0]
+            let owners =
+                ProxyConfig.parse (v2512Config circles port first) |> Result.defaultWith (failwithf "%A") |> ProxyConfig.placement
+                |> Placement.owners db "wo"
+            let writeOnly, reader = circles[0][owners[0]], circles[1][owners[1]]
+            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "v2512") port (v2512Config circles port writeOnly)
+            try
+                expectUnauthorized (get (proxy.Url + "/ping"))
+                expectUnauthorized (get (proxy.Url + "/metrics"))
+                Expect.equal (get (proxy.Url + "/ping?u=u&p=p")).Status 204 "/ping with credentials"
+                Expect.equal (post (sprintf "%s/write?db=%s&u=u&p=p" proxy.Url db) "wo v=1 1").Status 204 "written"
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> (Influx.countsByMeasurement writeOnly.Url db "v").ContainsKey "wo")) "landed"
+                // Only the write_only owner gets a second point: answers from the other owner count one.
+                Expect.equal (post (sprintf "%s/write?db=%s" writeOnly.Url db) "wo v=2 2").Status 204 "direct"
+                for _ in 1..10 do
+                    let answer = get (sprintf "%s/query?db=%s&u=u&p=p&q=%s" proxy.Url db (escape "SELECT count(v) FROM wo"))
+                    Expect.stringContains answer.Body ",1]]" $"answered by {reader.Name}, not the write_only {writeOnly.Name}"
+                let health = get (proxy.Url + "/health?u=u&p=p&stats=false")
+                Expect.stringContains health.Body $"\"url\":\"{writeOnly.Url}\",\"write_only\":true" "/health shows write_only"
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 5.0) (fun () -> proxy.Log.Contains "no effect here: rewrite_threads, conn_pool_size, pprof_enabled")) proxy.Log
+            finally ProxyProcess.dispose proxy
+        }
+    ]
+
+let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https; v2512 ]

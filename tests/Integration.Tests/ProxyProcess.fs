@@ -64,13 +64,17 @@ let run (dir: string) (args: string) =
     proc.WaitForExit()
     proc.ExitCode, output.ToString()
 
+/// Whether the proxy answers /ping at all (with ping_auth_enabled it is a 401 without credentials).
+let private answers (url: string) =
+    try (Web.get (url + "/ping")).Status > 0 with :? Net.Http.HttpRequestException -> false
+
 /// Starts the proxy in `dir` with `proxy.json` text `config` (listening on `port`) and waits for /ping.
 let startIn (dir: string) (port: int) (config: string) : Proxy =
     Directory.CreateDirectory dir |> ignore
     File.WriteAllText(Path.Combine(dir, "proxy.json"), config)
     let proc, output = startProcess dir "-config proxy.json"
     let proxy = { Port = port; Dir = dir; Process = proc; Output = output }
-    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping proxy.Url)) || proc.HasExited then
+    if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || answers proxy.Url)) || proc.HasExited then
         failwithf "proxy did not start:\n%s" proxy.Log
     proxy
 

@@ -7,7 +7,8 @@ namespace InfluxProxy.Host.Backends;
 /// One configured InfluxDB server: its id (position in <see cref="Cluster.Backends"/>), where it sits (circle, index)
 /// and how to reach it (<paramref name="TlsInsecureSkipVerify"/>: its own setting, not the global one).
 /// </summary>
-public sealed record BackendInfo(int Id, int Circle, int Index, string Name, Uri Url, string Username, string Password, bool TlsInsecureSkipVerify);
+public sealed record BackendInfo(int Id, int Circle, int Index, string Name, Uri Url, string Username, string Password, bool TlsInsecureSkipVerify,
+    bool WriteOnly = false);
 
 public sealed record CircleInfo(int Id, string Name, IReadOnlyList<BackendInfo> Backends);
 
@@ -20,12 +21,13 @@ public sealed class Cluster
     public Cluster(ProxyConfig config)
     {
         Placement = ProxyConfigModule.placement(config);
-        // With auth_secure the file holds ciphertext; backends are sent the plaintext.
-        string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
+        // With auth_secure (or a backend's auth_encrypt) the file holds ciphertext; backends are sent the plaintext.
+        string Plain(BackendConfig b, string credential) => ProxyConfigModule.backendCredentialsEncrypted(config, b) ? Cipher.decrypt(credential) : credential;
         var id = 0;
         Circles = config.Circles
             .Select((c, ci) => new CircleInfo(ci, c.Name, c.Backends
-                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), Plain(b.Username), Plain(b.Password), b.TlsInsecureSkipVerify))
+                .Select((b, bi) => new BackendInfo(id++, ci, bi, b.Name, new Uri(b.Url), Plain(b, b.Username), Plain(b, b.Password),
+                    b.TlsInsecureSkipVerify, b.WriteOnly))
                 .ToList()))
             .ToList();
         Backends = Circles.SelectMany(c => c.Backends).ToList();

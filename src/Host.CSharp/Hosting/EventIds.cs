@@ -6,6 +6,7 @@ internal static class EventIds
     // The server and its requests
     public const int Started = 1;
     public const int CertificateUnchecked = 2;
+    public const int InertKeys = 3;
     public const int Request = 10;
     public const int Unhandled = 20;
 

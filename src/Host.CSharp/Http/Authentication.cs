@@ -34,9 +34,18 @@ public sealed class Authentication
     {
         if (Accepts(context.HttpContext.Request))
             return await next(context);
-        context.HttpContext.Response.Headers.WWWAuthenticate = "Basic realm=\"InfluxDB\"";
-        await Errors.Write(context.HttpContext, StatusCodes.Status401Unauthorized, "authorization failed");
+        await Refuse(context.HttpContext);
         return Results.Empty;
+    }
+
+    /// <summary>A middleware: <paramref name="paths"/>, which are open otherwise, need the credentials too (<c>ping_auth_enabled</c>).</summary>
+    public Func<HttpContext, Func<Task>, Task> Guarding(string[] paths) => (context, next) =>
+        paths.Contains(context.Request.Path.Value) && !Accepts(context.Request) ? Refuse(context) : next();
+
+    private static Task Refuse(HttpContext context)
+    {
+        context.Response.Headers.WWWAuthenticate = "Basic realm=\"InfluxDB\"";
+        return Errors.Write(context, StatusCodes.Status401Unauthorized, "authorization failed");
     }
 
     private bool Matches(string user, string password)

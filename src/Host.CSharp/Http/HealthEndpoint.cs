@@ -4,7 +4,7 @@ namespace InfluxProxy.Host.Http;
 
 /// <summary>
 /// <c>GET /health[?pretty=true][&amp;stats=false]</c>: per circle, per backend, the original's fields (active, backlog,
-/// load, name, rewrite, url; keys sorted) plus the backlog's size, the records in its quarantine folder, the
+/// load, name, rewrite, url; v2.5.12's write_only; keys sorted) plus the backlog's size, the records in its quarantine folder, the
 /// backend's state and, unless it is up, why its last ping failed (<c>problem</c>). Backends are asked in parallel,
 /// each within <c>write_timeout</c>; a dead one shows <c>active: false</c> and an empty load.
 /// </summary>
@@ -14,7 +14,7 @@ public static class HealthEndpoint
 
     private sealed record BackendHealthView(
         bool active, bool backlog, long backlog_bytes, long backlog_records, SortedDictionary<string, Load> load,
-        string name, string problem, int quarantined_records, bool rewrite, string state, string url);
+        string name, string problem, int quarantined_records, bool rewrite, string state, string url, bool write_only);
 
     private sealed record CircleHealthView(IReadOnlyList<BackendHealthView> backends, string circle);
 
@@ -54,7 +54,8 @@ public static class HealthEndpoint
             quarantined_records: backend.Quarantine.Count,
             rewrite: backend.Replayer.Replaying,
             state: Core.BackendStateModule.text(backend.Health.State),
-            url: backend.Info.Url.OriginalString.TrimEnd('/'));
+            url: backend.Info.Url.OriginalString.TrimEnd('/'),
+            write_only: backend.Info.WriteOnly);
     }
 
     /// <summary>Per database (but _internal): how many measurements this backend holds, and how many it owns.</summary>

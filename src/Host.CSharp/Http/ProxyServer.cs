@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Backlog;
@@ -51,7 +50,7 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(backends);
         builder.Services.AddSingleton(new DatabaseCatalog(schemas, retentionFloors, time));
         builder.Services.AddSingleton(pipeline);
-        builder.Services.AddSingleton(new Authentication(config.Username, config.Password, config.AuthSecure));
+        builder.Services.AddSingleton(new Authentication(config.Username, config.Password, ProxyConfigModule.proxyCredentialsEncrypted(config)));
         builder.Services.AddSingleton(EndpointOptions.From(config));
         var migrationState = new Migration.MigrationState(cluster.Circles.Count, time);
         builder.Services.AddSingleton(migrationState);
@@ -80,6 +79,8 @@ public static partial class ProxyServer
         app.Use(ProxyHeaders.Add);
         app.Use(Errors.Unhandled);
         app.Use(ClientBody.Guard);
+        if (config.PingAuthEnabled)
+            app.Use(app.Services.GetRequiredService<Authentication>().Guarding(["/ping", "/metrics"]));
         app.UseResponseCompression();
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
         app.UseHttpMetrics();
@@ -90,6 +91,8 @@ public static partial class ProxyServer
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, Config.BuildInfo.Version,
             $"{(config.HttpsEnabled ? "https" : "http")}://{config.ListenAddr.Host}:{config.ListenAddr.Port}",
             cluster.Circles.Count, cluster.Backends.Count, HashKeyModule.text(config.HashKey)));
+        if (!config.Inert.IsEmpty)
+            LogInertKeys(logger, string.Join(", ", config.Inert));
         return app;
     }
 
@@ -102,7 +105,7 @@ public static partial class ProxyServer
             ConnectTimeout = config.WriteTimeout,
             AutomaticDecompression = DecompressionMethods.None,
         }, Timeout.InfiniteTimeSpan);
-        string Plain(string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
+        string Plain(string credential) => ProxyConfigModule.proxyCredentialsEncrypted(config) ? Cipher.decrypt(credential) : credential;
         var options = Migration.MigrationOptions.From(config);
         return new Migration.MigrationRunner(cluster, new Migration.MigrationBackends(cluster, http), backends, new Migration.JobStore(config.DataDir), state,
             new Migration.PeerFlags(http.Peers, Plain(config.Username), Plain(config.Password), config.HttpsEnabled, loggers.CreateLogger<Migration.PeerFlags>()),
@@ -128,9 +131,7 @@ public static partial class ProxyServer
         // /write bounds its body itself (max_body_size, also after gzip) and answers 413 without reading the rest;
         // a server-wide limit would instead reset such connections. Form bodies are bounded by the form reader.
         kestrel.Limits.MaxRequestBodySize = null;
-        Action<ListenOptions> https = config.HttpsEnabled
-            ? o => o.UseHttps(X509Certificate2.CreateFromPemFile(config.HttpsCert, config.HttpsKey))
-            : _ => { };
+        Action<ListenOptions> https = config.HttpsEnabled ? o => o.UseHttps(ListenerTlsOptions.From(config)) : _ => { };
         var address = config.ListenAddr;
         switch (address.Host)
         {
@@ -151,4 +152,7 @@ public static partial class ProxyServer
 
     [LoggerMessage(EventId = EventIds.Started, Level = LogLevel.Information, Message = "influx-proxy {Version} listening on {Address}: {Circles} circles, {Backends} backends, hash key {HashKey}")]
     private static partial void LogStarted(ILogger logger, string version, string address, int circles, int backends, string hashKey);
+
+    [LoggerMessage(EventId = EventIds.InertKeys, Level = LogLevel.Warning, Message = "proxy.json keys of v2.5.12 that have no effect here: {Keys}")]
+    private static partial void LogInertKeys(ILogger logger, string keys);
 }

@@ -16,7 +16,7 @@ public static class PlanCommand
     public static async Task<int> RunAsync(ProxyConfig next, ProxyConfig current, TextWriter output, CancellationToken ct)
     {
         var cluster = new Cluster(next);
-        string Plain(ProxyConfig config, string credential) => config.AuthSecure ? Cipher.decrypt(credential) : credential;
+        string Plain(BackendConfig b, string credential) => ProxyConfigModule.backendCredentialsEncrypted(current, b) ? Cipher.decrypt(credential) : credential;
         try
         {
             using var http = new BackendClients(BackendTls.From(next), () => new SocketsHttpHandler(), TimeSpan.FromMinutes(10));
@@ -24,7 +24,7 @@ public static class PlanCommand
             {
                 var kept = circle.Backends.Select(b => MigrationBackends.Url(b.Url)).ToHashSet();
                 var removed = current.Circles.ElementAtOrDefault(circle.Id)?.Backends.Where(b => !kept.Contains(b.Url))
-                    .Select(b => new RemovedBackend(b.Name, b.Url, Plain(current, b.Username), Plain(current, b.Password))).ToList() ?? [];
+                    .Select(b => new RemovedBackend(b.Name, b.Url, Plain(b, b.Username), Plain(b, b.Password))).ToList() ?? [];
                 var backends = new MigrationBackends(cluster, http);
                 var members = backends.Members(removed, circle.Id);
                 var operation = MigrationOperation.NewRebalance(circle.Id, ListModule.OfSeq(members.Skip(cluster.Backends.Count)));

@@ -42,7 +42,7 @@ public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, Migra
         return form;
     }
 
-    private static int Rank(Backend b) => QueryRouting.rank(b.Health.AcceptsWrites, b.Backlog.Reader.IsEmpty);
+    private static int Rank(Backend b) => QueryRouting.rank(b.Info.WriteOnly, b.Health.AcceptsWrites, b.Backlog.Reader.IsEmpty);
 
     private static Candidate<T> Candidate<T>(T item, int rank, bool readable) => new(item, rank, readable);
 
