@@ -71,6 +71,7 @@ module ConsistencyLevel =
     let answer (level: ConsistencyLevel) (count: CircleCount) (otherwise: WriteAnswer) : WriteAnswer =
         match otherwise, judge level count with
         | NotPersisted _, _
+        | StorageRefused _, _
         | _, Met -> otherwise
         | _, verdict ->
             let required = circlesRequired level count.Circles

@@ -108,10 +108,11 @@ module LineFormat =
         match fieldType with
         | FloatField ->
             let mutable written = 0
-            value.TryFormat(into, &written, "R".AsSpan(), CultureInfo.InvariantCulture) |> ignore
-            let exponent = into.Slice(0, written).IndexOf(byte 'E')
-            if exponent >= 0 then into[exponent] <- byte 'e'
-            written
+            if not (value.TryFormat(into, &written, "R".AsSpan(), CultureInfo.InvariantCulture)) then -1
+            else
+                let exponent = into.Slice(0, written).IndexOf(byte 'E')
+                if exponent >= 0 then into[exponent] <- byte 'e'
+                written
         | _ -> -1
 
     /// An integer as the field's value: a float's digits, `i` after an integer's, `u` after an unsigned one's (when not
@@ -119,12 +120,9 @@ module LineFormat =
     let writeInteger (fieldType: FieldType) (value: int64) (into: Span<byte>) : int =
         let mutable written = 0
         match fieldType with
-        | FloatField ->
-            Utf8Formatter.TryFormat(value, into, &written) |> ignore
-            written
+        | FloatField when Utf8Formatter.TryFormat(value, into, &written) -> written
         | IntegerField
-        | UnsignedField when fieldType = IntegerField || value >= 0L ->
-            Utf8Formatter.TryFormat(value, into, &written) |> ignore
+        | UnsignedField when (fieldType = IntegerField || value >= 0L) && Utf8Formatter.TryFormat(value, into, &written) && written < into.Length ->
             into[written] <- if fieldType = IntegerField then byte 'i' else byte 'u'
             written + 1
         | _ -> -1
@@ -133,11 +131,8 @@ module LineFormat =
     let writeUnsigned (fieldType: FieldType) (value: uint64) (into: Span<byte>) : int =
         let mutable written = 0
         match fieldType with
-        | FloatField ->
-            Utf8Formatter.TryFormat(value, into, &written) |> ignore
-            written
-        | UnsignedField ->
-            Utf8Formatter.TryFormat(value, into, &written) |> ignore
+        | FloatField when Utf8Formatter.TryFormat(value, into, &written) -> written
+        | UnsignedField when Utf8Formatter.TryFormat(value, into, &written) && written < into.Length ->
             into[written] <- byte 'u'
             written + 1
         | _ -> -1

@@ -8,7 +8,13 @@ open System.Text.Json
 open System.Text.RegularExpressions
 
 /// A backend a `rebalance?operation=rm` takes out of a circle, as its body lists it.
-type RemovedBackend = { Name: string; Url: string; Username: string; Password: string }
+type RemovedBackend =
+    { Name: string
+      Url: string
+      Username: string
+      Password: string
+      /// Its https certificate is not checked, as `tls_insecure_skip_verify` said of it before it was removed.
+      TlsInsecureSkipVerify: bool }
 
 type RequestedOperation =
     | RebalanceRequest of circle: int * removed: RemovedBackend list
@@ -109,9 +115,17 @@ module MigrationRequest =
                         match el.TryGetProperty key with
                         | true, v when v.ValueKind = JsonValueKind.String -> v.GetString()
                         | _ -> ""
+                    let flag (el: JsonElement) (key: string) =
+                        match el.TryGetProperty key with
+                        | true, v -> v.ValueKind = JsonValueKind.True
+                        | _ -> false
                     let list =
                         [ for b in backends.EnumerateArray() ->
-                            { Name = text b "name"; Url = (text b "url").TrimEnd '/'; Username = text b "username"; Password = text b "password" } ]
+                            { Name = text b "name"
+                              Url = (text b "url").TrimEnd '/'
+                              Username = text b "username"
+                              Password = text b "password"
+                              TlsInsecureSkipVerify = flag b "tls_insecure_skip_verify" } ]
                     if list.IsEmpty || list |> List.exists (fun b -> b.Url = "") then fail else Ok list
                 | _ -> fail
             | _ -> fail

@@ -52,9 +52,11 @@ let private examples =
             Expect.equal (answer Quorum { Circles = 3; Stored = 2; Missed = 1 }) Accepted "a majority stored"
         }
 
-        test "points not persisted at all keep their 503, and a met level keeps the lines' own answer" {
+        test "points not persisted at all keep their 503, points refused their 400, and a met level keeps the lines' own answer" {
             let missedAll = { Circles = 2; Stored = 0; Missed = 2 }
             Expect.equal (ConsistencyLevel.answer All missedAll (NotPersisted "backlog full")) (NotPersisted "backlog full") "503"
+            Expect.equal (ConsistencyLevel.answer All missedAll (StorageRefused "field type conflict")) (StorageRefused "field type conflict")
+                "a backend's refusal keeps its 400: those points will never be delivered"
             let partial = PartiallyParsed("unable to parse 'x': missing fields", 1)
             Expect.equal (ConsistencyLevel.answer One { missedAll with Stored = 1; Missed = 1 } partial) partial "400 of the lines"
         }

@@ -31,7 +31,7 @@ let tests =
         test "a rebalance rm lists the backends it takes away in its body" {
             let body = """{"backends":[{"name":"b3","url":"http://h:8088/","username":"u","password":"p"}]}"""
             match parse "rebalance" [ "circle_id", "0"; "operation", "rm" ] body idle with
-            | Ok r -> Expect.equal r.Operation (RebalanceRequest(0, [ { Name = "b3"; Url = "http://h:8088"; Username = "u"; Password = "p" } ])) "removed"
+            | Ok r -> Expect.equal r.Operation (RebalanceRequest(0, [ { Name = "b3"; Url = "http://h:8088"; Username = "u"; Password = "p"; TlsInsecureSkipVerify = false } ])) "removed"
             | Error e -> failtestf "%A" e
             Expect.equal (refused "rebalance" [ "circle_id", "0"; "operation", "rm" ] "{" idle) (Invalid "invalid backends from body") "not JSON"
             Expect.equal (refused "rebalance" [ "circle_id", "0"; "operation", "rm" ] """{"backends":[]}""" idle) (Invalid "invalid backends from body") "none"

@@ -104,6 +104,8 @@ let tests =
                 let members = Array.append (gzipMember (lines "members")) (gzipMember (lines "members2"))
                 Expect.equal (postGzipBytes $"{proxy.Url}/write?db={db}" members).Status 204 "two members"
                 Expect.equal (postGzipBytes $"{proxy.Url}/write?db={db}" whole).Status 204 "the whole body"
+                let large = gzipMember (String.concat "" [ for i in 1..60_000 -> $"large,host=h{i % 7} v={i}i {i}\n" ])
+                Expect.equal (postGzipBytes $"{proxy.Url}/write?db={db}" large).Status 204 "a body read in many pieces"
                 let landed () = pointsOf circles db "members" = 1000L && pointsOf circles db "members2" = 1000L && pointsOf circles db "cut" = 1000L
                 Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) landed) "both members and the whole body land in both circles, and nothing of a cut one"
                 let metrics = (get (proxy.Url + "/metrics")).Body

@@ -25,7 +25,7 @@ public static class ClientBody
                 var read = body.ReadAsync(buffer, ct);
                 return read.IsCompletedSuccessfully ? read : Awaited(read);
             }
-            catch (IOException e)
+            catch (IOException e) when (e is not BadHttpRequestException) // Kestrel's own keep their status (408, 413)
             {
                 throw ClientFault(e);
             }
@@ -37,7 +37,7 @@ public static class ClientBody
             {
                 return await read;
             }
-            catch (IOException e)
+            catch (IOException e) when (e is not BadHttpRequestException)
             {
                 throw ClientFault(e);
             }
@@ -52,7 +52,7 @@ public static class ClientBody
             {
                 return body.Read(buffer, offset, count);
             }
-            catch (IOException e)
+            catch (IOException e) when (e is not BadHttpRequestException)
             {
                 throw ClientFault(e);
             }

@@ -9,11 +9,11 @@ namespace InfluxProxy.Host.Http;
 /// middle). A whole body ends with its last member's trailer, CRC-32 and size of what that member holds, which are the
 /// last bytes of what was decompressed: a cut body fails this check but with a chance of one in 2^32.
 /// </summary>
-public sealed class GzipTrailer(Stream compressed) : Stream
+public sealed class GzipTrailer(Stream compressed, long maxBytes) : Stream
 {
     private const int Length8 = 8;
     private readonly byte[] _last = new byte[Length8];
-    private int _seen;
+    private long _seen;
 
     /// <summary>Whether the compressed bytes read through this stream end with the trailer of <paramref name="decompressed"/>'s last member.</summary>
     public bool Ends(ReadOnlySpan<byte> decompressed)
@@ -43,18 +43,24 @@ public sealed class GzipTrailer(Stream compressed) : Stream
         return read;
     }
 
-    /// <summary>Keeps the last eight bytes seen, in a ring.</summary>
+    /// <summary>
+    /// Keeps the last eight bytes seen, in a ring, each at its place in the body modulo 8. Compressed bytes count
+    /// against the limit too: empty members would otherwise stream on for ever.
+    /// </summary>
     private void Keep(ReadOnlySpan<byte> bytes)
     {
+        _seen += Math.Max(0, bytes.Length - Length8);
         foreach (var b in bytes.Length > Length8 ? bytes[^Length8..] : bytes)
             _last[_seen++ % Length8] = b;
+        if (_seen > maxBytes)
+            throw new BadHttpRequestException("the compressed body exceeds max_body_size", StatusCodes.Status413PayloadTooLarge);
     }
 
     private byte[] Ordered()
     {
         var ordered = new byte[Length8];
         for (var i = 0; i < Length8; i++)
-            ordered[i] = _last[(_seen + i) % Length8];
+            ordered[i] = _last[(int)((_seen + i) % Length8)];
         return ordered;
     }
 

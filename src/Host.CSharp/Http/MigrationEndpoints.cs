@@ -88,7 +88,7 @@ public static class MigrationEndpoints
     private static async Task<(List<(string Name, string Value)>, string)> ReadAsync(HttpContext context)
     {
         var request = context.Request;
-        var form = request.HasFormContentType ? await request.ReadFormAsync(context.RequestAborted) : null;
+        var form = await RequestValues.FormAsync(context);
         var value = await RequestValues.Read(context);
         var names = request.Query.Keys.Concat(form?.Keys ?? []).Distinct(StringComparer.Ordinal);
         var parameters = names.Select(n => (n, value(n))).ToList();

@@ -6,18 +6,21 @@ public static class RequestValues
     public static async Task<Func<string, string>> Read(HttpContext context)
     {
         var request = context.Request;
-        var form = request.HasFormContentType ? await ReadFormAsync(context) : null;
+        var form = await FormAsync(context);
         return name => form?[name] is { Count: > 0 } fromBody ? fromBody.ToString()
             : request.Query[name] is { Count: > 0 } fromQuery ? fromQuery.ToString()
             : "";
     }
 
     /// <summary>
-    /// As Go's <c>FormValue</c>, a multipart body that does not parse (no boundary, cut short) leaves the URL's values;
-    /// a urlencoded one past the form reader's limits is a 413 (<see cref="Errors.Unhandled"/>).
+    /// The body's form, null when it is none. As Go's <c>FormValue</c>, a multipart body it cannot read (no boundary,
+    /// cut short, past the form reader's limits) leaves the URL's values; a urlencoded one past the limits is a 413
+    /// (<see cref="Errors.Unhandled"/>).
     /// </summary>
-    private static async Task<IFormCollection?> ReadFormAsync(HttpContext context)
+    public static async Task<IFormCollection?> FormAsync(HttpContext context)
     {
+        if (!context.Request.HasFormContentType)
+            return null;
         if (!context.Request.ContentType!.StartsWith("multipart/", StringComparison.OrdinalIgnoreCase))
             return await context.Request.ReadFormAsync(context.RequestAborted);
         try

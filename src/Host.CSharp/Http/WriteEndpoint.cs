@@ -83,7 +83,7 @@ public static class WriteEndpoint
     {
         if (request.ContentLength > maxBytes)
             return (null, BodyProblem.TooLarge, "");
-        var trailer = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase) ? new GzipTrailer(request.Body) : null;
+        var trailer = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase) ? new GzipTrailer(request.Body, maxBytes) : null;
         await using var source = trailer is null ? null : new GZipStream(trailer, CompressionMode.Decompress, leaveOpen: true);
         var body = new PooledBuffer((int)Math.Min(request.ContentLength ?? 64 * 1024, maxBytes) + 1);
         try

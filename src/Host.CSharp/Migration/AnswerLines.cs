@@ -164,6 +164,8 @@ public sealed partial class AnswerLines(string db, string rp, string measurement
     /// <summary>Writes the separator and the column's key, and keeps room for a value of <paramref name="room"/> bytes; where to write it.</summary>
     private Span<byte> StartField(int column, int room)
     {
+        if (column >= _fieldKeys.Length)
+            throw new StepFailure("the source answered a row with more values than columns");
         _fieldStart = _length;
         Append(_fields == 0 ? " "u8 : ","u8);
         Append(_fieldKeys[column]);

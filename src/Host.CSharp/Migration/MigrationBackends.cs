@@ -24,7 +24,7 @@ public sealed class MigrationBackends(Cluster cluster, BackendClients http)
         foreach (var r in removed)
         {
             var id = members.Count;
-            _removed[id] = new BackendInfo(id, circle, -1, r.Name, new Uri(r.Url), r.Username, r.Password, TlsInsecureSkipVerify: false);
+            _removed[id] = new BackendInfo(id, circle, -1, r.Name, new Uri(r.Url), r.Username, r.Password, r.TlsInsecureSkipVerify);
             members.Add(new MigrationMember(id, circle, r.Name, r.Url));
         }
         return members;

@@ -24,7 +24,7 @@ public static class PlanCommand
             {
                 var kept = circle.Backends.Select(b => MigrationBackends.Url(b.Url)).ToHashSet();
                 var removed = current.Circles.ElementAtOrDefault(circle.Id)?.Backends.Where(b => !kept.Contains(b.Url))
-                    .Select(b => new RemovedBackend(b.Name, b.Url, Plain(b, b.Username), Plain(b, b.Password))).ToList() ?? [];
+                    .Select(b => new RemovedBackend(b.Name, b.Url, Plain(b, b.Username), Plain(b, b.Password), b.TlsInsecureSkipVerify)).ToList() ?? [];
                 var backends = new MigrationBackends(cluster, http);
                 var members = backends.Members(removed, circle.Id);
                 var operation = MigrationOperation.NewRebalance(circle.Id, ListModule.OfSeq(members.Skip(cluster.Backends.Count)));

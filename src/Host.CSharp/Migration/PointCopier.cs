@@ -101,7 +101,7 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
             {
                 lines.Read(chunk);
             }
-            catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException)
+            catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
             {
                 throw new StepFailure($"the source answered what is not MessagePack: {e.Message}");
             }
@@ -121,6 +121,10 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         catch (Exception e) when (e is IOException or HttpRequestException)
         {
             throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
+        }
+        catch (MessagePackSerializationException e)
+        {
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with what is not MessagePack: {e.Message}");
         }
     }
 

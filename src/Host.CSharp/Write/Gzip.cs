@@ -9,7 +9,8 @@ public static class Gzip
     /// <summary>The level of <c>write_compression</c> as applied (<see cref="ProxyConfigModule.compression"/>); null when batches go uncompressed.</summary>
     public static CompressionLevel? Level(WriteCompression compression) => compression.Tag switch
     {
-        WriteCompression.Tags.NoCompression or WriteCompression.Tags.Auto => null,
+        WriteCompression.Tags.NoCompression => null,
+        WriteCompression.Tags.Auto => throw new ArgumentException("write_compression auto is resolved by ProxyConfigModule.compression first"),
         WriteCompression.Tags.Optimal => CompressionLevel.Optimal,
         WriteCompression.Tags.Smallest => CompressionLevel.SmallestSize,
         _ => CompressionLevel.Fastest,

@@ -114,8 +114,15 @@ public sealed partial class WritePipeline : IBackgroundWork
         if (!countCircles)
             return WriteAnswerModule.ofLines(counts);
         // Journaled, so kept whatever happens: the request only waits for the circles, at most write_timeout.
-        await Task.WhenAny(fanOut.Tally.CirclesDecided, Task.Delay(_options.WriteTimeout, _time));
-        return ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, WriteAnswerModule.ofLines(counts));
+        try
+        {
+            await fanOut.Tally.CirclesDecided.WaitAsync(_options.WriteTimeout, _time);
+        }
+        catch (TimeoutException)
+        {
+        }
+        var refused = fanOut.Tally.Outcome is { IsCompleted: true, Result: Delivery.PartlyRefused } outcome ? outcome.Result : Delivery.Delivered;
+        return ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, WriteAnswerModule.afterDelivery(refused, counts));
     }
 
     /// <summary>
