@@ -39,5 +39,10 @@ public static class Routes
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
         secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time) =>
             WriteEndpoint.Handle(c, pipeline, catalog, options, time));
+        secured.MapPost("/api/v2/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time) =>
+            WriteEndpoint.HandleV2(c, pipeline, catalog, options, time));
+        // InfluxDB 1.8's answer when its Flux service is off, which is what the backends behind the proxy are to Flux.
+        secured.MapPost("/api/v2/query", (HttpContext c) => Errors.Write(c, StatusCodes.Status403Forbidden,
+            "Flux queries are not served: the InfluxDB 1.x backends behind this proxy answer InfluxQL; send InfluxQL to /query"));
     }
 }

@@ -5,35 +5,62 @@ using InfluxProxy.Host.Write;
 
 namespace InfluxProxy.Host.Http;
 
-/// <summary><c>POST /write?db=&amp;rp=&amp;precision=</c>: InfluxDB 1.x status codes and error texts.</summary>
+/// <summary>
+/// <c>POST /write?db=&amp;rp=&amp;precision=&amp;consistency=</c>, and InfluxDB 1.8's <c>POST /api/v2/write?bucket=db/rp&amp;precision=</c>
+/// for 2.x clients: InfluxDB's status codes and error texts.
+/// </summary>
 public static class WriteEndpoint
 {
     public static async Task Handle(HttpContext context, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time)
     {
         var query = context.Request.Query;
         var db = query["db"].ToString();
-        var rp = query["rp"].ToString();
         if (db.Length == 0)
         {
             await Errors.BadRequest(context, "database is required");
             return;
         }
-        if (!Whitelist.allows(options.DbList, db))
+        var precision = PrecisionModule.parse(query["precision"].ToString());
+        if (precision.IsError)
         {
-            await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
+            await Errors.BadRequest(context, PrecisionErrorModule.text(precision.ErrorValue));
             return;
         }
-        var parsedPrecision = PrecisionModule.parse(query["precision"].ToString());
-        if (parsedPrecision.IsError)
-        {
-            await Errors.BadRequest(context, PrecisionErrorModule.text(parsedPrecision.ErrorValue));
-            return;
-        }
-        var precision = parsedPrecision.ResultValue;
         var consistency = ConsistencyLevelModule.parse(query["consistency"].ToString());
         if (consistency.IsError)
         {
             await Errors.BadRequest(context, consistency.ErrorValue);
+            return;
+        }
+        await WriteAsync(context, db, query["rp"].ToString(), precision.ResultValue, consistency.ResultValue, pipeline, catalog, options, time);
+    }
+
+    /// <summary>The bucket names the database and retention policy; the organization is not used, as in InfluxDB 1.8.</summary>
+    public static async Task HandleV2(HttpContext context, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time)
+    {
+        var query = context.Request.Query;
+        var precision = WriteV2.precision(query["precision"].ToString());
+        if (precision.IsError)
+        {
+            await Errors.BadRequest(context, precision.ErrorValue);
+            return;
+        }
+        var bucket = WriteV2.bucket(query["bucket"].ToString());
+        if (bucket.IsError)
+        {
+            await Errors.Write(context, StatusCodes.Status404NotFound, bucket.ErrorValue);
+            return;
+        }
+        var (db, rp) = bucket.ResultValue;
+        await WriteAsync(context, db, rp, precision.ResultValue, ConsistencyLevel.Any, pipeline, catalog, options, time);
+    }
+
+    private static async Task WriteAsync(HttpContext context, string db, string rp, Precision precision, ConsistencyLevel consistency,
+        WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time)
+    {
+        if (!Whitelist.allows(options.DbList, db))
+        {
+            await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
             return;
         }
         var (body, problem, detail) = await ReadBodyAsync(context.Request, options.MaxBodySize, context.RequestAborted);
@@ -60,7 +87,7 @@ public static class WriteEndpoint
                 return;
             }
             var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-            var answer = await pipeline.WriteAsync(db, rp, precision, consistency.ResultValue, nowNs, body.Written);
+            var answer = await pipeline.WriteAsync(db, rp, precision, consistency, nowNs, body.Written);
             await Respond(context, answer);
         }
     }
