@@ -107,6 +107,8 @@ type ProxyConfig =
       AuthEncrypt: bool
       /// /ping and /metrics need the proxy's credentials too, when it has some (`ping_auth_enabled`).
       PingAuthEnabled: bool
+      /// /debug/pprof serves without credentials on a listener others can reach (`pprof_enabled`).
+      PprofEnabled: bool
       /// Keys of v2.5.12 this proxy accepts and does nothing with, as found in the file.
       Inert: string list
       /// PEM bundle of the CAs trusted for backends and HA peers instead of the system store; "" = the system store.
@@ -242,7 +244,7 @@ module ProxyConfig =
           "conn_pool_size"; "pprof_enabled" ]
 
     /// v2.5.12's keys that have no effect here: the proxy says so at start.
-    let private inertKeys = [ "rewrite_threads"; "conn_pool_size"; "pprof_enabled" ]
+    let private inertKeys = [ "rewrite_threads"; "conn_pool_size" ]
 
     let private isHttpUrl (text: string) =
         match Uri.TryCreate(text, UriKind.Absolute) with
@@ -381,6 +383,7 @@ module ProxyConfig =
           Tls = readTls r f
           AuthEncrypt = r.Bool(id, f, "auth_encrypt", false)
           PingAuthEnabled = r.Bool(id, f, "ping_auth_enabled", false)
+          PprofEnabled = r.Bool(id, f, "pprof_enabled", false)
           Inert = inertKeys |> List.filter f.ContainsKey
           BackendTlsCaFile = r.String(id, f, "backend_tls_ca_file", "")
           BackendTlsInsecureSkipVerify = r.Bool(id, f, "backend_tls_insecure_skip_verify", false)
@@ -409,6 +412,16 @@ module ProxyConfig =
             match r.Errors with
             | [] -> Ok config
             | errors -> Error errors
+
+    /// Whether /debug/pprof serves: behind the proxy's credentials when it has some; without, only on a loopback
+    /// listener or when `pprof_enabled` says so (a profile shows what the process does, to anyone who can ask).
+    let profilingOpen (config: ProxyConfig) : bool =
+        let authOn = config.Username <> "" || config.Password <> ""
+        let loopback =
+            match Net.IPAddress.TryParse config.ListenAddr.Host with
+            | true, ip -> Net.IPAddress.IsLoopback ip
+            | _ -> config.ListenAddr.Host = "localhost"
+        authOn || loopback || config.PprofEnabled
 
     /// Whether the proxy's own username and password are ciphertext.
     let proxyCredentialsEncrypted (config: ProxyConfig) : bool = config.AuthSecure || config.AuthEncrypt

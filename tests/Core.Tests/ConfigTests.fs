@@ -64,7 +64,7 @@ let tests =
             match ProxyConfig.parse v2512Sample with
             | Ok config ->
                 Expect.equal config.MlogDir "log" "tlog_dir"
-                Expect.equal config.Inert [ "rewrite_threads"; "conn_pool_size"; "pprof_enabled" ] "said at start"
+                Expect.equal config.Inert [ "rewrite_threads"; "conn_pool_size" ] "said at start"
                 Expect.equal config.Tls { Ciphers = []; MinVersion = None; MaxVersion = None } "the empty tls block"
             | Error errors -> failtestf "%A" errors
         }

@@ -284,9 +284,42 @@ let private v2512 =
                     Expect.stringContains answer.Body ",1]]" $"answered by {reader.Name}, not the write_only {writeOnly.Name}"
                 let health = get (proxy.Url + "/health?u=u&p=p&stats=false")
                 Expect.stringContains health.Body $"\"url\":\"{writeOnly.Url}\",\"write_only\":true" "/health shows write_only"
-                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 5.0) (fun () -> proxy.Log.Contains "no effect here: rewrite_threads, conn_pool_size, pprof_enabled")) proxy.Log
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 5.0) (fun () -> proxy.Log.Contains "no effect here: rewrite_threads, conn_pool_size")) proxy.Log
             finally ProxyProcess.dispose proxy
         }
     ]
 
-let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https; v2512 ]
+let private profiling =
+    testList "profiling" [
+        test "/debug/pprof serves a CPU trace of the proxy, its heap and its threads, on a loopback listener without credentials" {
+            ProxyProcess.using shared.Value [] (fun proxy ->
+                Expect.stringContains (get (proxy.Url + "/debug/pprof/")).Body "/debug/pprof/profile?seconds=" "an index"
+                use response = client.GetAsync(proxy.Url + "/debug/pprof/profile?seconds=1").Result
+                let trace = response.Content.ReadAsByteArrayAsync().Result
+                Expect.equal (int response.StatusCode) 200 "a trace"
+                Expect.equal (Encoding.ASCII.GetString(trace, 0, 8)) "Nettrace" "in the format dotnet-trace writes"
+                Expect.isGreaterThan trace.Length 10_000 "with the samples and the rundown in it"
+                let heap = JsonDocument.Parse((get (proxy.Url + "/debug/pprof/heap")).Body).RootElement
+                Expect.isGreaterThan (heap.GetProperty("heap_bytes").GetInt64()) 0L "the heap"
+                Expect.equal (heap.GetProperty("generations").GetArrayLength()) 5 "gen0, gen1, gen2, loh, poh"
+                Expect.stringContains (get (proxy.Url + "/debug/pprof/threads")).Body "\"thread_pool_threads\"" "the threads"
+                Expect.equal (get (proxy.Url + "/debug/pprof/profile?seconds=0")).Status 400 "a duration out of range")
+        }
+
+        test "without credentials on a listener others can reach, /debug/pprof is closed unless pprof_enabled opens it" {
+            let port = freePort ()
+            let openTo (extra: string list) =
+                ProxyProcess.startIn (ProxyProcess.newDir "pprof") port (ProxyProcess.configFor shared.Value port ($"\"listen_addr\": \":{port}\"" :: extra))
+            let closed = openTo []
+            try
+                let reply = get $"http://127.0.0.1:{port}/debug/pprof/heap"
+                Expect.equal reply.Status 403 reply.Body
+                Expect.stringContains reply.Body "pprof_enabled" "says how to open it"
+            finally ProxyProcess.dispose closed
+            let opened = openTo [ "\"pprof_enabled\": true" ]
+            try Expect.equal (get $"http://127.0.0.1:{port}/debug/pprof/heap").Status 200 "pprof_enabled"
+            finally ProxyProcess.dispose opened
+        }
+    ]
+
+let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https; v2512; profiling ]

@@ -21,6 +21,11 @@ public static class Routes
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
         secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends) => DebugVarsEndpoint.Handle(c, backends));
+        var profiling = app.Services.GetRequiredService<EndpointOptions>().ProfilingOpen;
+        foreach (var (path, handler) in (ReadOnlySpan<(string, RequestDelegate)>)
+                 [("/debug/pprof/", ProfilingEndpoints.Index), ("/debug/pprof/profile", ProfilingEndpoints.Profile),
+                  ("/debug/pprof/heap", ProfilingEndpoints.Heap), ("/debug/pprof/threads", ProfilingEndpoints.Threads)])
+            secured.MapGet(path, profiling ? handler : ProfilingEndpoints.Closed);
         secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendRegistry backends, EndpointOptions options) =>
             HealthEndpoint.Handle(c, cluster, backends, options.WriteTimeout));
         foreach (var (path, transfer) in (ReadOnlySpan<(string, bool)>)[("/migrate/state", false), ("/transfer/state", true)])
