@@ -6,7 +6,7 @@ namespace InfluxProxy.Host.Http;
 
 /// <summary>
 /// <c>GET /debug/vars</c>: the Go proxy's expvar in .NET terms, a JSON snapshot of the process and of every
-/// backend's write path. For CPU and allocation profiles use <c>dotnet-counters</c> and <c>dotnet-trace</c> (README).
+/// backend's write path. CPU traces and the heap are under <c>/debug/pprof</c> (<see cref="ProfilingEndpoints"/>).
 /// </summary>
 public static class DebugVarsEndpoint
 {
