@@ -40,13 +40,15 @@ let capture (program: string) (args: string) =
 
 // ---------------------------------------------------------------- system packages
 
-let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb" ]
+let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb"; "prometheus" ]
 
 let missingPackages () =
     [ if (capture "influxd" "version").IsNone then "influxdb"
       if (capture "influx" "-version").IsNone then "influxdb-client"
       // Debian's python client imports only under the system python, not the first python3 on PATH.
-      if (capture "/usr/bin/python3" "-c \"import influxdb\"").IsNone then "python3-influxdb" ]
+      if (capture "/usr/bin/python3" "-c \"import influxdb\"").IsNone then "python3-influxdb"
+      // The real Prometheus the remote write tests write through.
+      if (capture "prometheus" "--version").IsNone then "prometheus" ]
 
 /// Installs Debian's InfluxDB 1.x server, shell and python client when missing, without starting the packaged service.
 let ensurePackages () =

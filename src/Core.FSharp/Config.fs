@@ -23,6 +23,8 @@ type ConfigProblem =
     | NotOneOf of choices: string * text: string
     | RequiredWithHttps
     | UnknownCipher of name: string
+    /// `tls.min_version` above `tls.max_version`: no version left to offer.
+    | MinAboveMax
     /// A key and its other version's name (`mlog_dir`, `tlog_dir`) both set, to different values.
     | BothSet of other: string
 
@@ -142,6 +144,7 @@ module ConfigProblem =
         | NotOneOf(choices, text) -> sprintf "expected %s, got %A" choices text
         | RequiredWithHttps -> "required when https_enabled is true"
         | UnknownCipher name -> sprintf "unknown cipher suite: %A" name
+        | MinAboveMax -> "above tls.max_version: no TLS version is left to offer"
         | BothSet other -> sprintf "set only one of this and %s" other
 
 module ConfigError =
@@ -339,11 +342,15 @@ module ProxyConfig =
         | Some el when el.ValueKind <> JsonValueKind.Null ->
             let t = r.Fields("tls", el, [ "ciphers"; "min_version"; "max_version" ])
             let ciphers = r.StringList((fun k -> "tls." + k), t, "ciphers")
+            let known = Enum.GetNames<Net.Security.TlsCipherSuite>()
             for name in ciphers do
-                match Enum.TryParse<Net.Security.TlsCipherSuite>(name, true) with
-                | true, _ -> ()
-                | _ -> r.Fail("tls.ciphers", UnknownCipher name)
-            { Ciphers = ciphers; MinVersion = readTlsVersion r t "min_version"; MaxVersion = readTlsVersion r t "max_version" }
+                if not (known |> Array.exists (fun k -> String.Equals(k, name, StringComparison.OrdinalIgnoreCase))) then
+                    r.Fail("tls.ciphers", UnknownCipher name)
+            let tls = { Ciphers = ciphers; MinVersion = readTlsVersion r t "min_version"; MaxVersion = readTlsVersion r t "max_version" }
+            match tls.MinVersion, tls.MaxVersion with
+            | Some low, Some high when low > high -> r.Fail("tls.min_version", MinAboveMax)
+            | _ -> ()
+            tls
         | _ -> { Ciphers = []; MinVersion = None; MaxVersion = None }
 
     /// `mlog_dir`, or v2.5.12's name for it, `tlog_dir`.

@@ -74,9 +74,10 @@ module QueryRouting =
         | _ -> None
 
     /// How fit a backend is for reads: up (or not probed yet) with nothing left to replay first, then up but still
-    /// replaying, then the rest; a `write_only` one after all of those.
+    /// replaying; a `write_only` one up after those; any backend down last.
     let rank (writeOnly: bool) (acceptsWrites: bool) (backlogEmpty: bool) : int =
-        (if writeOnly then 3 else 0) + (if not acceptsWrites then 2 elif backlogEmpty then 0 else 1)
+        if not acceptsWrites then 4
+        else (if writeOnly then 2 else 0) + (if backlogEmpty then 0 else 1)
 
     /// The candidates to try, in order: the readable ones (all of them when none is, so reads still go somewhere),
     /// healthiest first, ties in the order of `tieBreak` (a key per candidate's index: random keys spread the load).

@@ -6,9 +6,9 @@ module WriteV2 =
     /// `db/rp`, or `db` for its default retention policy; InfluxDB answers an error here with a 404.
     let bucket (text: string) : Result<string * string, string> =
         match text.IndexOf '/' with
-        | -1 when text = "" -> Error $"bucket name %A{text} is missing a slash; not in format \"database/retention-policy\""
+        | -1 when text = "" -> Error $"bucket name %A{text} is missing a slash; not in \"database/retention-policy\" format"
         | -1 -> Ok(text, "")
-        | 0 -> Error $"bucket name %A{text} is missing a database name"
+        | 0 -> Error $"bucket name %A{text} is in db/rp form but has an empty database"
         | slash -> Ok(text.Substring(0, slash), text.Substring(slash + 1))
 
     /// ns (the default), us, ms or s; InfluxDB answers anything else with a 400.

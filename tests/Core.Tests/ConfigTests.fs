@@ -86,6 +86,8 @@ let tests =
             Expect.equal config.Tls { Ciphers = [ "TLS_AES_128_GCM_SHA256" ]; MinVersion = Some Tls12; MaxVersion = Some Tls13 } "tls"
             expectError (withTop "\"tls\":{\"min_version\":\"tls9\"}") "tls.min_version: expected SSL3.0, TLS1.0, TLS1.1, TLS1.2 or TLS1.3, got \"tls9\""
             expectError (withTop "\"tls\":{\"ciphers\":[\"TLS_NOPE\"]}") "tls.ciphers: unknown cipher suite: \"TLS_NOPE\""
+            expectError (withTop "\"tls\":{\"ciphers\":[\"4865\"]}") "tls.ciphers: unknown cipher suite: \"4865\""
+            expectError (withTop "\"tls\":{\"min_version\":\"1.3\",\"max_version\":\"1.2\"}") "tls.min_version: above tls.max_version: no TLS version is left to offer"
             expectError (withTop "\"mlog_dir\":\"m\",\"tlog_dir\":\"t\"") "tlog_dir: set only one of this and mlog_dir"
             expectError (withTop "\"vnode\":1") "vnode: unknown key"
         }

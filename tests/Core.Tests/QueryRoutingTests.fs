@@ -55,8 +55,9 @@ let private examples =
             let c item rank readable = { Item = item; Rank = rank; Readable = readable }
             Expect.equal (QueryRouting.inTryOrder (fun _ -> 0) [ c "a" 2 true; c "b" 0 true; c "m" 0 false ]) [ "b"; "a" ] "migrating left out"
             Expect.equal (QueryRouting.inTryOrder (fun i -> [| 5; 1 |][i]) [ c "a" 0 false; c "b" 0 false ]) [ "b"; "a" ] "all migrating: ties broken"
-            Expect.equal (QueryRouting.rank false true true, QueryRouting.rank false true false, QueryRouting.rank false false true) (0, 1, 2) "ranks"
-            Expect.equal (QueryRouting.rank true true true) 3 "write_only: after every other, even one down"
+            let rank = QueryRouting.rank
+            Expect.equal [ rank false true true; rank false true false; rank true true true; rank true true false; rank false false true ] [ 0; 1; 2; 3; 4 ]
+                "up, up replaying, write_only up, write_only up replaying, down"
         }
     ]
 

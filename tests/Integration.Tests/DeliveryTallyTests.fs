@@ -20,6 +20,7 @@ let tests =
             Expect.equal t.Circles { Circles = 2; Stored = 0; Missed = 0 } "one chunk of two"
             t.Report(PartlyRefused "type conflict", 0)
             Expect.equal t.Circles { Circles = 2; Stored = 1; Missed = 0 } "a partial write answered for its points"
+            Expect.equal t.WorstSoFar (PartlyRefused "type conflict") "the refusal is known before every owner answered"
             Expect.isFalse t.CirclesDecided.IsCompleted "all still waits for circle 1"
             t.Report(Backlogged, 1)
             Expect.equal t.Circles { Circles = 2; Stored = 1; Missed = 1 } "missed at its first backlogged chunk"

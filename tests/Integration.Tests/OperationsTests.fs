@@ -272,8 +272,7 @@ let private v2512 =
             let writeOnly, reader = circles[0][owners[0]], circles[1][owners[1]]
             let proxy = ProxyProcess.startIn (ProxyProcess.newDir "v2512") port (v2512Config circles port writeOnly)
             try
-                expectUnauthorized (get (proxy.Url + "/ping"))
-                expectUnauthorized (get (proxy.Url + "/metrics"))
+                for path in [ "/ping"; "/PING"; "/ping/"; "/metrics"; "/Metrics/" ] do expectUnauthorized (get (proxy.Url + path))
                 Expect.equal (get (proxy.Url + "/ping?u=u&p=p")).Status 204 "/ping with credentials"
                 Expect.equal (post (sprintf "%s/write?db=%s&u=u&p=p" proxy.Url db) "wo v=1 1").Status 204 "written"
                 Expect.isTrue (waitUntil (TimeSpan.FromSeconds 10.0) (fun () -> (Influx.countsByMeasurement writeOnly.Url db "v").ContainsKey "wo")) "landed"
@@ -303,7 +302,16 @@ let private profiling =
                 Expect.isGreaterThan (heap.GetProperty("heap_bytes").GetInt64()) 0L "the heap"
                 Expect.equal (heap.GetProperty("generations").GetArrayLength()) 5 "gen0, gen1, gen2, loh, poh"
                 Expect.stringContains (get (proxy.Url + "/debug/pprof/threads")).Body "\"thread_pool_threads\"" "the threads"
-                Expect.equal (get (proxy.Url + "/debug/pprof/profile?seconds=0")).Status 400 "a duration out of range")
+                Expect.equal (get (proxy.Url + "/debug/pprof/profile?seconds=0")).Status 400 "a duration out of range"
+                let first = client.GetAsync(proxy.Url + "/debug/pprof/profile?seconds=3")
+                Threading.Thread.Sleep 500
+                Expect.equal (get (proxy.Url + "/debug/pprof/profile?seconds=1")).Status 409 "one profile at a time"
+                first.Result.Dispose()
+                // A client gone mid-profile: the session still ends, and the next profile is taken.
+                using (new Threading.CancellationTokenSource(500)) (fun gone ->
+                    try client.GetAsync(proxy.Url + "/debug/pprof/profile?seconds=5", gone.Token).Result.Dispose() with _ -> ())
+                let taken () = (get (proxy.Url + "/debug/pprof/profile?seconds=1")).Status = 200
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 20.0) taken) "profiling goes on after a client left")
         }
 
         test "without credentials on a listener others can reach, /debug/pprof is closed unless pprof_enabled opens it" {

@@ -70,7 +70,7 @@ let tests =
                 Expect.equal (withToken $"{v2}/write?bucket={db}" "tok v=2 2").Status 204 "db alone: its default policy"
                 let missing = withToken $"{v2}/write?org=o" "tok v=1 1"
                 Expect.equal missing.Status 404 missing.Body
-                Expect.stringContains missing.Body "is missing a slash; not in format \\\"database/retention-policy\\\"" "1.8's text"
+                Expect.stringContains missing.Body "is missing a slash; not in \\\"database/retention-policy\\\" format" "1.8's text"
                 Expect.equal (withToken $"{v2}/write?bucket=/autogen" "tok v=1 1").Status 404 "no database"
                 let precision = withToken $"{v2}/write?bucket={db}&precision=h" "tok v=1 1"
                 Expect.equal (precision.Status, precision.Body) (400, "{\"error\":\"invalid precision \\\"h\\\" (use ns, us, ms or s)\"}\n") "1.8's precisions"

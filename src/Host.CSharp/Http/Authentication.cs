@@ -38,9 +38,14 @@ public sealed class Authentication
         return Results.Empty;
     }
 
-    /// <summary>A middleware: <paramref name="paths"/>, which are open otherwise, need the credentials too (<c>ping_auth_enabled</c>).</summary>
-    public Func<HttpContext, Func<Task>, Task> Guarding(string[] paths) => (context, next) =>
-        paths.Contains(context.Request.Path.Value) && !Accepts(context.Request) ? Refuse(context) : next();
+    /// <summary>
+    /// A middleware: the endpoints routed from <paramref name="patterns"/>, open otherwise, need the credentials too
+    /// (<c>ping_auth_enabled</c>). Judged by the endpoint routing chose, so <c>/PING</c> or <c>/metrics/</c> are too.
+    /// </summary>
+    public Func<HttpContext, Func<Task>, Task> Guarding(string[] patterns) => (context, next) =>
+        context.GetEndpoint() is RouteEndpoint endpoint && patterns.Contains(endpoint.RoutePattern.RawText) && !Accepts(context.Request)
+            ? Refuse(context)
+            : next();
 
     private static Task Refuse(HttpContext context)
     {

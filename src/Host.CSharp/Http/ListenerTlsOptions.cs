@@ -24,7 +24,11 @@ public static class ListenerTlsOptions
         return options;
     }
 
-    /// <summary>The versions from <c>min_version</c> to <c>max_version</c>; the system's choice when neither is set. SSL 3.0 is not offered: TLS 1.0 is the oldest.</summary>
+    /// <summary>
+    /// The versions from <c>min_version</c> (TLS 1.2 unless set, TLS 1.0 when only <c>max_version</c> is) to
+    /// <c>max_version</c> (TLS 1.3 unless set); the system's choice when neither is set. SSL 3.0 is read as TLS 1.0,
+    /// the oldest .NET offers. The config refuses a minimum above the maximum.
+    /// </summary>
     private static SslProtocols Protocols(ListenerTls tls)
     {
         if (tls.MinVersion is null && tls.MaxVersion is null)
@@ -34,7 +38,7 @@ public static class ListenerTlsOptions
             [(TlsVersion.Ssl30, SslProtocols.Tls), (TlsVersion.Tls10, SslProtocols.Tls), (TlsVersion.Tls11, SslProtocols.Tls11),
              (TlsVersion.Tls12, SslProtocols.Tls12), (TlsVersion.Tls13, SslProtocols.Tls13)];
 #pragma warning restore SYSLIB0039
-        var min = tls.MinVersion?.Value ?? TlsVersion.Tls12;
+        var min = tls.MinVersion?.Value ?? (tls.MaxVersion is null ? TlsVersion.Tls12 : TlsVersion.Tls10);
         var max = tls.MaxVersion?.Value ?? TlsVersion.Tls13;
         return known.Where(k => k.Version.CompareTo(min) >= 0 && k.Version.CompareTo(max) <= 0)
             .Aggregate(SslProtocols.None, (all, k) => all | k.Protocol);

@@ -12,6 +12,14 @@ public static class ProfilingEndpoints
 {
     private const int MostSeconds = 300;
 
+    /// <summary>One session at a time: each holds a buffer of up to <see cref="BufferMb"/> MB for as long as it runs.</summary>
+    private static readonly SemaphoreSlim OneAtATime = new(1);
+
+    private const int BufferMb = 256;
+
+    /// <summary>How long a stopping session may take to hand over what it buffered, and its rundown.</summary>
+    private static readonly TimeSpan StopLimit = TimeSpan.FromSeconds(30);
+
     /// <summary>dotnet-trace's cpu-sampling profile: stacks sampled every millisecond, and the runtime's default events to resolve them.</summary>
     private static readonly EventPipeProvider[] CpuSampling =
     [
@@ -26,7 +34,7 @@ public static class ProfilingEndpoints
         long memory_load_bytes, double pause_time_percentage, IReadOnlyList<GenerationView> generations);
 
     private sealed record ThreadsView(int threads, int thread_pool_threads, long thread_pool_queued_items, long thread_pool_completed_items,
-        long lock_contentions, string stacks);
+        long lock_contentions);
 
     public static Task Index(HttpContext context)
     {
@@ -40,7 +48,7 @@ public static class ProfilingEndpoints
             """, context.RequestAborted);
     }
 
-    public static async Task Profile(HttpContext context)
+    public static async Task Profile(HttpContext context, TimeProvider time)
     {
         var asked = context.Request.Query["seconds"].ToString();
         var seconds = asked.Length == 0 ? 30 : int.TryParse(asked, out var s) && s is > 0 and <= MostSeconds ? s : -1;
@@ -49,19 +57,63 @@ public static class ProfilingEndpoints
             await Errors.BadRequest(context, $"seconds must be a whole number from 1 to {MostSeconds}");
             return;
         }
-        using var session = new DiagnosticsClient(Environment.ProcessId).StartEventPipeSession(CpuSampling, requestRundown: true, circularBufferMB: 256);
-        context.Response.ContentType = "application/octet-stream";
-        context.Response.Headers.ContentDisposition = $"attachment; filename=\"influx-proxy-{DateTime.UtcNow:yyyyMMdd-HHmmss}.nettrace\"";
-        var copying = session.EventStream.CopyToAsync(context.Response.Body, context.RequestAborted);
+        if (!OneAtATime.Wait(0))
+        {
+            await Errors.Write(context, StatusCodes.Status409Conflict, "a profile is being taken; ask again once it is done");
+            return;
+        }
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(seconds), context.RequestAborted);
+            await TraceAsync(context, TimeSpan.FromSeconds(seconds), time);
         }
         finally
         {
-            await session.StopAsync(CancellationToken.None);
+            OneAtATime.Release();
         }
-        await copying;
+    }
+
+    private static async Task TraceAsync(HttpContext context, TimeSpan duration, TimeProvider time)
+    {
+        EventPipeSession session;
+        try
+        {
+            session = new DiagnosticsClient(Environment.ProcessId).StartEventPipeSession(CpuSampling, requestRundown: true, BufferMb);
+        }
+        catch (ServerNotAvailableException e)
+        {
+            await Errors.Write(context, StatusCodes.Status503ServiceUnavailable, $"the runtime's diagnostics channel is off (DOTNET_EnableDiagnostics=0?): {e.Message}");
+            return;
+        }
+        using (session)
+        {
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"influx-proxy-{time.GetUtcNow():yyyyMMdd-HHmmss}.nettrace\"";
+            // The stream is read to its end whatever the client does: a session stops only once what it buffered is read.
+            var copying = CopyAsync(session.EventStream, context.Response.Body, context.RequestAborted);
+            try
+            {
+                await Task.Delay(duration, time, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            using var stopping = new CancellationTokenSource(StopLimit);
+            await session.StopAsync(stopping.Token);
+            await copying;
+        }
+    }
+
+    /// <summary>Copies the trace to the client while it listens, then drains the rest.</summary>
+    private static async Task CopyAsync(Stream trace, Stream client, CancellationToken clientGone)
+    {
+        try
+        {
+            await trace.CopyToAsync(client, clientGone);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            await trace.CopyToAsync(Stream.Null, CancellationToken.None);
+        }
     }
 
     public static Task Heap(HttpContext context)
@@ -75,10 +127,13 @@ public static class ProfilingEndpoints
             info.Index, info.TotalCommittedBytes, info.FragmentedBytes, info.MemoryLoadBytes, info.PauseTimePercentage, generations));
     }
 
-    public static Task Threads(HttpContext context) =>
-        JsonBody.Write(context, StatusCodes.Status200OK, new ThreadsView(System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
-            ThreadPool.ThreadCount, ThreadPool.PendingWorkItemCount, ThreadPool.CompletedWorkItemCount, Monitor.LockContentionCount,
-            "/debug/pprof/profile"));
+    /// <summary>How many threads there are and how busy the pool is; their stacks are in the profile.</summary>
+    public static Task Threads(HttpContext context)
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return JsonBody.Write(context, StatusCodes.Status200OK, new ThreadsView(process.Threads.Count,
+            ThreadPool.ThreadCount, ThreadPool.PendingWorkItemCount, ThreadPool.CompletedWorkItemCount, Monitor.LockContentionCount));
+    }
 
     /// <summary>Answers when profiling is not open to this request's kind of caller.</summary>
     public static Task Closed(HttpContext context) =>

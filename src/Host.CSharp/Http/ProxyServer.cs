@@ -79,11 +79,12 @@ public static partial class ProxyServer
         app.Use(ProxyHeaders.Add);
         app.Use(Errors.Unhandled);
         app.Use(ClientBody.Guard);
-        if (config.PingAuthEnabled)
-            app.Use(app.Services.GetRequiredService<Authentication>().Guarding(["/ping", "/metrics"]));
         app.UseResponseCompression();
         app.UseStatusCodePages(c => Errors.FromStatusCode(c.HttpContext));
         app.UseHttpMetrics();
+        app.UseRouting();
+        if (config.PingAuthEnabled)
+            app.Use(app.Services.GetRequiredService<Authentication>().Guarding(["/ping", "/metrics"]));
         Routes.Map(app);
         ProxyMetrics.Export(backends, journal, time);
         app.Lifetime.ApplicationStopped.Register(loggers.Dispose); // flushes the console

@@ -22,8 +22,9 @@ public static class Routes
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
         secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends) => DebugVarsEndpoint.Handle(c, backends));
         var profiling = app.Services.GetRequiredService<EndpointOptions>().ProfilingOpen;
+        var time = app.Services.GetRequiredService<TimeProvider>();
         foreach (var (path, handler) in (ReadOnlySpan<(string, RequestDelegate)>)
-                 [("/debug/pprof/", ProfilingEndpoints.Index), ("/debug/pprof/profile", ProfilingEndpoints.Profile),
+                 [("/debug/pprof/", ProfilingEndpoints.Index), ("/debug/pprof/profile", c => ProfilingEndpoints.Profile(c, time)),
                   ("/debug/pprof/heap", ProfilingEndpoints.Heap), ("/debug/pprof/threads", ProfilingEndpoints.Threads)])
             secured.MapGet(path, profiling ? handler : ProfilingEndpoints.Closed);
         secured.MapGet("/health", (HttpContext c, Cluster cluster, BackendRegistry backends, EndpointOptions options) =>
@@ -44,6 +45,10 @@ public static class Routes
         secured.MapGet("/replica", (HttpContext c, Cluster cluster) => ReplicaEndpoint.Handle(c, cluster));
         secured.MapPost("/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time) =>
             WriteEndpoint.Handle(c, pipeline, catalog, options, time));
+        secured.MapPost("/api/v1/prom/read", (HttpContext c, QueryRouter router, BackendRegistry backends, EndpointOptions options) =>
+            RemoteStorage.PromReadEndpoint.Handle(c, router, backends, options));
+        secured.MapPost("/api/v1/prom/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time) =>
+            RemoteStorage.PromWriteEndpoint.Handle(c, pipeline, catalog, options, time));
         secured.MapPost("/api/v2/write", (HttpContext c, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time) =>
             WriteEndpoint.HandleV2(c, pipeline, catalog, options, time));
         // InfluxDB 1.8's answer when its Flux service is off, which is what the backends behind the proxy are to Flux.

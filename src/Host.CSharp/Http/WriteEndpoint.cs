@@ -45,6 +45,12 @@ public static class WriteEndpoint
             await Errors.BadRequest(context, precision.ErrorValue);
             return;
         }
+        var consistency = ConsistencyLevelModule.parse(query["consistency"].ToString());
+        if (consistency.IsError)
+        {
+            await Errors.BadRequest(context, consistency.ErrorValue);
+            return;
+        }
         var bucket = WriteV2.bucket(query["bucket"].ToString());
         if (bucket.IsError)
         {
@@ -52,44 +58,57 @@ public static class WriteEndpoint
             return;
         }
         var (db, rp) = bucket.ResultValue;
-        await WriteAsync(context, db, rp, precision.ResultValue, ConsistencyLevel.Any, pipeline, catalog, options, time);
+        await WriteAsync(context, db, rp, precision.ResultValue, consistency.ResultValue, pipeline, catalog, options, time);
     }
 
     private static async Task WriteAsync(HttpContext context, string db, string rp, Precision precision, ConsistencyLevel consistency,
         WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time)
     {
-        if (!Whitelist.allows(options.DbList, db))
-        {
-            await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
+        if (await RefusedAsync(context, options, db) || await BodyAsync(context, options) is not { } body)
             return;
-        }
+        using (body)
+            await StoreAsync(context, db, rp, precision, consistency, body.Written, pipeline, catalog, time);
+    }
+
+    /// <summary>Answers 403 for a database the whitelist does not allow; whether it did.</summary>
+    internal static async Task<bool> RefusedAsync(HttpContext context, EndpointOptions options, string db)
+    {
+        if (Whitelist.allows(options.DbList, db))
+            return false;
+        await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {db}");
+        return true;
+    }
+
+    /// <summary>The request's body (the caller disposes it); null once answered 413 or 400 (a gzip body that does not decode).</summary>
+    internal static async Task<PooledBuffer?> BodyAsync(HttpContext context, EndpointOptions options)
+    {
         var (body, problem, detail) = await ReadBodyAsync(context.Request, options.MaxBodySize, context.RequestAborted);
         if (body is null)
-        {
             await (problem == BodyProblem.TooLarge
                 ? Errors.Write(context, StatusCodes.Status413PayloadTooLarge, $"request entity too large: the body exceeds max_body_size ({options.MaxBodySize} bytes)")
                 : Errors.BadRequest(context, detail));
+        return body;
+    }
+
+    /// <summary>Writes the lines of a request whose database is allowed, and answers as InfluxDB does.</summary>
+    internal static async Task StoreAsync(HttpContext context, string db, string rp, Precision precision, ConsistencyLevel consistency,
+        ReadOnlyMemory<byte> lines, WritePipeline pipeline, DatabaseCatalog catalog, TimeProvider time)
+    {
+        if (await catalog.CheckAsync(db, context.RequestAborted) == Existence.Missing)
+        {
+            await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
             return;
         }
-        using (body)
+        // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created. A body
+        // of bad lines only gets their 400 first, as from InfluxDB.
+        if (rp.Length > 0 && await catalog.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing
+            && !LineScanner.OnlyMalformed(lines.Span, precision))
         {
-            if (await catalog.CheckAsync(db, context.RequestAborted) == Existence.Missing)
-            {
-                await Errors.Write(context, StatusCodes.Status404NotFound, $"database not found: \"{db}\"");
-                return;
-            }
-            // InfluxDB's own answer, a 500: clients keep the points and retry until the policy is created. A body
-            // of bad lines only gets their 400 first, as from InfluxDB.
-            if (rp.Length > 0 && await catalog.CheckRetentionPolicyAsync(db, rp, context.RequestAborted) == Existence.Missing
-                && !LineScanner.OnlyMalformed(body.Written.Span, precision))
-            {
-                await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
-                return;
-            }
-            var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-            var answer = await pipeline.WriteAsync(db, rp, precision, consistency, nowNs, body.Written);
-            await Respond(context, answer);
+            await Errors.Write(context, StatusCodes.Status500InternalServerError, $"retention policy not found: {rp}");
+            return;
         }
+        var nowNs = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        await Respond(context, await pipeline.WriteAsync(db, rp, precision, consistency, nowNs, lines));
     }
 
     private static Task Respond(HttpContext context, WriteAnswer answer)

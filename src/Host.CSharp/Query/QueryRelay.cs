@@ -16,6 +16,21 @@ public sealed class QueryRelay(BackendConnection connection)
         request.Content = new FormUrlEncodedContent(form);
         if (accept is not null)
             request.Headers.Accept.ParseAdd(accept);
+        return await SendAsync(request, ct);
+    }
+
+    /// <summary>A Prometheus remote read (<c>/api/v1/prom/read</c>), its body as the client sent it; the answer, or why there is none.</summary>
+    public async Task<(HttpResponseMessage? Response, string Failure)> PromReadAsync(string query, byte[] body, CancellationToken ct)
+    {
+        using var request = connection.Request(HttpMethod.Post, "/api/v1/prom/read" + query);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentEncoding.Add("snappy");
+        request.Content.Headers.ContentType = new("application/x-protobuf");
+        return await SendAsync(request, ct);
+    }
+
+    private async Task<(HttpResponseMessage? Response, string Failure)> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    {
         try
         {
             return (await connection.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct), "");

@@ -19,6 +19,13 @@ public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, Migra
         return [.. InTryOrder(owners.Select(b => Candidate(b, Rank(b), MigrationFlagsModule.readable(snapshot, b.Info.Circle))))];
     }
 
+    /// <summary>The circles in the order to ask them for a whole-circle answer (healthiest first, readable ones).</summary>
+    public IEnumerable<CircleInfo> CirclesInTryOrder()
+    {
+        var snapshot = migration.Current;
+        return InTryOrder(cluster.Circles.Select(c => Candidate(c, c.Backends.Sum(b => Rank(backends[b])), MigrationFlagsModule.readable(snapshot, c.Id))));
+    }
+
     /// <summary>Runs one statement and returns its <c>results[i]</c> object, errors included.</summary>
     public async Task<JsonObject> RunAsync(int statementId, Statement statement, string db, IReadOnlyDictionary<string, string> parameters, CancellationToken ct)
     {
@@ -79,10 +86,8 @@ public sealed class QueryRouter(Cluster cluster, BackendRegistry backends, Migra
     /// <summary>Every backend of the first circle whose backends all answer; merged as the statement needs.</summary>
     private async Task<JsonObject> FanOutAsync(int statementId, Merge merge, List<KeyValuePair<string, string>> form, CancellationToken ct)
     {
-        var snapshot = migration.Current;
-        var circles = InTryOrder(cluster.Circles.Select(c => Candidate(c, c.Backends.Sum(b => Rank(backends[b])), MigrationFlagsModule.readable(snapshot, c.Id))));
         var failures = new List<string>();
-        foreach (var circle in circles)
+        foreach (var circle in CirclesInTryOrder())
         {
             var answers = await Task.WhenAll(circle.Backends.Select(b => backends[b].Queries.AskAsync(form, ct)));
             if (answers.All(a => a.Result is not null))

@@ -27,6 +27,16 @@ public sealed class DeliveryTally
     /// <summary>Completes once the consistency level given to <see cref="CountCircles"/> is met or cannot be.</summary>
     public Task CirclesDecided => _circlesDecided.Task;
 
+    /// <summary>The worst delivery reported so far.</summary>
+    public Delivery WorstSoFar
+    {
+        get
+        {
+            lock (_worstLock)
+                return _worst;
+        }
+    }
+
     /// <summary>Where the circles stand now.</summary>
     public CircleCount Circles
     {

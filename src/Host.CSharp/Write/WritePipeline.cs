@@ -121,7 +121,8 @@ public sealed partial class WritePipeline : IBackgroundWork
         catch (TimeoutException)
         {
         }
-        var refused = fanOut.Tally.Outcome is { IsCompleted: true, Result: Delivery.PartlyRefused } outcome ? outcome.Result : Delivery.Delivered;
+        // A refusal reported by then is told; a failure is not the client's concern: the journal delivers the points again.
+        var refused = fanOut.Tally.WorstSoFar is Delivery.PartlyRefused seen ? seen : Delivery.Delivered;
         return ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, WriteAnswerModule.afterDelivery(refused, counts));
     }
 
