@@ -40,15 +40,17 @@ let capture (program: string) (args: string) =
 
 // ---------------------------------------------------------------- system packages
 
-let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb" ]
+let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb"; "chromium" ]
 
 let missingPackages () =
     [ if (capture "influxd" "version").IsNone then "influxdb"
       if (capture "influx" "-version").IsNone then "influxdb-client"
       // Debian's python client imports only under the system python, not the first python3 on PATH.
-      if (capture "/usr/bin/python3" "-c \"import influxdb\"").IsNone then "python3-influxdb" ]
+      if (capture "/usr/bin/python3" "-c \"import influxdb\"").IsNone then "python3-influxdb"
+      // The status page's tests load it in headless Chromium.
+      if (capture "chromium" "--version").IsNone then "chromium" ]
 
-/// Installs Debian's InfluxDB 1.x server, shell and python client when missing, without starting the packaged service.
+/// Installs Debian's InfluxDB 1.x server, shell and python client, and Chromium, when missing, without starting the packaged services.
 let ensurePackages () =
     match missingPackages () with
     | [] -> ()
