@@ -40,7 +40,7 @@ let capture (program: string) (args: string) =
 
 // ---------------------------------------------------------------- system packages
 
-let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb"; "prometheus" ]
+let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb"; "prometheus"; "chromium" ]
 
 let missingPackages () =
     [ if (capture "influxd" "version").IsNone then "influxdb"
@@ -48,9 +48,11 @@ let missingPackages () =
       // Debian's python client imports only under the system python, not the first python3 on PATH.
       if (capture "/usr/bin/python3" "-c \"import influxdb\"").IsNone then "python3-influxdb"
       // The real Prometheus the remote write tests write through.
-      if (capture "prometheus" "--version").IsNone then "prometheus" ]
+      if (capture "prometheus" "--version").IsNone then "prometheus"
+      // The status page's tests load it in headless Chromium.
+      if (capture "chromium" "--version").IsNone then "chromium" ]
 
-/// Installs Debian's InfluxDB 1.x server, shell and python client when missing, without starting the packaged service.
+/// Installs Debian's InfluxDB 1.x server, shell and python client, Prometheus and Chromium, when missing, without starting the packaged services.
 let ensurePackages () =
     match missingPackages () with
     | [] -> ()

@@ -209,6 +209,8 @@ let private debugVars =
             Expect.equal reply.Status 200 reply.Body
             use doc = JsonDocument.Parse reply.Body
             Expect.equal (doc.RootElement.GetProperty("backends").GetArrayLength()) 4 "four backends"
+            let first = doc.RootElement.GetProperty("backends")[0]
+            Expect.equal (first.GetProperty("backlog_oldest_age_seconds").ValueKind) JsonValueKind.Null "an empty backlog has no oldest record"
             Expect.isGreaterThan (doc.RootElement.GetProperty("working_set_bytes").GetInt64()) 0L "memory")
     }
 

@@ -12,7 +12,7 @@ public static class DebugVarsEndpoint
 {
     private sealed record BackendVars(
         string name, string state, long points_delivered, long points_backlogged, long partial_write_points,
-        long backlog_bytes, long backlog_records, long backlog_replayed_records, long backlog_dropped_records, bool replaying,
+        long backlog_bytes, long backlog_records, double? backlog_oldest_age_seconds, long backlog_replayed_records, long backlog_dropped_records, bool replaying,
         int writer_queued_chunks, bool writer_sending);
 
     private sealed record Vars(
@@ -21,8 +21,9 @@ public static class DebugVarsEndpoint
 
     private static readonly DateTime Started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
 
-    public static Task Handle(HttpContext context, BackendRegistry backends)
+    public static Task Handle(HttpContext context, BackendRegistry backends, TimeProvider time)
     {
+        var now = time.GetUtcNow();
         var process = Process.GetCurrentProcess();
         var vars = new Vars(
             BuildInfo.Version, BuildInfo.Commit, (DateTime.UtcNow - Started).TotalSeconds, process.WorkingSet64,
@@ -31,7 +32,7 @@ public static class DebugVarsEndpoint
             backends.Select(b => new BackendVars(
                 b.Info.Name, Core.BackendStateModule.text(b.Health.State), b.Stats.DeliveredPoints,
                 b.Stats.BackloggedPoints, b.Stats.RefusedBatchPoints, b.Backlog.Reader.PendingBytes,
-                b.Backlog.Reader.PendingRecords, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying,
+                b.Backlog.Reader.PendingRecords, (now - b.Backlog.Reader.OldestPendingAt)?.TotalSeconds, b.Stats.ReplayedRecords, b.Stats.DroppedRecords, b.Replayer.Replaying,
                 b.Writer.QueuedChunks, b.Writer.Sending)).ToList());
         return JsonBody.Write(context, StatusCodes.Status200OK, vars);
     }

@@ -19,8 +19,10 @@ public static class Routes
         app.MapMetrics("/metrics");
 
         var secured = app.MapGroup("").AddEndpointFilter(auth.Filter);
+        secured.MapGet("/", StatusPage.Handle);
+        secured.MapGet("/ui", StatusPage.Handle);
         secured.MapGet("/decrypt", CipherEndpoints.Decrypt);
-        secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends) => DebugVarsEndpoint.Handle(c, backends));
+        secured.MapGet("/debug/vars", (HttpContext c, BackendRegistry backends, TimeProvider time) => DebugVarsEndpoint.Handle(c, backends, time));
         var profiling = app.Services.GetRequiredService<EndpointOptions>().ProfilingOpen;
         var time = app.Services.GetRequiredService<TimeProvider>();
         foreach (var (path, handler) in (ReadOnlySpan<(string, RequestDelegate)>)
