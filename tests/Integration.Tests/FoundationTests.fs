@@ -32,7 +32,7 @@ let private commandLine =
             let code, output = runIn [] "-x"
             Expect.equal code 2 output
             Expect.stringContains output "flag provided but not defined: -x" "message"
-            Expect.stringContains output "proxy config file (default \"proxy.json\")" "usage"
+            Expect.stringContains output "proxy config file with json/yaml/toml format (default \"proxy.json\")" "usage, in v2.5.12's words"
         }
 
         test "a missing config file exits 1 with one clear line" {

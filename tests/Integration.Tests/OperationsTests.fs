@@ -1,6 +1,7 @@
 module InfluxProxy.Testing.OperationsTests
 
 open System
+open System.IO
 open System.Net.Http
 open System.Text
 open System.Text.Json
@@ -290,6 +291,45 @@ let private v2512 =
         }
     ]
 
+/// The v2.5.12 sample files' way of writing a 2×2 cluster, in TOML and in YAML.
+let private tomlConfig (circles: Server list list) (port: int) (extra: string) =
+    let backends (servers: Server list) =
+        servers |> List.map (fun s -> $"[[circles.backends]]\nname = \"{s.Name}\"\nurl = \"{s.Url}\"\nusername = \"\"\npassword = \"\"\n") |> String.concat ""
+    let circle i servers = $"[[circles]]\nname = \"circle-{i + 1}\"\n" + backends servers
+    $"listen_addr = \"127.0.0.1:{port}\"\ndb_list = []\ntlog_dir = \"log\"\nflush_size = 10000\nwrite_tracing = false\n{extra}\n"
+    + (circles |> List.mapi circle |> String.concat "") + "[tls]\nciphers = []\n"
+
+let private yamlConfig (circles: Server list list) (port: int) (extra: string) =
+    let backend (s: Server) = $"      - name: {s.Name}\n        url: {s.Url}\n        username: \"\"\n        password: \"\"\n"
+    let circle i (servers: Server list) = $"  - name: circle-{i + 1}\n    backends:\n" + (servers |> List.map backend |> String.concat "")
+    $"listen_addr: \"127.0.0.1:{port}\"\ndb_list: []\ntlog_dir: log\nflush_size: 10000\nwrite_tracing: false\n{extra}\ncircles:\n"
+    + (circles |> List.mapi circle |> String.concat "") + "tls:\n  ciphers: []\n"
+
+let private formats =
+    testList "config formats" [
+        test "v2.5.12's TOML and YAML files run the proxy with the same keys, and the same loud checks" {
+            let circles = shared.Value
+            let db = uniqueDb "formats"
+            for server in List.concat circles do Influx.createDatabase server.Url db
+            for file, render in [ "proxy.toml", tomlConfig; "proxy.yaml", yamlConfig; "proxy.yml", yamlConfig ] do
+                let port = freePort ()
+                let proxy = ProxyProcess.startWithFile file (ProxyProcess.newDir "formats") port (render circles port "")
+                try Expect.equal (post $"{proxy.Url}/write?db={db}" "formats v=1 1").Status 204 $"{file}: written"
+                finally ProxyProcess.dispose proxy
+                let dir = ProxyProcess.newDir "formats-bad"
+                let bad = if file.EndsWith ".toml" then "colour = \"red\"\nflush_size = 0" else "colour: red\nflush_size: 0"
+                File.WriteAllText(Path.Combine(dir, file), render circles (freePort ()) bad)
+                let code, output = ProxyProcess.run dir $"-config {file}"
+                Expect.equal code 1 output
+                Expect.stringContains output $"{file}: colour: unknown key" "an unknown key, by its path"
+                Expect.stringContains output $"{file}: flush_size: must be a positive integer" "a bad value, by its key"
+                File.WriteAllText(Path.Combine(dir, file), (if file.EndsWith ".toml" then "circles = [" else "circles: ["))
+                let code, output = ProxyProcess.run dir $"-config {file}"
+                Expect.equal code 1 output
+                Expect.stringContains output $"{file}: invalid" "a file that does not parse: one clear line"
+        }
+    ]
+
 let private profiling =
     testList "profiling" [
         test "/debug/pprof serves a CPU trace of the proxy, its heap and its threads, on a loopback listener without credentials" {
@@ -332,4 +372,4 @@ let private profiling =
         }
     ]
 
-let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https; v2512; profiling ]
+let tests = testList "Operations" [ auth; backendCredentials; cipher; state; health; debugVars; https; v2512; formats; profiling ]

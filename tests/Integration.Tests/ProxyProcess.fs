@@ -68,15 +68,18 @@ let run (dir: string) (args: string) =
 let private answers (url: string) =
     try (Web.get (url + "/ping")).Status > 0 with :? Net.Http.HttpRequestException -> false
 
-/// Starts the proxy in `dir` with `proxy.json` text `config` (listening on `port`) and waits for /ping.
-let startIn (dir: string) (port: int) (config: string) : Proxy =
+/// Starts the proxy in `dir` with the config file `file` holding `config` (listening on `port`) and waits for /ping.
+let startWithFile (file: string) (dir: string) (port: int) (config: string) : Proxy =
     Directory.CreateDirectory dir |> ignore
-    File.WriteAllText(Path.Combine(dir, "proxy.json"), config)
-    let proc, output = startProcess dir "-config proxy.json"
+    File.WriteAllText(Path.Combine(dir, file), config)
+    let proc, output = startProcess dir $"-config {file}"
     let proxy = { Port = port; Dir = dir; Process = proc; Output = output }
     if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || answers proxy.Url)) || proc.HasExited then
         failwithf "proxy did not start:\n%s" proxy.Log
     proxy
+
+/// Starts the proxy in `dir` with `proxy.json` text `config` (listening on `port`) and waits for /ping.
+let startIn (dir: string) (port: int) (config: string) : Proxy = startWithFile "proxy.json" dir port config
 
 let newDir (label: string) =
     let dir = Path.Combine(Path.GetTempPath(), sprintf "influx-proxy-test-%s-%s" label (Guid.NewGuid().ToString "N"))

@@ -16,7 +16,7 @@ public abstract record CommandLine
     public static string Usage(string program) =>
         $"Usage of {program}:\n" +
         "  -config string\n" +
-        $"    \tproxy config file (default \"{DefaultConfigPath}\")\n" +
+        $"    \tproxy config file with json/yaml/toml format (default \"{DefaultConfigPath}\")\n" +
         "  -from string\n" +
         "    \twith -plan: the config the backends' data is placed by now\n" +
         "  -plan\n" +
