@@ -40,7 +40,7 @@ let capture (program: string) (args: string) =
 
 // ---------------------------------------------------------------- system packages
 
-let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb"; "prometheus"; "chromium" ]
+let debianPackages = [ "influxdb"; "influxdb-client"; "python3-influxdb"; "prometheus"; "chromium"; "haproxy" ]
 
 let missingPackages () =
     [ if (capture "influxd" "version").IsNone then "influxdb"
@@ -50,9 +50,11 @@ let missingPackages () =
       // The real Prometheus the remote write tests write through.
       if (capture "prometheus" "--version").IsNone then "prometheus"
       // The status page's tests load it in headless Chromium.
-      if (capture "chromium" "--version").IsNone then "chromium" ]
+      if (capture "chromium" "--version").IsNone then "chromium"
+      // The load balancer two proxies run behind in the HAProxy test (deploy/haproxy.cfg).
+      if (capture "haproxy" "-v").IsNone then "haproxy" ]
 
-/// Installs Debian's InfluxDB 1.x server, shell and python client, Prometheus and Chromium, when missing, without starting the packaged services.
+/// Installs Debian's InfluxDB 1.x server, shell and python client, Prometheus, Chromium and HAProxy, when missing, without starting the packaged services.
 let ensurePackages () =
     match missingPackages () with
     | [] -> ()

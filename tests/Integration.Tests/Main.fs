@@ -7,4 +7,4 @@ let main argv =
     match argv with
     | [| "--backlog-crash-child"; dir |] -> BacklogTests.crashChild dir
     | _ ->
-    Tests.runTestsWithCLIArgs [] argv (testList "integration" [ BacklogTests.tests; JournalTests.tests; ClusterOwnersTests.tests; AnswerLinesTests.tests; DeliveryTallyTests.tests; JobStoreTests.tests; ReceiveBlockPoolTests.tests; FoundationTests.tests; WriteTests.tests; OperationsTests.tests; QueryTests.tests; QuarantineTests.tests; MigrationTests.tests; HostileInputTests.tests; ConsistencyTests.tests; TlsTests.tests; WriteV2Tests.tests; PromTests.tests; FuzzTests.tests; StatusPageTests.tests ])
+    Tests.runTestsWithCLIArgs [] argv (testList "integration" [ BacklogTests.tests; JournalTests.tests; ClusterOwnersTests.tests; AnswerLinesTests.tests; DeliveryTallyTests.tests; JobStoreTests.tests; ReceiveBlockPoolTests.tests; FoundationTests.tests; WriteTests.tests; OperationsTests.tests; QueryTests.tests; QuarantineTests.tests; MigrationTests.tests; HostileInputTests.tests; ConsistencyTests.tests; TlsTests.tests; WriteV2Tests.tests; PromTests.tests; FuzzTests.tests; StatusPageTests.tests; HaproxyTests.tests ])

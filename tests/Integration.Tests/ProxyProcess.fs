@@ -22,13 +22,16 @@ let private configuration =
     "Release"
 #endif
 
-/// The built host, found from the repository root (the folder holding InfluxProxy.sln).
-let hostDll =
+/// The repository root: the folder holding InfluxProxy.sln, above the test binaries.
+let repoRoot =
     let rec root (dir: DirectoryInfo) =
         if File.Exists(Path.Combine(dir.FullName, "InfluxProxy.sln")) then dir.FullName
         elif isNull dir.Parent then failwith "InfluxProxy.sln not found above the test binaries"
         else root dir.Parent
-    Path.Combine(root (DirectoryInfo AppContext.BaseDirectory), "src", "Host.CSharp", "bin", configuration, "net10.0", "influx-proxy.dll")
+    root (DirectoryInfo AppContext.BaseDirectory)
+
+/// The built host, found from the repository root.
+let hostDll = Path.Combine(repoRoot, "src", "Host.CSharp", "bin", configuration, "net10.0", "influx-proxy.dll")
 
 /// A proxy.json for circles of servers; `extra` are further top-level `"key": value` JSON members.
 let configFor (circles: Server list list) (port: int) (extra: string list) =
