@@ -4,7 +4,6 @@
 namespace InfluxProxy.Core
 
 open System
-open System.Globalization
 open System.Text
 
 module PromWrite =
@@ -21,6 +20,7 @@ module PromWrite =
     let append (labels: (string * string) list) (samples: (float * int64) seq) (into: StringBuilder) : Result<unit, string> =
         let name = labels |> List.tryFind (fun (key, _) -> key = "__name__") |> Option.map snd |> Option.filter ((<>) "")
         let key = LineFormat.seriesKey (defaultArg name Unnamed) labels
+        let number = Array.zeroCreate<byte> LineFormat.numberRoom
         samples
         |> Seq.filter (fun (value, _) -> not (Double.IsNaN value))
         |> Seq.fold
@@ -29,7 +29,8 @@ module PromWrite =
                 | Error _ -> result
                 | Ok() when Double.IsInfinity value -> Error InfinityRefused
                 | Ok() ->
-                    into.Append(key).Append(" value=").Append(value.ToString("R", CultureInfo.InvariantCulture).Replace('E', 'e'))
+                    let length = LineFormat.writeFloat FloatField value (Span number)
+                    into.Append(key).Append(" value=").Append(Encoding.ASCII.GetString(number, 0, length))
                         .Append(' ').Append(ms * 1_000_000L).Append('\n') |> ignore
                     Ok())
             (Ok())
