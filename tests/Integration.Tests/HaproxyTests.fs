@@ -33,16 +33,7 @@ let private startBalancer (dir: string) (first: ProxyProcess.Proxy) (second: Pro
     let path = Path.Combine(dir, "haproxy.cfg")
     File.WriteAllText(path, configFor port first.Port second.Port)
     let program = if File.Exists "/usr/sbin/haproxy" then "/usr/sbin/haproxy" else "haproxy"
-    let info = ProcessStartInfo(program, sprintf "-f \"%s\" -db" path)
-    info.RedirectStandardOutput <- true
-    info.RedirectStandardError <- true
-    let output = StringBuilder()
-    let proc = Process.Start info
-    let append (e: DataReceivedEventArgs) = if not (isNull e.Data) then lock output (fun () -> output.AppendLine e.Data |> ignore)
-    proc.OutputDataReceived.Add append
-    proc.ErrorDataReceived.Add append
-    proc.BeginOutputReadLine()
-    proc.BeginErrorReadLine()
+    let proc, output = ProxyProcess.startCapturing (ProcessStartInfo(program, sprintf "-f \"%s\" -db" path))
     let balancer = { Port = port; Process = proc; Output = output }
     if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || ping balancer.Url)) || proc.HasExited then
         (if not proc.HasExited then proc.Kill())

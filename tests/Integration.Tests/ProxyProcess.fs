@@ -44,9 +44,8 @@ let configFor (circles: Server list list) (port: int) (extra: string list) =
         @ extra
     "{" + String.concat "," members + "}"
 
-let private startProcess (dir: string) (args: string) =
-    let info = ProcessStartInfo("dotnet", sprintf "\"%s\" %s" hostDll args)
-    info.WorkingDirectory <- dir
+/// Starts a program with what it prints on either stream gathered as it comes.
+let startCapturing (info: ProcessStartInfo) =
     info.RedirectStandardOutput <- true
     info.RedirectStandardError <- true
     let output = StringBuilder()
@@ -57,6 +56,11 @@ let private startProcess (dir: string) (args: string) =
     proc.BeginOutputReadLine()
     proc.BeginErrorReadLine()
     proc, output
+
+let private startProcess (dir: string) (args: string) =
+    let info = ProcessStartInfo("dotnet", sprintf "\"%s\" %s" hostDll args)
+    info.WorkingDirectory <- dir
+    startCapturing info
 
 /// Runs the host to completion with `args` in `dir`; returns its exit code and everything it printed.
 let run (dir: string) (args: string) =

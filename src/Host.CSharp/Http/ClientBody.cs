@@ -16,7 +16,7 @@ public static class ClientBody
     private static BadHttpRequestException ClientFault(IOException e) => new(e.Message, StatusCodes.Status400BadRequest, e);
 
     /// <summary>The request body, its read failures turned into the client's.</summary>
-    private sealed class FramingFaults(Stream body) : Stream
+    private sealed class FramingFaults(Stream body) : ReadOnlyStream
     {
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
         {
@@ -57,15 +57,5 @@ public static class ClientBody
                 throw ClientFault(e);
             }
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -9,7 +9,7 @@ namespace InfluxProxy.Host.Http;
 /// middle). A whole body ends with its last member's trailer, CRC-32 and size of what that member holds, which are the
 /// last bytes of what was decompressed: a cut body fails this check but with a chance of one in 2^32.
 /// </summary>
-public sealed class GzipTrailer(Stream compressed, long maxBytes) : Stream
+public sealed class GzipTrailer(Stream compressed, long maxBytes) : ReadOnlyStream
 {
     private const int Length8 = 8;
     private readonly byte[] _last = new byte[Length8];
@@ -63,14 +63,4 @@ public sealed class GzipTrailer(Stream compressed, long maxBytes) : Stream
             ordered[i] = _last[(int)((_seen + i) % Length8)];
         return ordered;
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
