@@ -82,6 +82,7 @@ let startWithFile (file: string) (dir: string) (port: int) (config: string) : Pr
     let proc, output = startProcess dir $"-config {file}"
     let proxy = { Port = port; Dir = dir; Process = proc; Output = output }
     if not (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proc.HasExited || answers proxy.Url)) || proc.HasExited then
+        if not proc.HasExited then proc.Kill true
         failwithf "proxy did not start:\n%s" proxy.Log
     proxy
 
