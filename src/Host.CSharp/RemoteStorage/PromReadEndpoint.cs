@@ -20,13 +20,7 @@ public static class PromReadEndpoint
 
     public static async Task Handle(HttpContext context, QueryRouter router, BackendRegistry backends, EndpointOptions options)
     {
-        var db = context.Request.Query["db"].ToString();
-        if (db.Length == 0)
-        {
-            await Errors.BadRequest(context, "database is required");
-            return;
-        }
-        if (await WriteEndpoint.RefusedAsync(context, options, db) || await WriteEndpoint.BodyAsync(context, options) is not { } body)
+        if (await PromRequest.OpenAsync(context, options) is not var (db, body))
             return;
         byte[] compressed;
         ReadRequest request;

@@ -18,13 +18,7 @@ public static class PromWriteEndpoint
 {
     public static async Task Handle(HttpContext context, WritePipeline pipeline, DatabaseCatalog catalog, EndpointOptions options, TimeProvider time)
     {
-        var db = context.Request.Query["db"].ToString();
-        if (db.Length == 0)
-        {
-            await Errors.BadRequest(context, "database is required");
-            return;
-        }
-        if (await WriteEndpoint.RefusedAsync(context, options, db) || await WriteEndpoint.BodyAsync(context, options) is not { } body)
+        if (await PromRequest.OpenAsync(context, options) is not var (db, body))
             return;
         using (body)
         {
