@@ -160,7 +160,7 @@ let private unsignedChunk () =
 /// The lines of the chunks, as the proxy's scanner cuts them (a string field may hold a newline).
 let private linesOf (chunks: InfluxProxy.Host.Write.LineChunk list) =
     [ for c in chunks do
-        let body = c.PartAsync().AsTask().Result.Lines.ToArray()
+        let body = c.InMemoryPart.Lines.ToArray()
         let mutable offset = 0
         while offset < body.Length do
             let line = LineScanner.Scan(ReadOnlySpan body, offset, Nanosecond)

@@ -152,7 +152,8 @@ public sealed partial class BackendWriter
         WriteOutcome outcome;
         try
         {
-            outcome = await _client.WriteAsync(db, rp, await PartsAsync(batch), CancellationToken.None);
+            using var parts = await PartsAsync(batch);
+            outcome = await _client.WriteAsync(db, rp, parts.Parts, CancellationToken.None);
         }
         finally
         {
@@ -190,7 +191,8 @@ public sealed partial class BackendWriter
     /// <summary>Appends the batch to the backlog and completes its chunks; where the record ends, or null when refused.</summary>
     private async Task<BacklogPosition?> ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
     {
-        var texts = (await PartsAsync(batch)).Select(p => p.Text).ToList();
+        using var parts = await PartsAsync(batch);
+        var texts = parts.Parts.Select(p => p.Text).ToList();
         var payload = new byte[texts.Sum(t => t.Length)];
         var offset = 0;
         foreach (var text in texts)
@@ -217,11 +219,11 @@ public sealed partial class BackendWriter
         return null;
     }
 
-    private static async Task<List<BatchPart>> PartsAsync(List<LineChunk> batch)
+    private static async Task<BatchParts> PartsAsync(List<LineChunk> batch)
     {
-        var parts = new List<BatchPart>(batch.Count);
+        var parts = new BatchParts();
         foreach (var chunk in batch)
-            parts.Add(await chunk.PartAsync());
+            parts.Parts.Add(await chunk.PartAsync(parts));
         return parts;
     }
 

@@ -119,7 +119,7 @@ public sealed partial class FileBacklog
             {
                 _writer.Position = _writeLength;
                 _options.FaultInjector?.Invoke(BacklogIoStep.RecordWrite, _writer, append.Record);
-                _writer.Write(append.Record);
+                _writer.Write(append.Record.Span);
                 append.Payload = new BacklogPosition(_writeSegment, _writeLength + append.Record.Length - append.PayloadLength);
                 _writeLength += append.Record.Length;
                 written.Add(append);
@@ -162,21 +162,22 @@ public sealed partial class FileBacklog
             {
                 reader.PendingBytesField += bytes;
                 reader.PendingRecordsField += written.Count;
-                reader.OldestField ??= RecordFormat.AppendedAtOf(written[0].Record);
+                reader.OldestField ??= RecordFormat.AppendedAtOf(written[0].Record.Span);
             }
         }
         foreach (var append in written)
             // The payload is the record's last part.
-            append.Done.TrySetResult(AppendResult.Appended(append.Payload!, append.Payload! with { Offset = append.Payload!.Offset + append.PayloadLength },
+            append.Answer(AppendResult.Appended(append.Payload!, append.Payload! with { Offset = append.Payload!.Offset + append.PayloadLength },
                 append.Record.Length));
     }
 
     private void Fail(AppendWork append, string error)
     {
-        if (!append.Done.TrySetResult(new AppendResult(AppendOutcome.IoError, error)))
+        var length = append.Length;
+        if (!append.Answer(new AppendResult(AppendOutcome.IoError, error)))
             return; // already answered (and accounted for)
         lock (_state)
-            _queuedBytes -= append.Record.Length;
+            _queuedBytes -= length;
     }
 
     /// <summary>Writes a reader's position to its commit file (fsynced); false when the disk refused (the caller learns why).</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
 namespace InfluxProxy.Host.Backlog;
@@ -123,23 +124,31 @@ public sealed partial class FileBacklog : IAsyncDisposable
     public async ValueTask<AppendResult> AppendAsync(string db, string rp, IReadOnlyList<ReadOnlyMemory<byte>> payload, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var (record, error) = RecordFormat.Encode(db, rp, _time.GetUtcNow().ToUnixTimeMilliseconds(), payload);
-        if (record is null)
+        var (rented, length, error) = RecordFormat.Encode(db, rp, _time.GetUtcNow().ToUnixTimeMilliseconds(), payload);
+        if (rented is null)
             return new AppendResult(AppendOutcome.TooLarge, error);
+        var append = new AppendWork(rented, length, payload.Sum(p => p.Length), new TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         lock (_state)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                append.GiveBack();
+                throw new ObjectDisposedException(nameof(FileBacklog));
+            }
             var waiting = _readers.Max(r => r.PendingBytesField);
-            if (_options.MaxBytes > 0 && waiting + _queuedBytes + record.Length > _options.MaxBytes)
+            if (_options.MaxBytes > 0 && waiting + _queuedBytes + length > _options.MaxBytes)
+            {
+                append.GiveBack();
                 return new AppendResult(AppendOutcome.Full,
-                    $"backlog holds {waiting + _queuedBytes} bytes; {record.Length} more would exceed its cap of {_options.MaxBytes}");
-            _queuedBytes += record.Length;
+                    $"backlog holds {waiting + _queuedBytes} bytes; {length} more would exceed its cap of {_options.MaxBytes}");
+            }
+            _queuedBytes += length;
         }
-        var append = new AppendWork(record, payload.Sum(p => p.Length), new TaskCompletionSource<AppendResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!TryQueue(append))
         {
             lock (_state)
-                _queuedBytes -= record.Length;
+                _queuedBytes -= length;
+            append.GiveBack();
             throw new ObjectDisposedException(nameof(FileBacklog));
         }
         return await append.Done.Task.ConfigureAwait(false);
@@ -152,6 +161,14 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// </summary>
     public ValueTask<byte[]> ReadAsync(BacklogPosition at, int length, CancellationToken ct) =>
         Synchronously(() => Read(at, length), ct);
+
+    /// <summary>As above, into <paramref name="into"/> (its whole length), so a caller can read into a rented buffer.</summary>
+    public async ValueTask ReadAsync(BacklogPosition at, Memory<byte> into, CancellationToken ct) =>
+        await Synchronously(() =>
+        {
+            Read(at, into.Span);
+            return into.Length;
+        }, ct);
 
     /// <summary>Waits for queued appends and commits to finish, then closes the files. Stop the readers first.</summary>
     public async ValueTask DisposeAsync()
@@ -256,19 +273,24 @@ public sealed partial class FileBacklog : IAsyncDisposable
 
     private byte[] Read(BacklogPosition at, int length)
     {
-        var end = DurableEnd;
-        if (at.Segment > end.Segment || (at.Segment == end.Segment && at.Offset + length > end.Offset))
-            throw new IOException($"backlog {Name}: {length} bytes at {at} reach past the durable end {end}");
-        var file = PayloadReaderFor(at.Segment);
         var bytes = GC.AllocateUninitializedArray<byte>(length);
-        for (var read = 0; read < length;)
+        Read(at, bytes);
+        return bytes;
+    }
+
+    private void Read(BacklogPosition at, Span<byte> into)
+    {
+        var end = DurableEnd;
+        if (at.Segment > end.Segment || (at.Segment == end.Segment && at.Offset + into.Length > end.Offset))
+            throw new IOException($"backlog {Name}: {into.Length} bytes at {at} reach past the durable end {end}");
+        var file = PayloadReaderFor(at.Segment);
+        for (var read = 0; read < into.Length;)
         {
-            var n = RandomAccess.Read(file, bytes.AsSpan(read), at.Offset + read);
+            var n = RandomAccess.Read(file, into[read..], at.Offset + read);
             if (n == 0)
-                throw new IOException($"backlog {Name}: segment {at.Segment} ends before {at.Offset + length}");
+                throw new IOException($"backlog {Name}: segment {at.Segment} ends before {at.Offset + into.Length}");
             read += n;
         }
-        return bytes;
     }
 
     /// <summary>
@@ -323,10 +345,24 @@ public sealed partial class FileBacklog : IAsyncDisposable
     /// <summary>What the writer thread does: append a record, or write a reader's commit.</summary>
     private abstract record Work;
 
-    private sealed record AppendWork(byte[] Record, int PayloadLength, TaskCompletionSource<AppendResult> Done) : Work
+    /// <summary>A record to write, in a rented buffer given back once the append is answered.</summary>
+    private sealed record AppendWork(byte[] Rented, int Length, int PayloadLength, TaskCompletionSource<AppendResult> Done) : Work
     {
+        public ReadOnlyMemory<byte> Record => Rented.AsMemory(0, Length);
+
         /// <summary>Where the payload landed; set by the writer.</summary>
         public BacklogPosition? Payload { get; set; }
+
+        /// <summary>Answers the append (once: false when it already was) and gives the buffer back.</summary>
+        public bool Answer(AppendResult result)
+        {
+            if (!Done.TrySetResult(result))
+                return false;
+            GiveBack();
+            return true;
+        }
+
+        public void GiveBack() => ArrayPool<byte>.Shared.Return(Rented);
     }
 
     private sealed record CommitWork(LogReader Reader, BacklogPosition Next, long Records, long Bytes, TaskCompletionSource Done) : Work;

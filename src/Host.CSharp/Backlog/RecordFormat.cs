@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
@@ -29,19 +30,24 @@ internal static class RecordFormat
         return header;
     }
 
-    /// <summary>The whole record (header and body); an error when db, rp or the body exceed their caps.</summary>
-    public static (byte[]? Record, string? Error) Encode(string db, string rp, long appendedMs, IReadOnlyList<ReadOnlyMemory<byte>> payload)
+    /// <summary>
+    /// The whole record (header and body), its first <c>Length</c> bytes of a buffer rented from the shared array pool
+    /// (the caller gives it back); an error when db, rp or the body exceed their caps.
+    /// </summary>
+    public static (byte[]? Rented, int Length, string? Error) Encode(string db, string rp, long appendedMs, IReadOnlyList<ReadOnlyMemory<byte>> payload)
     {
         var payloadLength = payload.Sum(p => (long)p.Length);
         var dbBytes = Encoding.UTF8.GetBytes(db);
         var rpBytes = Encoding.UTF8.GetBytes(rp);
         if (dbBytes.Length > MaxName || rpBytes.Length > MaxName)
-            return (null, $"db or rp name longer than {MaxName} bytes");
+            return (null, 0, $"db or rp name longer than {MaxName} bytes");
         var bodyLength = 2L + dbBytes.Length + 2 + rpBytes.Length + 8 + payloadLength;
         if (bodyLength > MaxBody)
-            return (null, $"a record of {bodyLength} bytes exceeds the backlog's {MaxBody} byte record cap");
-        var record = GC.AllocateUninitializedArray<byte>((int)(RecordHeader + bodyLength)); // every byte is written below
-        var body = record.AsSpan(RecordHeader);
+            return (null, 0, $"a record of {bodyLength} bytes exceeds the backlog's {MaxBody} byte record cap");
+        var length = (int)(RecordHeader + bodyLength);
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        var record = rented.AsSpan(0, length); // every byte is written below
+        var body = record[RecordHeader..];
         BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)dbBytes.Length);
         dbBytes.CopyTo(body[2..]);
         var at = 2 + dbBytes.Length;
@@ -56,15 +62,15 @@ internal static class RecordFormat
             at += piece.Length;
         }
         BinaryPrimitives.WriteUInt32BigEndian(record, Marker);
-        BinaryPrimitives.WriteUInt32BigEndian(record.AsSpan(4), (uint)bodyLength);
-        BinaryPrimitives.WriteUInt32BigEndian(record.AsSpan(8), Crc32.HashToUInt32(body));
-        return (record, null);
+        BinaryPrimitives.WriteUInt32BigEndian(record[4..], (uint)bodyLength);
+        BinaryPrimitives.WriteUInt32BigEndian(record[8..], Crc32.HashToUInt32(body));
+        return (rented, length, null);
     }
 
     /// <summary>The appended-at time of an encoded record (for the oldest-pending metric).</summary>
-    public static DateTimeOffset AppendedAtOf(byte[] record)
+    public static DateTimeOffset AppendedAtOf(ReadOnlySpan<byte> record)
     {
-        var body = record.AsSpan(RecordHeader);
+        var body = record[RecordHeader..];
         var dbLength = BinaryPrimitives.ReadUInt16BigEndian(body);
         var rpLength = BinaryPrimitives.ReadUInt16BigEndian(body[(2 + dbLength)..]);
         return DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(body[(4 + dbLength + rpLength)..]));

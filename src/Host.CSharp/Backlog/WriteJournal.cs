@@ -118,6 +118,9 @@ public sealed partial class WriteJournal : IBackgroundWork
     /// <summary>Bytes of a written payload, read back from the file (its record is kept until settled).</summary>
     public ValueTask<byte[]> ReadAsync(BacklogPosition at, int length) => _log.ReadAsync(at, length, CancellationToken.None);
 
+    /// <summary>As above, into <paramref name="into"/> (its whole length).</summary>
+    public ValueTask ReadAsync(BacklogPosition at, Memory<byte> into) => _log.ReadAsync(at, into, CancellationToken.None);
+
     /// <summary>The lines of a written record, read back; null when they cannot be decoded (logged).</summary>
     public async Task<ReadOnlyMemory<byte>?> LinesOfAsync(Ticket ticket)
     {

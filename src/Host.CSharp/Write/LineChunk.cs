@@ -40,12 +40,19 @@ public sealed class LineChunk
     public string Rp { get; }
     public int Lines { get; private set; }
 
-    /// <summary>The lines or their gzip member, from memory or read back from the journal.</summary>
-    public async ValueTask<BatchPart> PartAsync()
+    /// <summary>The lines or their gzip member as held in memory, before the journal holds them (<see cref="MoveTo"/>).</summary>
+    public BatchPart InMemoryPart => new(_lines.Written, _gzip?.Written ?? ReadOnlyMemory<byte>.Empty);
+
+    /// <summary>
+    /// The lines or their gzip member, from memory or read back from the journal into a buffer rented from
+    /// <paramref name="parts"/> (valid while it is).
+    /// </summary>
+    public async ValueTask<BatchPart> PartAsync(BatchParts parts)
     {
         if (_journaled is not { } journaled)
-            return new(_lines.Written, _gzip?.Written ?? ReadOnlyMemory<byte>.Empty);
-        var bytes = await journaled.Journal.ReadAsync(journaled.At, journaled.Length);
+            return InMemoryPart;
+        var bytes = parts.Rent(journaled.Length);
+        await journaled.Journal.ReadAsync(journaled.At, bytes);
         return journaled.Gzipped ? new(ReadOnlyMemory<byte>.Empty, bytes) : BatchPart.Uncompressed(bytes);
     }
 

@@ -136,7 +136,7 @@ public sealed partial class WritePipeline : IBackgroundWork
         var parts = new List<ReadOnlyMemory<byte>>(chunks.Count);
         foreach (var (_, chunk) in chunks)
         {
-            var part = await chunk.PartAsync();
+            var part = chunk.InMemoryPart;
             parts.Add(part.IsCompressed ? part.Gzip : part.Lines);
         }
         var ticket = journal.Append(db, rp, _compressor is null ? WriteJournal.Plain : WriteJournal.Gzipped, parts);

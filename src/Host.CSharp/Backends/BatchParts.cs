@@ -1,0 +1,31 @@
+using System.Buffers;
+
+namespace InfluxProxy.Host.Backends;
+
+/// <summary>
+/// The parts of one batch for one send, with the buffers rented to read its journaled chunks back into: given back
+/// when the send (or the backlogging of the batch) is done. Read into arrays of their own, chunks of uncompressed
+/// lines (tens to hundreds of KB) landed on the large object heap, which only full collections clean: under load
+/// the proxy ran one every half second and its memory swung by 30 MB (measured).
+/// </summary>
+public sealed class BatchParts : IDisposable
+{
+    private readonly List<byte[]> _rented = [];
+
+    public List<BatchPart> Parts { get; } = [];
+
+    /// <summary>A buffer of exactly <paramref name="length"/> bytes, valid until this is disposed.</summary>
+    public Memory<byte> Rent(int length)
+    {
+        var array = ArrayPool<byte>.Shared.Rent(length);
+        _rented.Add(array);
+        return array.AsMemory(0, length);
+    }
+
+    public void Dispose()
+    {
+        foreach (var array in _rented)
+            ArrayPool<byte>.Shared.Return(array);
+        _rented.Clear();
+    }
+}
