@@ -6,11 +6,6 @@ open System
 open System.Text.Json
 open System.Text.Json.Nodes
 
-let private seriesOf (result: JsonObject) : JsonObject list =
-    match result["series"] with
-    | :? JsonArray as series -> [ for s in series -> s :?> JsonObject ]
-    | _ -> []
-
 let private jsonText (node: JsonNode) = if isNull node then "" else node.ToJsonString()
 
 /// A series is the same across backends when its name and tags are.
@@ -47,37 +42,11 @@ let private seriesOrder (s: JsonObject) =
                orderText tag.Value
        | _ -> () |]
 
-let private values (s: JsonObject) : JsonNode list =
-    match s["values"] with
-    | :? JsonArray as rows -> [ for r in rows -> r ]
-    | _ -> []
-
-/// A copy of the template series (its properties in their order) with copies of `rows` as its values. Without rows
-/// it has no `values`, as InfluxDB writes a series without rows.
-let private withValues (template: JsonObject) (rows: JsonNode seq) =
-    let rowArray = JsonArray(rows |> Seq.map (fun r -> r.DeepClone()) |> Seq.toArray)
-    let copy = JsonObject()
-    let addValues () = if rowArray.Count > 0 then copy["values"] <- rowArray
-    for property in template do
-        if property.Key = "values" then addValues ()
-        else copy[property.Key] <- if isNull property.Value then null else property.Value.DeepClone()
-    if not (template.ContainsKey "values") then addValues ()
-    copy
-
-/// A result holding `series`, which must belong to no other node yet.
-let private resultWith (statementId: int) (series: JsonObject list) =
-    let result = JsonObject()
-    result["statement_id"] <- JsonValue.Create statementId
-    if not series.IsEmpty then result["series"] <- JsonArray(series |> Seq.cast<JsonNode> |> Seq.toArray)
-    result
-
-let private isError (result: JsonObject) = not (isNull result["error"])
-
 /// The first backend error, if any backend answered one for this statement, as this statement's own: a copy (the
 /// backend's belongs to its answer) with our statement id.
 let private firstError (statementId: int) (results: JsonObject list) =
     results
-    |> List.tryFind isError
+    |> List.tryFind ResultJson.isError
     |> Option.map (fun error ->
         let copy = error.DeepClone() :?> JsonObject
         copy["statement_id"] <- JsonValue.Create statementId
@@ -90,13 +59,13 @@ let private mergeSeries (statementId: int) (combine: JsonNode list -> JsonNode l
     | Some error -> error
     | None ->
         results
-        |> List.collect seriesOf
+        |> List.collect ResultJson.series
         |> List.groupBy seriesKey
         |> List.map snd
         |> sortByTexts (fun group -> seriesOrder group.Head)
-        |> List.map (fun group -> group |> List.collect values |> combine |> withValues group.Head)
-        |> List.filter (fun s -> not (values s).IsEmpty)
-        |> resultWith statementId
+        |> List.map (fun group -> group |> List.collect ResultJson.rows |> combine |> ResultJson.withRows group.Head)
+        |> List.filter (fun s -> not (ResultJson.rows s).IsEmpty)
+        |> ResultJson.resultWith statementId
 
 /// SHOW statements: rows sorted and de-duplicated, then OFFSET and LIMIT applied once to the merged rows (each
 /// backend applied them to its own part only).
@@ -118,10 +87,10 @@ let concatSeries (statementId: int) (results: JsonObject list) : JsonObject =
     | Some error -> error
     | None ->
         results
-        |> List.collect seriesOf
+        |> List.collect ResultJson.series
         |> sortByTexts seriesOrder
         |> List.map (fun s -> s.DeepClone() :?> JsonObject)
-        |> resultWith statementId
+        |> ResultJson.resultWith statementId
 
 /// Cardinality: counts of the same series are added (measurements are disjoint across a circle's backends).
 let sumCounts (statementId: int) (results: JsonObject list) : JsonObject =
@@ -140,10 +109,9 @@ let filterFirstColumn (keep: string -> bool) (result: JsonObject) : JsonObject =
         match row with
         | :? JsonArray as cells when cells.Count > 0 -> keep (string cells[0])
         | _ -> true
-    if isError result then
+    if ResultJson.isError result then
         result
     else
-        let series = seriesOf result |> List.map (fun s -> values s |> List.filter kept |> withValues s)
-        match result["statement_id"] with
-        | null -> resultWith 0 series
-        | id -> resultWith (id.GetValue<int>()) series
+        ResultJson.series result
+        |> List.map (fun s -> ResultJson.rows s |> List.filter kept |> ResultJson.withRows s)
+        |> ResultJson.resultWith (ResultJson.statementId result)

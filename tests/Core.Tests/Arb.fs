@@ -117,3 +117,27 @@ let anyInt64: Gen<int64> =
         4, Gen.choose64 (System.Int64.MinValue, System.Int64.MaxValue)
         2, ArbMap.defaults |> ArbMap.generate<int64>
         1, Gen.elements [ System.Int64.MinValue; System.Int64.MaxValue; 0L; (1L <<< 53) + 1L; -(1L <<< 53) - 1L ] ]
+
+// ---- query results
+
+/// A merged `results[i]` as JSON text: 1 to 6 series of distinct names (some with tags), 1 to 3 columns, 0 to 12
+/// rows each, cells numbers, strings or null.
+let queryResult: Gen<string> =
+    let cell = Gen.oneof [ Gen.choose (-9, 9) |> Gen.map string; Gen.elements [ "\"a\""; "\"b,c\""; "null" ] ]
+    let row columns = Gen.listOfLength columns cell |> Gen.map (fun cells -> "[" + String.concat "," cells + "]")
+    let series i =
+        gen {
+            let! tagged = Gen.elements [ true; false ]
+            let! columns = Gen.choose (1, 3)
+            let! rows = Gen.choose (0, 12) |> Gen.bind (fun n -> Gen.listOfLength n (row columns))
+            let tags = if tagged then sprintf ",\"tags\":{\"host\":\"h%d\"}" i else ""
+            let names = List.init columns (sprintf "\"c%d\"") |> String.concat ","
+            let values = if rows.IsEmpty then "" else sprintf ",\"values\":[%s]" (String.concat "," rows)
+            return sprintf "{\"name\":\"m%d\"%s,\"columns\":[%s]%s}" i tags names values
+        }
+    gen {
+        let! id = Gen.choose (0, 3)
+        let! count = Gen.choose (1, 6)
+        let! series = List.init count series |> Gen.sequenceToList
+        return sprintf "{\"statement_id\":%d,\"series\":[%s]}" id (String.concat "," series)
+    }

@@ -17,18 +17,24 @@ let private results (body: string) =
     use doc = JsonDocument.Parse body
     doc.RootElement.GetProperty("results").GetRawText()
 
-/// A database on every backend, filled through the proxy with `measurements` × 3 hosts × 5 points.
-let private seed (proxy: ProxyProcess.Proxy) (circles: Server list list) label measurements =
+/// `measurements` × 3 hosts × 5 points, in line protocol with times in seconds.
+let private seedLines measurements =
+    [ for m in 1..measurements do
+        for h in 1..3 do
+            for t in 1..5 -> sprintf "m%d,host=h%d,dc=d%d value=%d,count=%di %d" m h (h % 2) (m * 100 + h * 10 + t) t (1_600_000_000L + int64 t) ]
+    |> String.concat "\n"
+
+/// A new database on each of `servers`, filled through `url` (the proxy, or one server) with `lines`.
+let private fill (url: string) (servers: Server list) label (lines: string) =
     let db = uniqueDb label
-    for s in List.concat circles do Influx.createDatabase s.Url db
-    let body =
-        [ for m in 1..measurements do
-            for h in 1..3 do
-                for t in 1..5 -> sprintf "m%d,host=h%d,dc=d%d value=%d,count=%di %d" m h (h % 2) (m * 100 + h * 10 + t) t (1_600_000_000L + int64 t) ]
-        |> String.concat "\n"
-    let reply = post (sprintf "%s/write?db=%s&precision=s" proxy.Url db) body
+    for s in servers do Influx.createDatabase s.Url db
+    let reply = post (sprintf "%s/write?db=%s&precision=s" url db) lines
     if reply.Status <> 204 then failwithf "seed: %s" reply.Body
     db
+
+/// A database on every backend, filled through the proxy with `measurements` × 3 hosts × 5 points.
+let private seed (proxy: ProxyProcess.Proxy) (circles: Server list list) label measurements =
+    fill proxy.Url (List.concat circles) label (seedLines measurements)
 
 let private owner (proxy: ProxyProcess.Proxy) (circles: Server list list) db measurement circle =
     let config = File.ReadAllText(Path.Combine(proxy.Dir, "proxy.json")) |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A")
@@ -127,6 +133,71 @@ let private routing =
                 for c in 0..1 do
                     let server = owner proxy circles db "m2" c
                     Expect.isFalse ((get (queryUrl server.Url db "SHOW MEASUREMENTS")).Body.Contains "\"m2\"" ) server.Name)
+        }
+    ]
+
+/// The same statements asked with `chunked=true` of the proxy and of one InfluxDB holding all the data the proxy
+/// spreads: the answers must be the same bytes (the data is plain ASCII, which both escape alike).
+let private sameChunks (proxy: ProxyProcess.Proxy) db (reference: Server) referenceDb (headers: (string * string) list) (queries: string list) (options: string list) =
+    let ask (url: string) db q option =
+        let request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Get, queryUrl url db q + "&chunked=true" + option)
+        for name, value in headers do request.Headers.Add(name, value)
+        send request
+    for q in queries do
+        for option in options do
+            let viaProxy = ask proxy.Url db q option
+            let direct = ask reference.Url referenceDb q option
+            Expect.equal viaProxy.Status 200 viaProxy.Body
+            Expect.equal (viaProxy.Header "content-type") (direct.Header "content-type") (q + option)
+            Expect.equal viaProxy.Body direct.Body (q + option)
+
+/// Reads right after its writes: answered once stored, as InfluxDB answers.
+let private stored = [ "\"write_ack\": \"stored\"" ]
+
+let private chunked =
+    testList "chunked fan-out" [
+        test "fanned-out and several statements stream the chunks one InfluxDB holding all the data streams" {
+            let circles = shared.Value
+            ProxyProcess.using circles stored (fun proxy ->
+                let db = seed proxy circles "chunks" 8
+                let reference = circles[0][0]
+                let referenceDb = fill reference.Url [ reference ] "chunks_reference" (seedLines 8)
+                sameChunks proxy db reference referenceDb [] [
+                    "SHOW MEASUREMENTS"
+                    "SHOW TAG VALUES WITH KEY = \"host\""
+                    "SHOW TAG KEYS"
+                    "SHOW SERIES"
+                    "SHOW FIELD KEYS"
+                    "SHOW TAG VALUES EXACT CARDINALITY WITH KEY = host"
+                    "SELECT value FROM /m[1-3]/ WHERE time < 1600000004s GROUP BY *"
+                    "SELECT count(value) FROM /m.*/"
+                    "SHOW MEASUREMENTS; SELECT * FROM nope; SHOW TAG VALUES WITH KEY = dc; SHOW RETENTION POLICIES; SELECT count(value) FROM m2 GROUP BY host"
+                    "SELECT foo(value) FROM /m.*/"
+                    "SHOW SERIES; SELECT foo(value) FROM /m.*/" ] [ ""; "&chunk_size=1"; "&chunk_size=2"; "&chunk_size=5"; "&chunk_size=0" ])
+        }
+
+        test "a series longer than the chunk size is cut at 10000 rows by default, as InfluxDB cuts it" {
+            let circles = shared.Value
+            ProxyProcess.using circles stored (fun proxy ->
+                let lines = [ for t in 1..25_000 -> sprintf "big,host=a v=%d %d" t (1_600_000_000 + t) ] |> String.concat "\n"
+                let db = fill proxy.Url (List.concat circles) "chunks_big" lines
+                let reference = circles[0][0]
+                let referenceDb = fill reference.Url [ reference ] "chunks_big_reference" lines
+                // The backends' answers, not chunked, mark a series of over 10000 rows partial: a mark the proxy drops.
+                sameChunks proxy db reference referenceDb [] [ "SELECT v FROM /bi.*/" ] [ ""; "&chunk_size=9999" ])
+        }
+
+        test "CSV and pretty JSON stream as InfluxDB streams them" {
+            let circles = shared.Value
+            ProxyProcess.using circles stored (fun proxy ->
+                let db = seed proxy circles "chunks_formats" 4
+                let reference = circles[0][0]
+                let referenceDb = fill reference.Url [ reference ] "chunks_formats_reference" (seedLines 4)
+                let queries =
+                    [ "SELECT value FROM /m[12]/ WHERE time < 1600000004s GROUP BY *; SHOW TAG VALUES WITH KEY = host; SELECT * FROM nope; SHOW FIELD KEYS; SELECT count(value) FROM /m.*/"
+                      "SHOW MEASUREMENTS; SELECT foo(value) FROM /m.*/" ]
+                sameChunks proxy db reference referenceDb [ "Accept", "application/csv" ] queries [ ""; "&chunk_size=2"; "&chunk_size=2&epoch=s" ]
+                sameChunks proxy db reference referenceDb [] queries [ "&pretty=true"; "&chunk_size=2&pretty=true" ])
         }
     ]
 
@@ -242,4 +313,4 @@ let private clients =
         }
     ]
 
-let tests = testList "Query" [ routing; failover; refusals; clients ]
+let tests = testList "Query" [ routing; chunked; failover; refusals; clients ]

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using InfluxProxy.Core;
 using InfluxProxy.Host.Query;
@@ -9,7 +10,8 @@ namespace InfluxProxy.Host.Http;
 /// <c>GET|POST /query</c>: InfluxQL parsed (<see cref="InfluxQL.parse"/>), every statement checked (forbidden forms, the
 /// whitelist on every database it touches), then run by the <see cref="QueryRouter"/>. A single statement for one
 /// measurement is relayed from its owner as it streams; anything else is answered as one <c>results</c> array with
-/// <c>statement_id</c>s.
+/// <c>statement_id</c>s or, asked <c>chunked=true</c>, as InfluxDB's stream of chunks, each statement's written as soon as
+/// it has run.
 /// </summary>
 public static class QueryEndpoint
 {
@@ -35,8 +37,12 @@ public static class QueryEndpoint
             await Errors.Write(context, StatusCodes.Status403Forbidden, $"database forbidden: {forbidden.Value}");
             return;
         }
-        // Passed on to the backends as the client gave them: `params` holds the values of bound parameters ($name).
-        var parameters = new Dictionary<string, string> { ["rp"] = form("rp"), ["epoch"] = form("epoch"), ["params"] = form("params") };
+        var chunkSize = ResultChunks.requested(form("chunked"), form("chunk_size"));
+        // InfluxDB writes the times of a CSV answer as integers, in ns unless `epoch` says otherwise, and backends asked
+        // for JSON write them as text unless given an epoch. (A CSV answer not chunked keeps text times, as it always has.)
+        var epoch = form("epoch") is "" && chunkSize is not null && ResultsFormat.WantsCsv(context.Request) ? "ns" : form("epoch");
+        // Passed on to the backends as the client gave them (but that epoch): `params` holds the values of bound parameters ($name).
+        var parameters = new Dictionary<string, string> { ["rp"] = form("rp"), ["epoch"] = epoch, ["params"] = form("params") };
         if (statements is [var only] && QueryRouting.route(only) is QueryRoute.Owner owner)
         {
             var db = QueryRouting.database(dbParam, only);
@@ -48,17 +54,33 @@ public static class QueryEndpoint
                 await Errors.Write(context, StatusCodes.Status503ServiceUnavailable, "no backend could answer: " + failures);
             return;
         }
+        var answers = RunAsync(statements, dbParam, parameters, router, catalog, options, context.RequestAborted);
+        if (chunkSize is not null)
+        {
+            using var chunked = new ChunkedAnswer(context);
+            await foreach (var (statement, result) in answers)
+                await chunked.WriteAsync(ResultChunks.chunks(ResultChunks.chunking(statement.Kind), chunkSize.Value, result), context.RequestAborted);
+            return;
+        }
         var results = new JsonArray();
+        await foreach (var (_, result) in answers)
+            results.Add(result);
+        await ResultsFormat.WriteAsync(context, new JsonObject { ["results"] = results }, JsonBody.WantsPretty(context.Request));
+    }
+
+    /// <summary>Each statement's result, in order, as soon as it has run.</summary>
+    private static async IAsyncEnumerable<(Statement Statement, JsonObject Result)> RunAsync(IEnumerable<Statement> statements, string dbParam,
+        Dictionary<string, string> parameters, QueryRouter router, DatabaseCatalog catalog, EndpointOptions options, [EnumeratorCancellation] CancellationToken ct)
+    {
         foreach (var (statement, i) in statements.Select((s, i) => (s, i)))
         {
             var db = QueryRouting.database(dbParam, statement);
-            var result = await router.RunAsync(i, statement, db, parameters, context.RequestAborted);
+            var result = await router.RunAsync(i, statement, db, parameters, ct);
             if (statement.Kind.IsShowDatabases)
                 result = ResultMerge.filterFirstColumn(Microsoft.FSharp.Core.FuncConvert.FromFunc<string, bool>(name => Whitelist.allows(options.DbList, name)), result);
             if (QueryRouting.schemaChange(db, result["error"] is null, statement) is { } change)
                 catalog.Apply(change.Value);
-            results.Add(result);
+            yield return (statement, result);
         }
-        await ResultsFormat.WriteAsync(context, new JsonObject { ["results"] = results }, JsonBody.WantsPretty(context.Request));
     }
 }

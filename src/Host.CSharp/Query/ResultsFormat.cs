@@ -25,25 +25,16 @@ public static class ResultsFormat
         await context.Response.WriteAsync(text + "\n", context.RequestAborted);
     }
 
-    /// <summary>InfluxDB's CSV: <c>name,tags,columns…</c> then one row per value.</summary>
+    /// <summary>InfluxDB's CSV: a header before every series, then one row per value.</summary>
     private static string Csv(JsonObject answer)
     {
         var csv = new StringBuilder();
         foreach (var result in answer["results"]!.AsArray())
             foreach (var series in result?["series"]?.AsArray() ?? [])
             {
-                var columns = series!["columns"]!.AsArray().Select(c => c!.GetValue<string>());
-                csv.Append("name,tags,").AppendJoin(',', columns).Append('\n');
-                var name = series["name"]?.GetValue<string>() ?? "";
-                var tags = string.Join(',', series["tags"]?.AsObject().Select(t => $"{t.Key}={t.Value}") ?? []);
-                foreach (var row in series["values"]?.AsArray() ?? [])
-                    csv.Append(Quote(name)).Append(',').Append(Quote(tags)).Append(',')
-                        .AppendJoin(',', row!.AsArray().Select(v => Quote(v is JsonValue value && value.TryGetValue<string>(out var s) ? s : v?.ToJsonString() ?? "")))
-                        .Append('\n');
+                CsvRows.AppendHeader(csv, series!.AsObject());
+                CsvRows.AppendRows(csv, series.AsObject());
             }
         return csv.ToString();
     }
-
-    private static string Quote(string text) =>
-        text.IndexOfAny([',', '"', '\n']) < 0 ? text : "\"" + text.Replace("\"", "\"\"") + "\"";
 }
