@@ -262,12 +262,12 @@ module Bench =
                     (label + ":") proxyP50 proxyP99 directP50 directP99 (proxyP50 - directP50)
             let direct = writeRound (directly circles) directDatabase all None
             let ceiling (r: Round) = cpuCeiling 1_000_000.0 (r.ServerCpu + r.User + r.Kernel)
-            printfn "influxd CPU-s per 1M points: %s through the proxy (the four summed, until they stored every copy); %.2f written directly"
+            printfn "influxd CPU-s / 1M points:  %s through the proxy (the four summed, until they stored every copy); %.2f written directly"
                 (show "%.2f" _.ServerCpu) direct.ServerCpu
-            printfn "influxd POSTs per 1M points: %s through the proxy; %.0f written directly" (show "%.0f" _.ServerPosts) direct.ServerPosts
+            printfn "influxd POSTs / 1M points:  %s through the proxy; %.0f written directly" (show "%.0f" _.ServerPosts) direct.ServerPosts
             printfn "written directly:           one round, each body posted to one server of each circle in turn by %d clients: landed %.0f points/s, POST p50 / p99 %.1f / %.1f ms"
                 clients direct.Landed direct.P50 direct.P99
-            printfn "%.0f-core ceiling points/s:  %s through the proxy (%.0f / (influxd + proxy CPU-s per 1M points)), landed %s of it; %.0f directly, landed %.0f%% of it"
+            printfn "%.0f-core ceiling points/s:    %s through the proxy (%.0f / (influxd + proxy CPU-s per 1M points)), landed %s of it; %.0f directly, landed %.0f%% of it"
                 cores (show "%.0f" ceiling) cores (show "%.0f%%" (fun r -> 100.0 * r.Landed / ceiling r)) (ceiling direct) (100.0 * direct.Landed / ceiling direct)
             let warnings = warnings proxy
             if warnings.Length > 0 then printfn "proxy warnings (%d), first: %s" warnings.Length warnings.[0]

@@ -43,7 +43,8 @@ type Style =
 /// One panel of a plot: its y axis' label and its points.
 type Panel = { YLabel: string; X: float[]; Y: float[]; Style: Style }
 
-/// Panels stacked over one x axis; a log x axis is ticked at the steps' own values. Marks are labelled vertical lines.
+/// Panels stacked over one x axis; a log x axis is ticked at the steps' own values. Marks are vertical lines, named in
+/// the first panel's legend.
 type Chart = { XLabel: string; LogX: bool; Panels: Panel list; Marks: (float * string) list }
 
 type Curve = { Name: string; Title: string; About: string; Headings: string list; Rows: string list list; Chart: Chart }
@@ -87,10 +88,9 @@ let plot (curve: Curve) (path: string) =
         scatter.MarkerSize <- (match panel.Style with Steps -> 8.0f | Line -> 0.0f | Dots -> 4.0f)
         for x, label in chart.Marks do
             let mark = plot.Add.VerticalLine(position x)
-            if i = 0 then
-                mark.Text <- label
-                mark.LabelOppositeAxis <- true
+            mark.LegendText <- label
             mark.LinePattern <- ScottPlot.LinePattern.Dashed
+        if i = 0 && not chart.Marks.IsEmpty then plot.ShowLegend(ScottPlot.Alignment.LowerRight) |> ignore
         plot.Axes.Left.Label.Text <- panel.YLabel
         if i = last then plot.Axes.Bottom.Label.Text <- chart.XLabel
         if chart.LogX then
