@@ -5,16 +5,17 @@
 //   bench   install what is missing, benchmark the write path against 4 real influxd
 //   bench-migrate  install what is missing, benchmark a rebalance (1M points; a circle of 2 real influxd grown to 3)
 //                  under live writes: copy rate, CPU, RSS, live write latency, and a bit-exact check of the moved data
-#load "tests/Integration.Tests/Influxd.fs"
+//   bench-scale    install what is missing, measure how the write path's cost grows with clients, measurements,
+//                  request size and a backend down (bench/Scale.fsx); tables and plots into docs/bench-scale/
+// The repository's root, the build configuration, how the proxy is started and what the benchmarks measure it with:
+#load "bench/Measure.fsx"
 
 open System
 open System.Diagnostics
 open System.IO
 open System.Text.RegularExpressions
 open InfluxProxy.Testing
-
-let root = __SOURCE_DIRECTORY__
-let configuration = "Release"
+open Measure
 
 let fail (message: string) =
     eprintfn "build.fsx: %s" message
@@ -80,17 +81,6 @@ let build () =
     let commit = capture "git" "rev-parse --short=7 HEAD" |> Option.defaultValue "unknown"
     if exec "dotnet" $"build InfluxProxy.sln -c {configuration} -p:SourceRevisionId={commit} -v:q -nologo" [] <> 0 then
         fail "build failed"
-
-let hostDll = Path.Combine(root, "src", "Host.CSharp", "bin", configuration, "net10.0", "influx-proxy.dll")
-
-/// The proxy as we recommend running it (README, "Running the proxy yourself"): the framework's precompiled
-/// (ReadyToRun) code is not used, so everything on the hot path is JIT-compiled once, fully optimised, and that code
-/// is mapped once rather than twice (W^X). Both can only be set in the environment.
-let proxyStartInfo (workingDirectory: string) =
-    let info = ProcessStartInfo("dotnet", $"\"{hostDll}\" -config proxy.json", WorkingDirectory = workingDirectory)
-    info.Environment["DOTNET_ReadyToRun"] <- "0"
-    info.Environment["DOTNET_EnableWriteXorExecute"] <- "0"
-    info
 
 // ---------------------------------------------------------------- test
 
@@ -158,105 +148,7 @@ let run () =
     stopAll ()
     exit proxy.ExitCode
 
-// ---------------------------------------------------------------- measuring a proxy (bench, bench-migrate)
-
-/// User and kernel CPU time of a process in seconds, from /proc.
-let cpuTimes (pid: int) =
-    let afterName = File.ReadAllText($"/proc/{pid}/stat").Split(')').[1]
-    let fields = afterName.Split(' ', StringSplitOptions.RemoveEmptyEntries)
-    float (int64 fields.[11]) / 100.0, float (int64 fields.[12]) / 100.0
-
-/// The process's peak resident set (VmHWM) in MB, over its whole life.
-let peakRssMb (pid: int) =
-    File.ReadAllLines($"/proc/{pid}/status")
-    |> Array.find (fun l -> l.StartsWith "VmHWM:")
-    |> fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0
-
-let percentile (p: float) (sorted: float[]) = sorted[min (sorted.Length - 1) (int (p * float sorted.Length))]
-
-/// Posts every body with `clients` concurrent keep-alive workers; returns each POST's latency in ms, sorted.
-let postBodies (clients: int) (url: string) (bodies: byte[][]) =
-    use http = new Net.Http.HttpClient(Timeout = TimeSpan.FromMinutes 2.0)
-    let next = ref -1
-    let latencies = Collections.Concurrent.ConcurrentBag<float>()
-    let worker () =
-        task {
-            let mutable i = Threading.Interlocked.Increment next
-            while i < bodies.Length do
-                let watch = Stopwatch.StartNew()
-                use! response = http.PostAsync(url, new Net.Http.ByteArrayContent(bodies[i]))
-                if int response.StatusCode <> 204 then
-                    let! body = response.Content.ReadAsStringAsync()
-                    failwithf "POST answered %d: %s" (int response.StatusCode) body
-                latencies.Add watch.Elapsed.TotalMilliseconds
-                i <- Threading.Interlocked.Increment next
-        }
-    Threading.Tasks.Task.WaitAll [| for _ in 1..clients -> worker () :> Threading.Tasks.Task |]
-    latencies.ToArray() |> Array.sort
-
-/// The points one server holds in `db`: `SELECT count(field) FROM /pattern/` summed over its measurements.
-let pointCount (db: string) (field: string) (pattern: string) (server: Influxd.Server) =
-    use http = new Net.Http.HttpClient(Timeout = TimeSpan.FromMinutes 2.0)
-    let json = http.GetStringAsync(server.Url + $"/query?db={db}&q=" + Uri.EscapeDataString $"SELECT count({field}) FROM /{pattern}/").Result
-    Regex.Matches(json, @"\[""1970-01-01T00:00:00Z"",(\d+)\]") |> Seq.sumBy (fun m -> int64 m.Groups[1].Value)
-
-/// The proxy host running in a folder of its own, what it prints kept.
-type ProxyRun =
-    { Process: Process
-      Url: string
-      Log: Text.StringBuilder }
-    member p.Lines = lock p.Log (fun () -> p.Log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
-
-/// Writes `dir`/proxy.json for the circles (circle-1, circle-2, ..., each backend named as its server) listening on a
-/// free port with its data in `dir`/data, starts the proxy there (`proxyStartInfo`) and waits for /ping.
-let startProxy (dir: string) (circles: Influxd.Server list list) =
-    Directory.CreateDirectory dir |> ignore
-    let port = Influxd.freePort ()
-    let backend (s: Influxd.Server) = sprintf "{\"name\":\"%s\",\"url\":\"%s\"}" s.Name s.Url
-    let circle i (servers: Influxd.Server list) =
-        sprintf "{\"name\":\"circle-%d\",\"backends\":[%s]}" (i + 1) (servers |> List.map backend |> String.concat ",")
-    File.WriteAllText(Path.Combine(dir, "proxy.json"),
-        sprintf "{\"circles\":[%s],\"listen_addr\":\"127.0.0.1:%d\",\"data_dir\":\"%s/data\"}" (circles |> List.mapi circle |> String.concat ",") port dir)
-    let info = proxyStartInfo dir
-    info.RedirectStandardOutput <- true
-    let proxy = { Process = Process.Start info; Url = $"http://127.0.0.1:{port}"; Log = Text.StringBuilder() }
-    proxy.Process.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then lock proxy.Log (fun () -> proxy.Log.AppendLine e.Data |> ignore))
-    proxy.Process.BeginOutputReadLine()
-    if not (Influxd.waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> proxy.Process.HasExited || Influxd.ping proxy.Url)) || proxy.Process.HasExited then
-        if not proxy.Process.HasExited then proxy.Process.Kill true
-        failwithf "the proxy did not start:\n%s" (String.concat "\n" proxy.Lines)
-    proxy
-
-/// Stops the proxy with SIGTERM and waits up to `timeout` for it to exit; killed when it does not (false).
-let stopProxy (timeout: TimeSpan) (proxy: ProxyRun) =
-    if proxy.Process.HasExited then true
-    else
-        Influxd.Signals.send Influxd.Signals.term proxy.Process
-        if proxy.Process.WaitForExit timeout then true
-        else
-            proxy.Process.Kill true
-            proxy.Process.WaitForExit()
-            false
-
-/// The lines of the proxy's log that warn or tell of a failure.
-let warnings (proxy: ProxyRun) = proxy.Lines |> Array.filter (fun l -> l.Contains "warn" || l.Contains "fail")
-
 // ---------------------------------------------------------------- bench
-
-/// Runs `body` with a folder under /tmp and a way to start influxd servers in it (on free ports); stops the servers
-/// and removes the folder afterwards, whatever happens.
-let withServers (label: string) (body: string -> (string -> Influxd.Server) -> 'a) : 'a =
-    let dir = Path.Combine(Path.GetTempPath(), $"influx-proxy-{label}-{Guid.NewGuid():N}")
-    let started = Collections.Generic.List<Influxd.Server>()
-    let startServer name =
-        let server = Influxd.startOnFreePort name (Path.Combine(dir, name))
-        started.Add server
-        server
-    try
-        body dir startServer
-    finally
-        for s in started do Influxd.dispose s
-        try Directory.Delete(dir, true) with _ -> ()
 
 /// The workload of shared/spec/README.md, three times: 1,000,000 points over 100 measurements × 10 hosts, batches of 5,000
 /// lines, 4 concurrent keep-alive clients, against 2 circles × 2 real influxd.
@@ -267,16 +159,11 @@ module Bench =
     let batchLines = 5_000
     let clients = 4
 
-    let bodies =
-        let start = 1_600_000_000_000_000_000L
-        [| for b in 0 .. points / batchLines - 1 ->
-            let sb = Text.StringBuilder(batchLines * 80)
-            for i in 0 .. batchLines - 1 do
-                let n = b * batchLines + i
-                let series = n % 1000
-                sb.AppendFormat("bench{0},host=host{1},region=eu-west value={2}.5,count={3}i {4}\n",
-                                series / 10, series % 10, n % 977, n, start + int64 (n / 1000) * 1_000_000_000L) |> ignore
-            Text.Encoding.UTF8.GetBytes(sb.ToString()) |] // 1000 series, 1000 distinct timestamps each
+    let measurements = 100
+    let hosts = 10
+
+    /// 1000 series, 1000 distinct timestamps each.
+    let bodies = Array.init (points / batchLines) (workloadBody measurements hosts batchLines)
 
     let post (url: string) (bodies: byte[][]) = postBodies clients url bodies
 
@@ -294,39 +181,50 @@ module Bench =
 
     let landedCount (db: string) (servers: Influxd.Server list) = servers |> List.sumBy (pointCount db "value" "bench.*")
 
-    /// Points the servers were asked to write since they started (influxd's `write.pointReq` in /debug/vars).
-    let pointsRequested (servers: Influxd.Server list) =
-        use http = new HttpClient()
-        servers
-        |> List.sumBy (fun s ->
-            let vars = http.GetStringAsync(s.Url + "/debug/vars").Result
-            int64 (Regex.Match(vars, @"""write"": \{""name"":""write"",""tags"":null,""values"":\{""pointReq"":(\d+)").Groups[1].Value))
-
     /// The measured rounds, each into a database of its own; queries are timed against the first.
     let roundDatabases = [ "bench"; "bench2"; "bench3" ]
 
-    type Round = { Accepted: float; Landed: float; P50: float; P99: float; User: float; Kernel: float }
+    /// The round that posts the bodies to the servers themselves, without the proxy.
+    let directDatabase = "bench_direct"
 
-    /// Writes the workload into `db` and waits until every copy is queryable: rates in points/s, latencies in ms,
-    /// the proxy's CPU in seconds per million points.
-    let writeRound (url: string) (db: string) (servers: Influxd.Server list) (proxyId: int) =
-        let requestedBefore = pointsRequested servers
-        let userBefore, systemBefore = cpuTimes proxyId
+    /// The figures of one round: rates in points/s, latencies in ms; per million points the proxy's CPU-seconds (none
+    /// when the servers are written directly), the four servers' CPU-seconds and the /write requests they took.
+    type Round = { Accepted: float; Landed: float; P50: float; P99: float; User: float; Kernel: float; ServerCpu: float; ServerPosts: float }
+
+    /// Writes the workload into `db` with `post` and waits until every copy is queryable. The proxy's CPU is taken
+    /// until then; the servers' once they have stored every copy, before the counting queries.
+    let writeRound (post: string -> float[]) (db: string) (servers: Influxd.Server list) (proxyId: int option) =
+        let proxyCpu () = proxyId |> Option.map cpuTimes |> Option.defaultValue (0.0, 0.0)
+        let countersBefore = totalCounters servers
+        let serverCpuBefore = serversCpuSeconds servers
+        let userBefore, systemBefore = proxyCpu ()
         let watch = Stopwatch.StartNew()
-        let latencies = post $"{url}/write?db={db}" bodies
+        let latencies = post db
         let accepted = watch.Elapsed.TotalSeconds
         let expected = int64 points * 2L
-        // Counting every point is a heavy query: until the servers have been asked to store every copy (their
-        // write counters, cheap to read), only those are polled, so the count does not slow the influxd it waits for.
-        Influxd.waitUntil (TimeSpan.FromMinutes 5.0) (fun () -> pointsRequested servers - requestedBefore >= expected) |> ignore
+        // Counting every point is a heavy query: until the servers have stored every copy (their write counters,
+        // cheap to read), only those are polled, so the count does not slow the influxd it waits for.
+        Influxd.waitUntil (TimeSpan.FromMinutes 5.0) (fun () -> (totalCounters servers - countersBefore).PointsWritten >= expected) |> ignore
+        let serverCpu = serversCpuSeconds servers - serverCpuBefore
+        let serverPosts = (totalCounters servers - countersBefore).WriteRequests
         if not (Influxd.waitUntil (TimeSpan.FromMinutes 5.0) (fun () -> landedCount db servers >= expected)) then
             fail (sprintf "only %d of %d point copies landed in %s" (landedCount db servers) expected db)
         let landed = watch.Elapsed.TotalSeconds
-        let userAfter, systemAfter = cpuTimes proxyId
-        let perMillion seconds = seconds / (float points / 1_000_000.0)
+        let userAfter, systemAfter = proxyCpu ()
+        let perMillion value = value / (float points / 1_000_000.0)
         { Accepted = float points / accepted; Landed = float points / landed
           P50 = percentile 0.50 latencies; P99 = percentile 0.99 latencies
-          User = perMillion (userAfter - userBefore); Kernel = perMillion (systemAfter - systemBefore) }
+          User = perMillion (userAfter - userBefore); Kernel = perMillion (systemAfter - systemBefore)
+          ServerCpu = perMillion serverCpu; ServerPosts = perMillion (float serverPosts) }
+
+    let throughProxy (url: string) (db: string) = post $"{url}/write?db={db}" bodies
+
+    /// Posts each body to one server of each circle, the first and the second server in turn, so that every point
+    /// is stored twice, as through the proxy.
+    let directly (circles: Influxd.Server list list) (db: string) =
+        postRequests clients
+            [| for i, body in Array.indexed bodies do
+                   for circle in circles -> $"{circle[i % circle.Length].Url}/write?db={db}", body |]
 
     /// Starts the proxy in front of the servers, writes the workload through it and prints the figures.
     let measure (dir: string) (circles: Influxd.Server list list) =
@@ -335,16 +233,14 @@ module Bench =
         try
             let url = proxy.Url
             use http = new HttpClient()
-            for s in all do
-                for db in "warmup" :: roundDatabases do
-                    http.PostAsync(s.Url + "/query?q=CREATE+DATABASE+" + db, null).Result.EnsureSuccessStatusCode() |> ignore
+            for db in "warmup" :: directDatabase :: roundDatabases do createDatabase db all
             // The JIT compiles the hot path on first use; a long-running proxy pays that once, so measure after it,
             // and after its points are stored, so their delivery is not measured either.
             let warmup = bodies |> Array.take 40
             post $"{url}/write?db=warmup" warmup |> ignore
             if not (Influxd.waitUntil (TimeSpan.FromMinutes 5.0) (fun () -> landedCount "warmup" all >= int64 (warmup.Length * batchLines * 2))) then
                 fail "the warm-up did not land"
-            let rounds = [ for db in roundDatabases -> writeRound url db all proxy.Process.Id ]
+            let rounds = [ for db in roundDatabases -> writeRound (throughProxy url) db all (Some proxy.Process.Id) ]
             let median (figure: Round -> float) = rounds |> List.map figure |> List.sort |> List.item (rounds.Length / 2)
             let show format (figure: Round -> float) =
                 let values = rounds |> List.map figure
@@ -364,6 +260,15 @@ module Bench =
                 let directP50, directP99 = queryLatency direct q 500
                 printfn "%-27s proxy %.2f / %.2f ms, backend directly %.2f / %.2f ms (p50 / p99), p50 overhead %.2f ms"
                     (label + ":") proxyP50 proxyP99 directP50 directP99 (proxyP50 - directP50)
+            let direct = writeRound (directly circles) directDatabase all None
+            let ceiling (r: Round) = cpuCeiling 1_000_000.0 (r.ServerCpu + r.User + r.Kernel)
+            printfn "influxd CPU-s / 1M points:  %s through the proxy (the four summed, until they stored every copy); %.2f written directly"
+                (show "%.2f" _.ServerCpu) direct.ServerCpu
+            printfn "influxd POSTs / 1M points:  %s through the proxy; %.0f written directly" (show "%.0f" _.ServerPosts) direct.ServerPosts
+            printfn "written directly:           one round, each body posted to one server of each circle in turn by %d clients: landed %.0f points/s, POST p50 / p99 %.1f / %.1f ms"
+                clients direct.Landed direct.P50 direct.P99
+            printfn "%.0f-core ceiling points/s:    %s through the proxy (%.0f / (influxd + proxy CPU-s per 1M points)), landed %s of it; %.0f directly, landed %.0f%% of it"
+                cores (show "%.0f" ceiling) cores (show "%.0f%%" (fun r -> 100.0 * r.Landed / ceiling r)) (ceiling direct) (100.0 * direct.Landed / ceiling direct)
             let warnings = warnings proxy
             if warnings.Length > 0 then printfn "proxy warnings (%d), first: %s" warnings.Length warnings.[0]
         finally
@@ -514,12 +419,9 @@ module BenchMigrate =
     /// last backend of the second circle; prints the figures. False when the job failed or a copy is not exact.
     let measure (dir: string) (before: Influxd.Server list list) (added: Influxd.Server) =
         let grown = [ before[0]; before[1] @ [ added ] ]
-        let create (database: string) (s: Influxd.Server) =
-            http.PostAsync(s.Url + "/query?q=CREATE+DATABASE+" + database, null).Result.EnsureSuccessStatusCode() |> ignore
         // The new backend gets bench_migrate from the migration itself; the live writes may land on any of the five.
-        for s in List.concat before do
-            for database in [ db; liveCopyDb; warmupDb ] do create database s
-        for s in List.concat grown do create liveDb s
+        for database in [ db; liveCopyDb; warmupDb ] do createDatabase database (List.concat before)
+        createDatabase liveDb (List.concat grown)
 
         let bodies = makeBodies ()
         let loader = startProxy dir before
@@ -564,7 +466,7 @@ module BenchMigrate =
                 (match job with Some j -> j | None -> failwith "/migrate/jobs lists no job"), watch.Elapsed.TotalSeconds, jobId
             // The JIT compiles the migration's code on its first job (tiered compilation is off): a small one first.
             rebalance warmupDb |> ignore
-            let serverCpu () = [ for s in List.concat grown -> s, cpuTimes s.Process.Id ||> (+) ]
+            let serverCpu () = [ for s in List.concat grown -> s, cpuSeconds s.Process.Id ]
             let serversBefore = serverCpu ()
             let userBefore, kernelBefore = cpuTimes proxy.Process.Id
             let job, seconds, jobId = rebalance db
@@ -604,7 +506,7 @@ module BenchMigrate =
             let proxySeconds = userAfter - userBefore + kernelAfter - kernelBefore
             printfn "influxd CPU-s per 1M points copied:  %.2f reading (the other four), %.2f writing (%s)" (sources / millions) (destination / millions) added.Name
             printfn "2-core ceiling from CPU alone:       %.0f points/s (2 / CPU-s per point of the four influxd, the new one and the proxy); cores busy %.0f%% of the copy"
-                (2.0 * float copied / (sources + destination + proxySeconds)) (100.0 * (sources + destination + proxySeconds) / (2.0 * seconds))
+                (cpuCeiling (float copied) (sources + destination + proxySeconds)) (coresBusyPercent (sources + destination + proxySeconds) seconds)
             printfn "proxy peak RSS MB:                   %.0f (target ≤ %.0f; VmHWM over both copies and the live writes)" rss targetRssMb
             printfn "the same over %s while 1 client writes %d-line bodies to %s: %s, %.0f points/s"
                 liveCopyDb liveLines liveDb (state liveJob) (float (number liveJob "points_copied") / liveSeconds)
@@ -675,10 +577,17 @@ let benchMigrate () =
     build ()
     BenchMigrate.run ()
 
+/// Runs bench/Scale.fsx in a dotnet fsi of its own, so that only this target restores the plotting package it uses.
+let benchScale () =
+    ensurePackages ()
+    build ()
+    if exec "dotnet" "fsi bench/Scale.fsx" [] <> 0 then fail "bench-scale failed"
+
 match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
 | [ "build" ] -> build ()
 | [ "test" ] -> test ()
 | [ "run" ] -> run ()
 | [ "bench" ] -> bench ()
 | [ "bench-migrate" ] -> benchMigrate ()
-| _ -> fail "usage: dotnet fsi build.fsx build|test|run|bench|bench-migrate"
+| [ "bench-scale" ] -> benchScale ()
+| _ -> fail "usage: dotnet fsi build.fsx build|test|run|bench|bench-migrate|bench-scale"
