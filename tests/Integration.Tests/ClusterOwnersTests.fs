@@ -36,6 +36,17 @@ let tests =
             Expect.isGreaterThan distinctSets 1 "the names spread over several sets"
         }
 
+        test "past its capacity of names and of databases, it forgets and still answers the ring's owners" {
+            let cache = cluster
+            let sample = [ 0; 1; 99_999; 100_000; 100_049 ]
+            for i in 0 .. 100_049 do cache.OwnersIn("db").Of(escaped (sprintf "m%d" i)) |> ignore
+            for i in sample do
+                Expect.equal (ids (cache.OwnersIn("db").Of(escaped (sprintf "m%d" i)))) (ids (cluster.Owners("db", sprintf "m%d" i))) (sprintf "m%d" i)
+            for d in 0 .. 10_049 do cache.OwnersIn(sprintf "db%d" d).Of(escaped "cpu") |> ignore
+            for d in [ 0; 10_049 ] do
+                Expect.equal (ids (cache.OwnersIn(sprintf "db%d" d).Of(escaped "cpu"))) (ids (cluster.Owners(sprintf "db%d" d, "cpu"))) (sprintf "db%d" d)
+        }
+
         test "databases are placed apart" {
             let cache = cluster
             let differs = List.init 50 (sprintf "m%d") |> List.exists (fun m -> ids (cache.OwnersIn("a").Of(escaped m)) <> ids (cache.OwnersIn("b").Of(escaped m)))
