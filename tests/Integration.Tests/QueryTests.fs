@@ -136,12 +136,13 @@ let private routing =
         }
     ]
 
-/// The same statements asked with `chunked=true` of the proxy and of one InfluxDB holding all the data the proxy
-/// spreads: the answers must be the same bytes (the data is plain ASCII, which both escape alike).
-let private sameChunks (proxy: ProxyProcess.Proxy) db (reference: Server) referenceDb (headers: (string * string) list) (queries: string list) (options: string list) =
+/// The same statements asked of the proxy and of one InfluxDB holding all the data the proxy spreads, each with every
+/// one of `options` added to the query string: the answers must be the same bytes, content type included (the seeded
+/// data is plain ASCII, which both escape alike in JSON).
+let private sameAnswers (proxy: ProxyProcess.Proxy) db (reference: Server) referenceDb (headers: (string * string) list) (queries: string list) (options: string list) =
     let ask (url: string) db q option =
-        let request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Get, queryUrl url db q + "&chunked=true" + option)
-        for name, value in headers do request.Headers.Add(name, value)
+        let request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Get, queryUrl url db q + option)
+        for name, value in headers do request.Headers.TryAddWithoutValidation(name, value) |> ignore
         send request
     for q in queries do
         for option in options do
@@ -150,6 +151,10 @@ let private sameChunks (proxy: ProxyProcess.Proxy) db (reference: Server) refere
             Expect.equal viaProxy.Status 200 viaProxy.Body
             Expect.equal (viaProxy.Header "content-type") (direct.Header "content-type") (q + option)
             Expect.equal viaProxy.Body direct.Body (q + option)
+
+/// `sameAnswers` asked with `chunked=true`.
+let private sameChunks proxy db reference referenceDb headers queries (options: string list) =
+    sameAnswers proxy db reference referenceDb headers queries [ for option in options -> "&chunked=true" + option ]
 
 /// Reads right after its writes: answered once stored, as InfluxDB answers.
 let private stored = [ "\"write_ack\": \"stored\"" ]
@@ -198,6 +203,86 @@ let private chunked =
                       "SHOW MEASUREMENTS; SELECT foo(value) FROM /m.*/" ]
                 sameChunks proxy db reference referenceDb [ "Accept", "application/csv" ] queries [ ""; "&chunk_size=2"; "&chunk_size=2&epoch=s" ]
                 sameChunks proxy db reference referenceDb [] queries [ "&pretty=true"; "&chunk_size=2&pretty=true" ])
+        }
+    ]
+
+/// Names and values a CSV answer must quote or escape (commas, quotes, spaces, `=`, CR and LF, `\.`, a leading space),
+/// floats Go's JSON writes with an exponent, and tag keys that differ between measurements (GROUP BY * gives a series
+/// every key of the measurements read, empty where it has none). Every measurement has the same fields.
+let private awkwardLines =
+    [ "s1 value=1e21,s=\"plain\",f\\,k=1i 1600000001"
+      "s1,host=x value=1e-7,s=\"a\\\"b\",f\\,k=2i 1600000002"
+      "s1,host=y value=123456789012345678901234.5,s=\"he said \\\"hi\\\", ok\",f\\,k=3i 1600000003"
+      "s2,\"q\"=a\\,b value=-0.0000012,s=\" lead\",f\\,k=4i 1600000001"
+      "s2,k\\=y=\\.,z=tab\tx value=2,s=\"cr\rx\",f\\,k=5i 1600000002"
+      "s3,a=1 value=1,s=\"line\nbreak\",f\\,k=6i 1600000001"
+      "s3,b=c\\ d value=3,s=\"\\\\.\",f\\,k=7i 1600000003"
+      "s3,b=\u00e9 value=4,s=\"\\.\",f\\,k=8i 1600000004"
+      "s3,host=\\ lead value=5,s=\"x\",f\\,k=9i 1600000005"
+      "s\\,4,host=a\\,b\\ c\\=d value=6,s=\"\\t\",f\\,k=10i 1600000006" ]
+    |> String.concat "\n"
+
+let private csv = [ "Accept", "application/csv" ]
+
+let private answers =
+    testList "answers as one InfluxDB" [
+        test "a failing statement stops the query: those after it are not run, and answered not executed as InfluxDB answers" {
+            let circles = shared.Value
+            ProxyProcess.using circles stored (fun proxy ->
+                let db = seed proxy circles "failing" 4
+                let reference = circles[0][0]
+                let referenceDb = fill reference.Url [ reference ] "failing_reference" (seedLines 4)
+                let queries =
+                    [ "SHOW MEASUREMENTS; SELECT foo(value) FROM /m.*/; SHOW TAG KEYS; SELECT value FROM m1 WHERE time < 1600000003s"
+                      "SELECT value FROM /m[12]/ WHERE time < 1600000003s GROUP BY *; SELECT foo(value) FROM m2; SHOW TAG VALUES WITH KEY = host"
+                      "SELECT foo(value) FROM m1; SHOW MEASUREMENTS"
+                      "SHOW MEASUREMENTS; SELECT * FROM nodb..m1; SHOW MEASUREMENTS; SHOW FIELD KEYS"
+                      "SHOW MEASUREMENTS; SELECT count(value) FROM m2; SELECT foo(value) FROM m1" ]
+                let options = [ ""; "&chunked=true"; "&chunked=true&chunk_size=1" ]
+                sameAnswers proxy db reference referenceDb [] queries options
+                sameAnswers proxy db reference referenceDb csv queries (options @ [ "&epoch=s" ])
+                for q, kept in [ "SELECT foo(value) FROM /m.*/; DROP MEASUREMENT m2", "m2"; "SELECT foo(value) FROM m1; DROP MEASUREMENT m3", "m3" ] do
+                    let reply = post (queryUrl proxy.Url db q) ""
+                    Expect.stringContains reply.Body "not executed" reply.Body
+                    for c in 0..1 do
+                        let server = owner proxy circles db kept c
+                        Expect.stringContains (get (queryUrl server.Url db "SHOW MEASUREMENTS")).Body (sprintf "\"%s\"" kept) (q + ": kept on " + server.Name))
+        }
+
+        test "CSV not chunked is what InfluxDB writes: a header per statement, blank lines between, times in ns unless epoch" {
+            let circles = shared.Value
+            ProxyProcess.using circles stored (fun proxy ->
+                let db = seed proxy circles "csv" 4
+                let reference = circles[0][0]
+                let referenceDb = fill reference.Url [ reference ] "csv_reference" (seedLines 4)
+                sameAnswers proxy db reference referenceDb csv [
+                    "SHOW MEASUREMENTS"
+                    "SHOW TAG VALUES WITH KEY = \"host\""
+                    "SHOW TAG VALUES WITH KEY =~ /.*/"
+                    "SHOW SERIES"
+                    "SELECT value FROM /m[1-3]/ WHERE time < 1600000004s GROUP BY *"
+                    "SELECT count(value) FROM /m.*/ GROUP BY host"
+                    "SELECT value FROM /m[12]/ WHERE time < 1600000004s GROUP BY *; SHOW TAG VALUES WITH KEY = host; SELECT * FROM nope; SHOW FIELD KEYS; SELECT count(value) FROM /m.*/" ]
+                    [ ""; "&epoch=s"; "&epoch=ms"; "&pretty=true" ]
+                // InfluxDB answers CSV only to an Accept of exactly one of its two CSV types.
+                let queries = [ "SHOW MEASUREMENTS"; "SELECT value FROM /m[1-3]/ WHERE time < 1600000004s GROUP BY *" ]
+                for accept in [ "text/csv"; "application/csv, application/json"; "application/csv;q=1" ] do
+                    sameAnswers proxy db reference referenceDb [ "Accept", accept ] queries [ ""; "&chunked=true" ])
+        }
+
+        test "CSV quotes and escapes names, tags and values, and writes floats, as InfluxDB does" {
+            let circles = shared.Value
+            ProxyProcess.using circles stored (fun proxy ->
+                let db = fill proxy.Url (List.concat circles) "awkward" awkwardLines
+                let reference = circles[0][0]
+                let referenceDb = fill reference.Url [ reference ] "awkward_reference" awkwardLines
+                sameAnswers proxy db reference referenceDb csv [
+                    "SELECT * FROM /.*/ GROUP BY *"
+                    "SHOW MEASUREMENTS"
+                    "SHOW TAG KEYS"
+                    "SHOW TAG VALUES WITH KEY =~ /.*/"
+                    "SHOW FIELD KEYS" ]
+                    [ ""; "&epoch=ms"; "&chunked=true"; "&chunked=true&chunk_size=1" ])
         }
     ]
 
@@ -313,4 +398,4 @@ let private clients =
         }
     ]
 
-let tests = testList "Query" [ routing; chunked; failover; refusals; clients ]
+let tests = testList "Query" [ routing; chunked; answers; failover; refusals; clients ]

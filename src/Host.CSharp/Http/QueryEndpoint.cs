@@ -11,7 +11,8 @@ namespace InfluxProxy.Host.Http;
 /// whitelist on every database it touches), then run by the <see cref="QueryRouter"/>. A single statement for one
 /// measurement is relayed from its owner as it streams; anything else is answered as one <c>results</c> array with
 /// <c>statement_id</c>s or, asked <c>chunked=true</c>, as InfluxDB's stream of chunks, each statement's written as soon as
-/// it has run.
+/// it has run. As InfluxDB, the statements stop at the first one answered with an error; those after it are not run and
+/// answered as <see cref="FailedStatement"/> says.
 /// </summary>
 public static class QueryEndpoint
 {
@@ -39,8 +40,8 @@ public static class QueryEndpoint
         }
         var chunkSize = ResultChunks.requested(form("chunked"), form("chunk_size"));
         // InfluxDB writes the times of a CSV answer as integers, in ns unless `epoch` says otherwise, and backends asked
-        // for JSON write them as text unless given an epoch. (A CSV answer not chunked keeps text times, as it always has.)
-        var epoch = form("epoch") is "" && chunkSize is not null && ResultsFormat.WantsCsv(context.Request) ? "ns" : form("epoch");
+        // for JSON write them as text unless given an epoch.
+        var epoch = form("epoch") is "" && ResultsFormat.WantsCsv(context.Request) ? "ns" : form("epoch");
         // Passed on to the backends as the client gave them (but that epoch): `params` holds the values of bound parameters ($name).
         var parameters = new Dictionary<string, string> { ["rp"] = form("rp"), ["epoch"] = epoch, ["params"] = form("params") };
         if (statements is [var only] && QueryRouting.route(only) is QueryRoute.Owner owner)
@@ -59,16 +60,18 @@ public static class QueryEndpoint
         {
             using var chunked = new ChunkedAnswer(context);
             await foreach (var (statement, result) in answers)
-                await chunked.WriteAsync(ResultChunks.chunks(ResultChunks.chunking(statement.Kind), chunkSize.Value, result), context.RequestAborted);
+                await chunked.WriteAsync(ResultJson.isError(result)
+                    ? FailedStatement.chunks(statements.Length, result)
+                    : ResultChunks.chunks(ResultChunks.chunking(statement.Kind), chunkSize.Value, result), context.RequestAborted);
             return;
         }
         var results = new JsonArray();
         await foreach (var (_, result) in answers)
-            results.Add(result);
+            results.Add(ResultJson.isError(result) ? FailedStatement.result(statements.Length, result) : result);
         await ResultsFormat.WriteAsync(context, new JsonObject { ["results"] = results }, JsonBody.WantsPretty(context.Request));
     }
 
-    /// <summary>Each statement's result, in order, as soon as it has run.</summary>
+    /// <summary>Each statement's result, in order, as soon as it has run; none after the first error.</summary>
     private static async IAsyncEnumerable<(Statement Statement, JsonObject Result)> RunAsync(IEnumerable<Statement> statements, string dbParam,
         Dictionary<string, string> parameters, QueryRouter router, DatabaseCatalog catalog, EndpointOptions options, [EnumeratorCancellation] CancellationToken ct)
     {
@@ -81,6 +84,8 @@ public static class QueryEndpoint
             if (QueryRouting.schemaChange(db, result["error"] is null, statement) is { } change)
                 catalog.Apply(change.Value);
             yield return (statement, result);
+            if (ResultJson.isError(result))
+                yield break;
         }
     }
 }

@@ -1,26 +1,28 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using InfluxProxy.Core;
 
 namespace InfluxProxy.Host.Query;
 
-/// <summary>InfluxDB's CSV lines: a header <c>name,tags,columns…</c>, and a series' rows, one per value.</summary>
+/// <summary>
+/// InfluxDB's CSV lines: a header <c>name,tags,columns…</c>, and a series' rows, one per value, each field written as
+/// <see cref="CsvField"/> says.
+/// </summary>
 public static class CsvRows
 {
     public static void AppendHeader(StringBuilder csv, JsonObject series) =>
-        csv.Append("name,tags,").AppendJoin(',', Columns(series)).Append('\n');
+        AppendLine(csv, ["name", "tags", .. Columns(series)]);
 
     public static void AppendRows(StringBuilder csv, JsonObject series)
     {
         var name = series["name"]?.GetValue<string>() ?? "";
-        var tags = string.Join(',', series["tags"]?.AsObject().Select(t => $"{t.Key}={t.Value}") ?? []);
+        var tags = CsvField.tags(series);
         foreach (var row in series["values"]?.AsArray() ?? [])
-            csv.Append(Quote(name)).Append(',').Append(Quote(tags)).Append(',')
-                .AppendJoin(',', row!.AsArray().Select(v => Quote(v is JsonValue value && value.TryGetValue<string>(out var s) ? s : v?.ToJsonString() ?? "")))
-                .Append('\n');
+            AppendLine(csv, [name, tags, .. row!.AsArray().Select(CsvField.value)]);
     }
 
     public static IEnumerable<string> Columns(JsonObject series) => series["columns"]!.AsArray().Select(c => c!.GetValue<string>());
 
-    private static string Quote(string text) =>
-        text.IndexOfAny([',', '"', '\n']) < 0 ? text : "\"" + text.Replace("\"", "\"\"") + "\"";
+    private static void AppendLine(StringBuilder csv, IEnumerable<string> fields) =>
+        csv.AppendJoin(',', fields.Select(CsvField.quote)).Append('\n');
 }

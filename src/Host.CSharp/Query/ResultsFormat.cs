@@ -9,13 +9,17 @@ public static class ResultsFormat
 {
     private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, IndentSize = 4 };
 
-    public static bool WantsCsv(HttpRequest request) => request.Headers.Accept.ToString().Contains("application/csv");
+    /// <summary>
+    /// As InfluxDB chooses: CSV only when the (first) <c>Accept</c> is exactly <c>application/csv</c> or <c>text/csv</c>;
+    /// a list of types, or parameters, get JSON.
+    /// </summary>
+    public static bool WantsCsv(HttpRequest request) => request.Headers.Accept.FirstOrDefault() is "application/csv" or "text/csv";
 
     public static async Task WriteAsync(HttpContext context, JsonObject answer, bool pretty)
     {
         if (WantsCsv(context.Request))
         {
-            context.Response.ContentType = "application/csv";
+            context.Response.ContentType = "text/csv";
             await context.Response.WriteAsync(Csv(answer), context.RequestAborted);
             return;
         }
@@ -25,16 +29,16 @@ public static class ResultsFormat
         await context.Response.WriteAsync(text + "\n", context.RequestAborted);
     }
 
-    /// <summary>InfluxDB's CSV: a header before every series, then one row per value.</summary>
+    /// <summary>
+    /// InfluxDB writes an answer not chunked in CSV as it writes chunks, each statement's result being one chunk; so
+    /// does the proxy (<see cref="CsvChunks"/>).
+    /// </summary>
     private static string Csv(JsonObject answer)
     {
+        var chunks = new CsvChunks();
         var csv = new StringBuilder();
         foreach (var result in answer["results"]!.AsArray())
-            foreach (var series in result?["series"]?.AsArray() ?? [])
-            {
-                CsvRows.AppendHeader(csv, series!.AsObject());
-                CsvRows.AppendRows(csv, series.AsObject());
-            }
+            csv.Append(chunks.Text(result!.AsObject()));
         return csv.ToString();
     }
 }
