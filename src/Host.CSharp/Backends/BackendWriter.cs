@@ -10,9 +10,10 @@ namespace InfluxProxy.Host.Backends;
 /// <summary>
 /// The single owner of one backend's outgoing batches. Requests hand it <see cref="LineChunk"/>s; it groups them by
 /// (db, rp) into batches of at most <c>flush_size</c> lines and sends as soon as no more input is queued (group
-/// commit): under load batches grow while a send is in flight, when idle a request waits one round trip. A batch
-/// the backend cannot take goes to the backlog, and while the backlog holds anything, new batches queue behind it so
-/// a measurement's points are never reordered.
+/// commit): under load batches grow while a send is in flight, when idle a request waits one round trip. Under a
+/// steady stream a batch short of <c>flush_size</c> that follows the previous send closely waits <see cref="Linger"/>
+/// for more. A batch the backend cannot take goes to the backlog, and while the backlog holds anything, new batches
+/// queue behind it so a measurement's points are never reordered.
 /// </summary>
 public sealed partial class BackendWriter
 {
@@ -50,6 +51,15 @@ public sealed partial class BackendWriter
     public int QueuedChunks => _input.Reader.Count;
 
     private int _sending;
+    private long _lastSendEnded;
+
+    /// <summary>
+    /// How long a batch short of <c>flush_size</c> waits for more when the previous send ended less than this ago.
+    /// Group commit alone sends what arrived during the last send, so small requests made small batches: at 100-line
+    /// requests influxd took a batch of about 220 lines, paying an HTTP request and a WAL fsync for each (18.5 CPU-s per
+    /// million points against 6–7 at 5,000-line requests; measured). An idle backend gets each request at once.
+    /// </summary>
+    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
 
     /// <summary>A batch is on its way to the backend, its answer not back yet.</summary>
     public bool Sending => Volatile.Read(ref _sending) > 0;
@@ -74,20 +84,31 @@ public sealed partial class BackendWriter
         var pending = new Dictionary<(string Db, string Rp), List<LineChunk>>();
         while (await reader.WaitToReadAsync())
         {
-            var lines = 0;
-            while (lines < _flushSize && reader.TryRead(out var chunk))
+            var lines = TakeQueued(reader, pending, 0);
+            if (lines < _flushSize && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSendEnded)) < Linger)
             {
-                lines += chunk.Lines;
-                var key = (chunk.Db, chunk.Rp);
-                if (!pending.TryGetValue(key, out var group))
-                    pending[key] = group = [];
-                group.Add(chunk);
+                await Task.Delay(Linger, _time);
+                lines = TakeQueued(reader, pending, lines);
             }
             foreach (var ((db, rp), group) in pending)
                 foreach (var batch in Batches(group))
                     await FlushOrFailAsync(db, rp, batch);
             pending.Clear();
         }
+    }
+
+    /// <summary>Moves queued chunks into their (db, rp) groups until <c>flush_size</c> lines are taken; the lines taken in all.</summary>
+    private int TakeQueued(ChannelReader<LineChunk> reader, Dictionary<(string Db, string Rp), List<LineChunk>> pending, int lines)
+    {
+        while (lines < _flushSize && reader.TryRead(out var chunk))
+        {
+            lines += chunk.Lines;
+            var key = (chunk.Db, chunk.Rp);
+            if (!pending.TryGetValue(key, out var group))
+                pending[key] = group = [];
+            group.Add(chunk);
+        }
+        return lines;
     }
 
     /// <summary>Consecutive runs of chunks of at most flush_size lines (a chunk itself never exceeds it).</summary>
@@ -158,6 +179,7 @@ public sealed partial class BackendWriter
         finally
         {
             Interlocked.Decrement(ref _sending);
+            Volatile.Write(ref _lastSendEnded, Stopwatch.GetTimestamp());
         }
         _flushSeconds.WithLabels(_client.Info.Name, WriteOutcomeModule.label(outcome)).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _health.Wrote(outcome);
