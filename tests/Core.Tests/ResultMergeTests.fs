@@ -21,6 +21,12 @@ let tests =
             Expect.equal (text merged) """{"statement_id":3,"series":[{"name":"measurements","columns":["name"],"values":[["m1"],["m2"],["m3"]]}]}""" "union"
         }
 
+        test "rows are the same row only when every cell is, of the same kind: the string \"1\" is not the number 1" {
+            let a = result """{"statement_id":0,"series":[{"name":"m","columns":["key","n"],"values":[["a","1"],["a",1],["b",null]]}]}"""
+            let b = result """{"statement_id":0,"series":[{"name":"m","columns":["key","n"],"values":[["a",1],["b",null],["b","null"]]}]}"""
+            Expect.stringContains (text (ResultMerge.mergeShow 0 None None [ a; b ])) "[[\"a\",\"1\"],[\"a\",1],[\"b\",null],[\"b\",\"null\"]]" "kinds kept apart, duplicates removed"
+        }
+
         test "names outside ASCII sort after ASCII ones, by their characters, as InfluxDB sorts them" {
             let merged = ResultMerge.mergeShow 0 None None [ measurements [ "中"; "b+c" ]; measurements [ "b"; "а"; "Z" ] ]
             Expect.equal (firstColumn merged) [ "Z"; "b"; "b+c"; "а"; "中" ] "ordinal order of the names"
