@@ -245,7 +245,7 @@ module Bench =
             let show format (figure: Round -> float) =
                 let values = rounds |> List.map figure
                 sprintf "%s (%s to %s)" (sprintf format (median figure)) (sprintf format (List.min values)) (sprintf format (List.max values))
-            printfn "bench: %d points (2 circles × 2 influxd), batches of %d lines, %d clients, after a 200k-point warm-up, proxy with DOTNET_ReadyToRun=0 DOTNET_EnableWriteXorExecute=0" points batchLines clients
+            printfn "bench: %d points (2 circles × 2 influxd), batches of %d lines, %d clients, after a 200k-point warm-up, proxy with %s" points batchLines clients recommendedVariables
             printfn "%d rounds of %d points, each into its own database: each figure's median over the rounds (lowest to highest)" rounds.Length points
             printfn "accepted points/s:          %s" (show "%.0f" _.Accepted)
             printfn "landed points/s:            %s" (show "%.0f" _.Landed)
@@ -439,8 +439,8 @@ module BenchMigrate =
         let expected = List.replicate before.Length (int64 points)
         if not (Influxd.waitUntil (TimeSpan.FromMinutes 2.0) (fun () -> circleCounts before = expected || (Thread.Sleep 1000; false))) then
             failwithf "not every point landed: the circles hold %A of %d" (circleCounts before) points
-        printfn "bench-migrate: %d points into %s (%d measurements × %d hosts, f float and i integer) through a proxy in front of 2 circles × 2 influxd, %d-line bodies, %d clients; proxy with DOTNET_ReadyToRun=0 DOTNET_EnableWriteXorExecute=0"
-            points db measurements hosts batchLines clients
+        printfn "bench-migrate: %d points into %s (%d measurements × %d hosts, f float and i integer) through a proxy in front of 2 circles × 2 influxd, %d-line bodies, %d clients; proxy with %s"
+            points db measurements hosts batchLines clients recommendedVariables
         printfn "loaded in %.1f s (%.0f points/s accepted), stopped with SIGTERM; each circle holds %s points" loadSeconds (float points / loadSeconds)
             (circleCounts before |> List.map string |> String.concat " and ")
 

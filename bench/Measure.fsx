@@ -13,15 +13,21 @@ open InfluxProxy.Testing
 let root = Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, ".."))
 let configuration = "Release"
 
+/// The variables README.md recommends for a long-running proxy ("Running the proxy yourself").
+let recommendedEnvironment = [ "DOTNET_ReadyToRun", "0"; "DOTNET_EnableWriteXorExecute", "0"; "DOTNET_GCgen0size", "1000000" ]
+
+/// The variables as a shell would set them, for the benchmarks' headers.
+let recommendedVariables = recommendedEnvironment |> List.map (fun (name, value) -> $"{name}={value}") |> String.concat " "
+
 let hostDll = Path.Combine(root, "src", "Host.CSharp", "bin", configuration, "net10.0", "influx-proxy.dll")
 
 /// The proxy as we recommend running it (README, "Running the proxy yourself"): the framework's precompiled
-/// (ReadyToRun) code is not used, so everything on the hot path is JIT-compiled once, fully optimised, and that code
-/// is mapped once rather than twice (W^X). Both can only be set in the environment.
+/// (ReadyToRun) code is not used, so everything on the hot path is JIT-compiled once, fully optimised, that code is
+/// mapped once rather than twice (W^X), and the young generation is held to 16 MB. All three can only be set in the
+/// environment.
 let proxyStartInfo (workingDirectory: string) =
     let info = ProcessStartInfo("dotnet", $"\"{hostDll}\" -config proxy.json", WorkingDirectory = workingDirectory)
-    info.Environment["DOTNET_ReadyToRun"] <- "0"
-    info.Environment["DOTNET_EnableWriteXorExecute"] <- "0"
+    for name, value in recommendedEnvironment do info.Environment[name] <- value
     info
 
 // ---------------------------------------------------------------- CPU and memory
