@@ -6,8 +6,9 @@ module InfluxProxy.Core.FailedStatement
 open System.Text.Json.Nodes
 
 /// What InfluxDB's executor sends from the failed statement on, in a query of `statementCount` statements: the
-/// failure, then one `{"statement_id":<the failed one's>,"error":"not executed"}` per statement after it.
-let private sent (statementCount: int) (failed: JsonObject) : JsonObject list =
+/// failure, then one `{"statement_id":<the failed one's>,"error":"not executed"}` per statement after it; in a
+/// `chunked=true` answer, a chunk each.
+let chunks (statementCount: int) (failed: JsonObject) : JsonObject list =
     let id = ResultJson.statementId failed
     let notExecuted () =
         let result = JsonObject()
@@ -16,10 +17,7 @@ let private sent (statementCount: int) (failed: JsonObject) : JsonObject list =
         result
     failed :: List.init (max 0 (statementCount - 1 - id)) (fun _ -> notExecuted ())
 
-/// The chunks of a `chunked=true` answer from the failed statement on: every result the executor sends, a chunk each.
-let chunks (statementCount: int) (failed: JsonObject) : JsonObject list = sent statementCount failed
-
 /// The failed statement's result in an answer not chunked, the last of the answer: InfluxDB keeps one result per
 /// statement id, an error sent later for the same id replacing it. So `not executed` when statements were left after
 /// it (its own error is lost), its error when it was the last.
-let result (statementCount: int) (failed: JsonObject) : JsonObject = List.last (sent statementCount failed)
+let result (statementCount: int) (failed: JsonObject) : JsonObject = List.last (chunks statementCount failed)

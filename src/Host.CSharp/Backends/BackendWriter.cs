@@ -47,8 +47,10 @@ public sealed partial class BackendWriter
 
     private BackendStats Stats { get; }
 
-    /// <summary>Chunks handed to the writer and not taken into a batch yet.</summary>
-    public int QueuedChunks => _input.Reader.Count;
+    private int _taken;
+
+    /// <summary>Chunks handed to the writer and not sent yet: queued, or taken into a batch that waits to go.</summary>
+    public int QueuedChunks => _input.Reader.Count + Volatile.Read(ref _taken);
 
     private int _sending;
     private long _lastSendEnded;
@@ -85,7 +87,7 @@ public sealed partial class BackendWriter
         while (await reader.WaitToReadAsync())
         {
             var lines = TakeQueued(reader, pending, 0);
-            if (lines < _flushSize && !reader.TryPeek(out _) && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSendEnded)) < Linger)
+            if (lines < _flushSize && !reader.TryPeek(out _) && _time.GetElapsedTime(Volatile.Read(ref _lastSendEnded)) < Linger)
             {
                 await Task.Delay(Linger, _time);
                 lines = TakeQueued(reader, pending, lines);
@@ -93,6 +95,7 @@ public sealed partial class BackendWriter
             foreach (var ((db, rp), batch) in pending)
                 await FlushOrFailAsync(db, rp, batch);
             pending.Clear();
+            Volatile.Write(ref _taken, 0);
         }
     }
 
@@ -108,6 +111,7 @@ public sealed partial class BackendWriter
         while (reader.TryPeek(out var next) && (lines == 0 || lines + next.Lines <= _flushSize) && reader.TryRead(out var chunk))
         {
             lines += chunk.Lines;
+            Interlocked.Increment(ref _taken);
             var key = (chunk.Db, chunk.Rp);
             if (!pending.TryGetValue(key, out var group))
                 pending[key] = group = [];
@@ -164,7 +168,7 @@ public sealed partial class BackendWriter
         finally
         {
             Interlocked.Decrement(ref _sending);
-            Volatile.Write(ref _lastSendEnded, Stopwatch.GetTimestamp());
+            Volatile.Write(ref _lastSendEnded, _time.GetTimestamp());
         }
         _flushSeconds.WithLabels(_client.Info.Name, WriteOutcomeModule.label(outcome)).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _health.Wrote(outcome);
@@ -199,15 +203,7 @@ public sealed partial class BackendWriter
     private async Task<BacklogPosition?> ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
     {
         using var parts = await PartsAsync(batch);
-        var texts = parts.Parts.Select(p => p.Text).ToList();
-        var payload = new byte[texts.Sum(t => t.Length)];
-        var offset = 0;
-        foreach (var text in texts)
-        {
-            text.CopyTo(payload.AsMemory(offset));
-            offset += text.Length;
-        }
-        var result = await _backlog.AppendAsync(db, rp, payload, CancellationToken.None);
+        var result = await _backlog.AppendAsync(db, rp, parts.Parts.Select(p => p.Text).ToList(), CancellationToken.None);
         if (result.Outcome == AppendOutcome.Appended)
         {
             Stats.Backlogged(lines);
@@ -229,9 +225,17 @@ public sealed partial class BackendWriter
     private static async Task<BatchParts> PartsAsync(List<LineChunk> batch)
     {
         var parts = new BatchParts();
-        foreach (var chunk in batch)
-            parts.Parts.Add(await chunk.PartAsync(parts));
-        return parts;
+        try
+        {
+            foreach (var chunk in batch)
+                parts.Parts.Add(await chunk.PartAsync(parts));
+            return parts;
+        }
+        catch
+        {
+            parts.Dispose();
+            throw;
+        }
     }
 
     private void CompleteAll(List<LineChunk> batch, Delivery delivery)

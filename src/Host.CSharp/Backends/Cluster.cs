@@ -69,10 +69,10 @@ public sealed class Cluster
             return known;
         Forget(_databases, ref _databaseCount, DatabaseCapacity);
         var added = new Database(this, db);
-        if (!_databases.TryAdd(db, added))
-            return _databases[db];
-        Interlocked.Increment(ref _databaseCount);
-        return added;
+        var remembered = _databases.GetOrAdd(db, added);
+        if (ReferenceEquals(remembered, added))
+            Interlocked.Increment(ref _databaseCount);
+        return remembered;
     }
 
     /// <summary>

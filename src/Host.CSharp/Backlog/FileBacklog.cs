@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
 namespace InfluxProxy.Host.Backlog;
@@ -362,7 +361,7 @@ public sealed partial class FileBacklog : IAsyncDisposable
             return true;
         }
 
-        public void GiveBack() => ArrayPool<byte>.Shared.Return(Rented);
+        public void GiveBack() => RentedBytes.Return(Rented);
     }
 
     private sealed record CommitWork(LogReader Reader, BacklogPosition Next, long Records, long Bytes, TaskCompletionSource Done) : Work;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
@@ -31,8 +30,8 @@ internal static class RecordFormat
     }
 
     /// <summary>
-    /// The whole record (header and body), its first <c>Length</c> bytes of a buffer rented from the shared array pool
-    /// (the caller gives it back); an error when db, rp or the body exceed their caps.
+    /// The whole record (header and body), its first <c>Length</c> bytes of a buffer from <see cref="RentedBytes"/> (the
+    /// caller gives it back); an error when db, rp or the body exceed their caps.
     /// </summary>
     public static (byte[]? Rented, int Length, string? Error) Encode(string db, string rp, long appendedMs, IReadOnlyList<ReadOnlyMemory<byte>> payload)
     {
@@ -45,7 +44,7 @@ internal static class RecordFormat
         if (bodyLength > MaxBody)
             return (null, 0, $"a record of {bodyLength} bytes exceeds the backlog's {MaxBody} byte record cap");
         var length = (int)(RecordHeader + bodyLength);
-        var rented = ArrayPool<byte>.Shared.Rent(length);
+        var rented = RentedBytes.Rent(length);
         var record = rented.AsSpan(0, length); // every byte is written below
         var body = record[RecordHeader..];
         BinaryPrimitives.WriteUInt16BigEndian(body, (ushort)dbBytes.Length);

@@ -58,7 +58,7 @@ public static class QueryEndpoint
         var answers = RunAsync(statements, dbParam, parameters, router, catalog, options, context.RequestAborted);
         if (chunkSize is not null)
         {
-            using var chunked = new ChunkedAnswer(context);
+            using var chunked = new ChunkedResults(context);
             await foreach (var (statement, result) in answers)
                 await chunked.WriteAsync(ResultJson.isError(result)
                     ? FailedStatement.chunks(statements.Length, result)

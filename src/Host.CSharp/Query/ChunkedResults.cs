@@ -9,14 +9,14 @@ namespace InfluxProxy.Host.Query;
 /// to the response as soon as it is made, then flushed: a <c>{"results":[chunk]}</c> JSON line (compact, or pretty
 /// when asked), or its rows in CSV (<see cref="CsvChunks"/>).
 /// </summary>
-public sealed class ChunkedAnswer : IDisposable
+public sealed class ChunkedResults : IDisposable
 {
     private readonly HttpResponse response;
     /// <summary>Exactly one of the two is set: the answer is CSV or JSON.</summary>
     private readonly CsvChunks? csv;
     private readonly Utf8JsonWriter? json;
 
-    public ChunkedAnswer(HttpContext context)
+    public ChunkedResults(HttpContext context)
     {
         response = context.Response;
         // InfluxDB's content types; whatever else the client accepts (msgpack included), the answer is JSON.
