@@ -69,7 +69,24 @@ public sealed partial class BackendWriter
     /// <summary>Batches go straight to the backend: it accepts writes and nothing waits in its backlog.</summary>
     public bool SendsDirectly => _backlog.Reader.IsEmpty && _health.AcceptsWrites;
 
-    public ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct) => _input.Writer.WriteAsync(chunk, ct);
+    private long _submitted;
+    private long _settled;
+
+    public async ValueTask SubmitAsync(LineChunk chunk, CancellationToken ct)
+    {
+        await _input.Writer.WriteAsync(chunk, ct);
+        Interlocked.Increment(ref _submitted);
+    }
+
+    /// <summary>How many chunks were submitted so far: pass it to <see cref="SettledThrough"/>.</summary>
+    public long Submitted => Interlocked.Read(ref _submitted);
+
+    /// <summary>
+    /// Every chunk of the first <paramref name="submitted"/> is settled: sent, refused or backlogged. Chunks settle in
+    /// the order they were submitted (one writer, batches in turn), so a drain can wait for what was queued before
+    /// it without waiting for a moment when nothing at all is queued, which steady writes may never leave.
+    /// </summary>
+    public bool SettledThrough(long submitted) => Interlocked.Read(ref _settled) >= submitted;
 
     /// <summary>
     /// Sends one chunk at once, beside the queued ones (a migration's large batches, several at a time), or backlogs
@@ -95,7 +112,7 @@ public sealed partial class BackendWriter
             foreach (var ((db, rp), batch) in pending)
                 await FlushOrFailAsync(db, rp, batch);
             pending.Clear();
-            Volatile.Write(ref _taken, 0);
+            Interlocked.Add(ref _settled, Interlocked.Exchange(ref _taken, 0));
         }
     }
 

@@ -3,8 +3,9 @@ using InfluxProxy.Host.Backends;
 namespace InfluxProxy.Host.Migration;
 
 /// <summary>
-/// Waits until a destination's writer and backlog hold nothing: every point queued for it so far (a copy's batches
-/// backlogged while it was down included) has reached it.
+/// Waits until every point queued for a destination so far has reached it: what its writer was given before the
+/// wait is settled and its backlog is empty (a copy's batches backlogged while it was down included). A copy's own
+/// batches (<see cref="BackendWriter.SendNowAsync"/>) were settled when the copy step that sent them ended.
 /// </summary>
 public static class DestinationDrain
 {
@@ -12,7 +13,8 @@ public static class DestinationDrain
     public static async Task<bool> WaitAsync(Backend backend, TimeSpan limit, TimeProvider time, CancellationToken ct)
     {
         var deadline = limit == Timeout.InfiniteTimeSpan ? DateTimeOffset.MaxValue : time.GetUtcNow() + limit;
-        while (!(backend.Writer.QueuedChunks == 0 && !backend.Writer.Sending && backend.Backlog.Reader.IsEmpty))
+        var submitted = backend.Writer.Submitted;
+        while (!(backend.Writer.SettledThrough(submitted) && backend.Backlog.Reader.IsEmpty))
         {
             if (time.GetUtcNow() > deadline)
                 return false;
