@@ -8,11 +8,13 @@ open InfluxProxy.Core
 open InfluxProxy.Host.Backends
 open InfluxProxy.Host.Write
 
-let private cluster =
+let private newCluster () =
     let backend c i = sprintf """{"name":"influxdb-%d-%d","url":"http://127.0.0.1:%d"}""" c i (8086 + 3 * c + i)
     let circle c = sprintf """{"name":"circle-%d","backends":[%s]}""" c (List.init 3 (backend c) |> String.concat ",")
     sprintf """{"circles":[%s]}""" (List.init 2 circle |> String.concat ",")
     |> ProxyConfig.parse |> Result.defaultWith (failwithf "%A") |> Cluster
+
+let private cluster = newCluster ()
 
 let private escaped (name: string) = Encoding.UTF8.GetBytes(name.Replace(",", "\\,").Replace(" ", "\\ "))
 
@@ -37,12 +39,15 @@ let tests =
         }
 
         test "past its capacity of names and of databases, it forgets and still answers the ring's owners" {
-            let cache = cluster
+            let cache = newCluster ()
             let sample = [ 0; 1; 99_999; 100_000; 100_049 ]
             for i in 0 .. 100_049 do cache.OwnersIn("db").Of(escaped (sprintf "m%d" i)) |> ignore
+            Expect.equal cache.Remembered (struct (1, 50L)) "forgot the 100,000 at the capacity, holds the 50 after"
             for i in sample do
                 Expect.equal (ids (cache.OwnersIn("db").Of(escaped (sprintf "m%d" i)))) (ids (cluster.Owners("db", sprintf "m%d" i))) (sprintf "m%d" i)
             for d in 0 .. 10_049 do cache.OwnersIn(sprintf "db%d" d).Of(escaped "cpu") |> ignore
+            let struct (databases, _) = cache.Remembered
+            Expect.isLessThanOrEqual databases 10_000 "databases bounded"
             for d in [ 0; 10_049 ] do
                 Expect.equal (ids (cache.OwnersIn(sprintf "db%d" d).Of(escaped "cpu"))) (ids (cluster.Owners(sprintf "db%d" d, "cpu"))) (sprintf "db%d" d)
         }

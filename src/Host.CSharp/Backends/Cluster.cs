@@ -75,6 +75,10 @@ public sealed class Cluster
         return remembered;
     }
 
+    /// <summary>How many databases, and measurement names over all of them, the owner cache holds (counted as it goes).</summary>
+    public (int Databases, long Names) Remembered =>
+        (Volatile.Read(ref _databaseCount), _databases.Values.Sum(d => (long)d.Count));
+
     /// <summary>
     /// Empties <paramref name="entries"/> once it holds <paramref name="capacity"/> of them, counted by the caller:
     /// a <see cref="ConcurrentDictionary{TKey,TValue}"/>'s own Count takes every one of its locks, which cost 21 µs a
@@ -110,6 +114,9 @@ public sealed class Cluster
             _db = db;
             _byBytes = _byName.GetAlternateLookup<ReadOnlySpan<byte>>();
         }
+
+        /// <summary>Names remembered, as counted (it may lag a concurrent add or forget by a few).</summary>
+        public int Count => Volatile.Read(ref _count);
 
         /// <summary>The owner in each circle, in circle order, of the measurement written as <paramref name="escapedName"/>.</summary>
         public IReadOnlyList<BackendInfo> Of(ReadOnlySpan<byte> escapedName)

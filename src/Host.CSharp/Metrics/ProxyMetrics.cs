@@ -36,10 +36,18 @@ public static class ProxyMetrics
     private static readonly Prometheus.Counter JournalCorrupt = Prometheus.Metrics.CreateCounter(
         "influxproxy_journal_corrupt_records_total", "Write journal records skipped as damaged since the start (logged).");
 
+    private static readonly Prometheus.Gauge OwnerCacheDatabases = Prometheus.Metrics.CreateGauge(
+        "influxproxy_owner_cache_databases", "Databases whose measurement owners /write remembers (at most 10,000).");
+    private static readonly Prometheus.Gauge OwnerCacheNames = Prometheus.Metrics.CreateGauge(
+        "influxproxy_owner_cache_measurements", "Measurement owners /write remembers, over every database (at most 100,000 per database).");
+
     /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
-    public static void Export(BackendRegistry backends, WriteJournal? journal, TimeProvider time) =>
+    public static void Export(Cluster cluster, BackendRegistry backends, WriteJournal? journal, TimeProvider time) =>
         Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
+            var (databases, names) = cluster.Remembered;
+            OwnerCacheDatabases.Set(databases);
+            OwnerCacheNames.Set(names);
             JournalBytes.Set(journal?.PendingBytes ?? 0);
             JournalRecords.Set(journal?.PendingRecords ?? 0);
             JournalCorrupt.IncTo(journal?.CorruptRecords ?? 0);
