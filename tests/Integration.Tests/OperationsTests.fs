@@ -187,7 +187,10 @@ let private health =
                 Expect.equal (value "influxproxy_backend_points_delivered_total") 2.0 "one point, two circles"
                 Expect.equal (value "influxproxy_backend_up") 4.0 "four backends up"
                 Expect.isTrue (samples |> Array.exists (fun (k, _) -> k.StartsWith "influxproxy_backlog_bytes{")) "backlog gauge"
-                Expect.isTrue (samples |> Array.exists (fun (k, _) -> k.StartsWith "http_requests_received_total{")) "request counter")
+                Expect.isTrue (samples |> Array.exists (fun (k, _) -> k.StartsWith "http_requests_received_total{")) "request counter"
+                let gauge name = samples |> Array.tryFind (fun (k, _) -> k = name) |> Option.map snd |> Option.defaultValue 0.0
+                Expect.isGreaterThanOrEqual (gauge "influxproxy_owner_cache_databases") 1.0 "the database written to is remembered"
+                Expect.isGreaterThanOrEqual (gauge "influxproxy_owner_cache_measurements") 1.0 "so is its measurement")
         }
     ]
 
