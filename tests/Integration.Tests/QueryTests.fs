@@ -138,7 +138,7 @@ let private routing =
 
 /// The same statements asked of the proxy and of one InfluxDB holding all the data the proxy spreads, each with every
 /// one of `options` added to the query string: the answers must be the same bytes, content type included (the seeded
-/// data is plain ASCII, which both escape alike in JSON).
+/// data holds none of `<`, `>`, `&`, which Go's encoder escapes in JSON and ours writes as they are).
 let private sameAnswers (proxy: ProxyProcess.Proxy) db (reference: Server) referenceDb (headers: (string * string) list) (queries: string list) (options: string list) =
     let ask (url: string) db q option =
         let request = new System.Net.Http.HttpRequestMessage(System.Net.Http.HttpMethod.Get, queryUrl url db q + option)

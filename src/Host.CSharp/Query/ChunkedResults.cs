@@ -27,7 +27,7 @@ public sealed class ChunkedResults : IDisposable
         }
         else
         {
-            json = new Utf8JsonWriter(response.BodyWriter, new JsonWriterOptions { Indented = Http.JsonBody.WantsPretty(context.Request), IndentSize = 4 });
+            json = new Utf8JsonWriter(response.BodyWriter, Http.JsonBody.WriterOptions(Http.JsonBody.WantsPretty(context.Request)));
             response.ContentType = "application/json";
         }
     }

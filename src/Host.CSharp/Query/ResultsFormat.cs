@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace InfluxProxy.Host.Query;
@@ -7,8 +6,6 @@ namespace InfluxProxy.Host.Query;
 /// <summary>A <c>results</c> answer written as the client asked: InfluxDB's CSV, or JSON (compact or pretty).</summary>
 public static class ResultsFormat
 {
-    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, IndentSize = 4 };
-
     /// <summary>
     /// As InfluxDB chooses: CSV only when the (first) <c>Accept</c> is exactly <c>application/csv</c> or <c>text/csv</c>;
     /// a list of types, or parameters, get JSON.
@@ -25,7 +22,7 @@ public static class ResultsFormat
         }
         // Whatever the client accepts (msgpack included), the answer is JSON and says so.
         context.Response.ContentType = "application/json";
-        var text = pretty ? answer.ToJsonString(Pretty) : answer.ToJsonString();
+        var text = answer.ToJsonString(Http.JsonBody.Options(pretty));
         await context.Response.WriteAsync(text + "\n", context.RequestAborted);
     }
 
