@@ -47,10 +47,11 @@ public sealed partial class BackendWriter
 
     private BackendStats Stats { get; }
 
+    /// <summary>Chunks taken into the batches under way, settled together once they are sent.</summary>
     private int _taken;
 
-    /// <summary>Chunks handed to the writer and not sent yet: queued, or taken into a batch that waits to go.</summary>
-    public int QueuedChunks => _input.Reader.Count + Volatile.Read(ref _taken);
+    /// <summary>Chunks handed to the writer and not taken into a batch yet.</summary>
+    public int QueuedChunks => _input.Reader.Count;
 
     private int _sending;
     private long _lastSendEnded;
