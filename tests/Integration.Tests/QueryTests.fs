@@ -159,14 +159,19 @@ let private sameChunks proxy db reference referenceDb headers queries (options: 
 /// Reads right after its writes: answered once stored, as InfluxDB answers.
 let private stored = [ "\"write_ack\": \"stored\"" ]
 
+/// `lines` written through a proxy over the shared circles into a new database, and straight into one of their
+/// servers into another, which then holds all of them: `compare proxy db reference referenceDb`.
+let private withReference label (lines: string) compare =
+    let circles = shared.Value
+    ProxyProcess.using circles stored (fun proxy ->
+        let db = fill proxy.Url (List.concat circles) label lines
+        let reference = circles[0][0]
+        compare proxy db reference (fill reference.Url [ reference ] (label + "_reference") lines))
+
 let private chunked =
     testList "chunked fan-out" [
         test "fanned-out and several statements stream the chunks one InfluxDB holding all the data streams" {
-            let circles = shared.Value
-            ProxyProcess.using circles stored (fun proxy ->
-                let db = seed proxy circles "chunks" 8
-                let reference = circles[0][0]
-                let referenceDb = fill reference.Url [ reference ] "chunks_reference" (seedLines 8)
+            withReference "chunks" (seedLines 8) (fun proxy db reference referenceDb ->
                 sameChunks proxy db reference referenceDb [] [
                     "SHOW MEASUREMENTS"
                     "SHOW TAG VALUES WITH KEY = \"host\""
@@ -182,22 +187,14 @@ let private chunked =
         }
 
         test "a series longer than the chunk size is cut at 10000 rows by default, as InfluxDB cuts it" {
-            let circles = shared.Value
-            ProxyProcess.using circles stored (fun proxy ->
-                let lines = [ for t in 1..25_000 -> sprintf "big,host=a v=%d %d" t (1_600_000_000 + t) ] |> String.concat "\n"
-                let db = fill proxy.Url (List.concat circles) "chunks_big" lines
-                let reference = circles[0][0]
-                let referenceDb = fill reference.Url [ reference ] "chunks_big_reference" lines
+            let lines = [ for t in 1..25_000 -> sprintf "big,host=a v=%d %d" t (1_600_000_000 + t) ] |> String.concat "\n"
+            withReference "chunks_big" lines (fun proxy db reference referenceDb ->
                 // The backends' answers, not chunked, mark a series of over 10000 rows partial: a mark the proxy drops.
                 sameChunks proxy db reference referenceDb [] [ "SELECT v FROM /bi.*/" ] [ ""; "&chunk_size=9999" ])
         }
 
         test "CSV and pretty JSON stream as InfluxDB streams them" {
-            let circles = shared.Value
-            ProxyProcess.using circles stored (fun proxy ->
-                let db = seed proxy circles "chunks_formats" 4
-                let reference = circles[0][0]
-                let referenceDb = fill reference.Url [ reference ] "chunks_formats_reference" (seedLines 4)
+            withReference "chunks_formats" (seedLines 4) (fun proxy db reference referenceDb ->
                 let queries =
                     [ "SELECT value FROM /m[12]/ WHERE time < 1600000004s GROUP BY *; SHOW TAG VALUES WITH KEY = host; SELECT * FROM nope; SHOW FIELD KEYS; SELECT count(value) FROM /m.*/"
                       "SHOW MEASUREMENTS; SELECT foo(value) FROM /m.*/" ]
@@ -227,11 +224,7 @@ let private csv = [ "Accept", "application/csv" ]
 let private answers =
     testList "answers as one InfluxDB" [
         test "a failing statement stops the query: those after it are not run, and answered not executed as InfluxDB answers" {
-            let circles = shared.Value
-            ProxyProcess.using circles stored (fun proxy ->
-                let db = seed proxy circles "failing" 4
-                let reference = circles[0][0]
-                let referenceDb = fill reference.Url [ reference ] "failing_reference" (seedLines 4)
+            withReference "failing" (seedLines 4) (fun proxy db reference referenceDb ->
                 let queries =
                     [ "SHOW MEASUREMENTS; SELECT foo(value) FROM /m.*/; SHOW TAG KEYS; SELECT value FROM m1 WHERE time < 1600000003s"
                       "SELECT value FROM /m[12]/ WHERE time < 1600000003s GROUP BY *; SELECT foo(value) FROM m2; SHOW TAG VALUES WITH KEY = host"
@@ -245,16 +238,12 @@ let private answers =
                     let reply = post (queryUrl proxy.Url db q) ""
                     Expect.stringContains reply.Body "not executed" reply.Body
                     for c in 0..1 do
-                        let server = owner proxy circles db kept c
+                        let server = owner proxy shared.Value db kept c
                         Expect.stringContains (get (queryUrl server.Url db "SHOW MEASUREMENTS")).Body (sprintf "\"%s\"" kept) (q + ": kept on " + server.Name))
         }
 
         test "CSV not chunked is what InfluxDB writes: a header per statement, blank lines between, times in ns unless epoch" {
-            let circles = shared.Value
-            ProxyProcess.using circles stored (fun proxy ->
-                let db = seed proxy circles "csv" 4
-                let reference = circles[0][0]
-                let referenceDb = fill reference.Url [ reference ] "csv_reference" (seedLines 4)
+            withReference "csv" (seedLines 4) (fun proxy db reference referenceDb ->
                 sameAnswers proxy db reference referenceDb csv [
                     "SHOW MEASUREMENTS"
                     "SHOW TAG VALUES WITH KEY = \"host\""
@@ -271,11 +260,7 @@ let private answers =
         }
 
         test "CSV quotes and escapes names, tags and values, and writes floats, as InfluxDB does" {
-            let circles = shared.Value
-            ProxyProcess.using circles stored (fun proxy ->
-                let db = fill proxy.Url (List.concat circles) "awkward" awkwardLines
-                let reference = circles[0][0]
-                let referenceDb = fill reference.Url [ reference ] "awkward_reference" awkwardLines
+            withReference "awkward" awkwardLines (fun proxy db reference referenceDb ->
                 sameAnswers proxy db reference referenceDb csv [
                     "SELECT * FROM /.*/ GROUP BY *"
                     "SHOW MEASUREMENTS"
