@@ -32,11 +32,25 @@ type Server =
       mutable Process: Process }
     member s.Url = sprintf "%s://127.0.0.1:%d" (if s.Https then "https" else "http") s.Port
 
-/// A loopback port nobody listens on right now.
+/// Ports handed out by this process, never handed out again.
+let private handedOut = System.Collections.Generic.HashSet<int>()
+
+/// A loopback port nobody listens on right now, below the kernel's ephemeral range (32768 and up): a port the
+/// kernel picked for us there could be picked again for some outgoing connection before the server binds it (a
+/// proxy once failed to start so, "address already in use").
 let freePort () =
-    use listener = new TcpListener(IPAddress.Loopback, 0)
-    listener.Start()
-    (listener.LocalEndpoint :?> IPEndPoint).Port
+    let rec pick () =
+        let port = Random.Shared.Next(10_000, 32_768)
+        let fresh = lock handedOut (fun () -> handedOut.Add port)
+        let bindable =
+            fresh
+            && (try
+                    use listener = new TcpListener(IPAddress.Loopback, port)
+                    listener.Start()
+                    true
+                with :? SocketException -> false)
+        if bindable then port else pick ()
+    pick ()
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 let waitUntil (timeout: TimeSpan) (condition: unit -> bool) =
