@@ -180,7 +180,7 @@ public sealed partial class BackendWriter
         WriteOutcome outcome;
         try
         {
-            using var parts = await PartsAsync(batch);
+            using var parts = await BatchParts.ReadAsync(batch);
             outcome = await _client.WriteAsync(db, rp, parts.Parts, CancellationToken.None);
         }
         finally
@@ -220,7 +220,7 @@ public sealed partial class BackendWriter
     /// <summary>Appends the batch to the backlog and completes its chunks; where the record ends, or null when refused.</summary>
     private async Task<BacklogPosition?> ToBacklogAsync(string db, string rp, List<LineChunk> batch, int lines)
     {
-        using var parts = await PartsAsync(batch);
+        using var parts = await BatchParts.ReadAsync(batch);
         var result = await _backlog.AppendAsync(db, rp, parts.Parts.Select(p => p.Text).ToList(), CancellationToken.None);
         if (result.Outcome == AppendOutcome.Appended)
         {
@@ -238,22 +238,6 @@ public sealed partial class BackendWriter
         LogBacklogRefused(_client.Info.Name, db, lines, reason);
         CompleteAll(batch, Delivery.NewFailed(reason));
         return null;
-    }
-
-    private static async Task<BatchParts> PartsAsync(List<LineChunk> batch)
-    {
-        var parts = new BatchParts();
-        try
-        {
-            foreach (var chunk in batch)
-                parts.Parts.Add(await chunk.PartAsync(parts));
-            return parts;
-        }
-        catch
-        {
-            parts.Dispose();
-            throw;
-        }
     }
 
     private void CompleteAll(List<LineChunk> batch, Delivery delivery)

@@ -1,4 +1,5 @@
 using InfluxProxy.Host.Backlog;
+using InfluxProxy.Host.Write;
 
 namespace InfluxProxy.Host.Backends;
 
@@ -12,8 +13,30 @@ namespace InfluxProxy.Host.Backends;
 public sealed class BatchParts : IDisposable
 {
     private readonly List<byte[]> _rented = [];
+    private readonly List<BatchPart> _parts = [];
 
-    public List<BatchPart> Parts { get; } = [];
+    private BatchParts()
+    {
+    }
+
+    public IReadOnlyList<BatchPart> Parts => _parts;
+
+    /// <summary>The parts of <paramref name="batch"/>'s chunks, in order; nothing stays rented when reading one fails.</summary>
+    public static async Task<BatchParts> ReadAsync(IReadOnlyList<LineChunk> batch)
+    {
+        var parts = new BatchParts();
+        try
+        {
+            foreach (var chunk in batch)
+                parts._parts.Add(await chunk.PartAsync(parts));
+            return parts;
+        }
+        catch
+        {
+            parts.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>A buffer of exactly <paramref name="length"/> bytes, valid until this is disposed.</summary>
     public Memory<byte> Rent(int length)
