@@ -38,9 +38,9 @@ public static class ChunkedAnswer
         while (await Fill(lines, relay, statement, ct))
             while (lines.TryNext(out var line))
             {
-                if (lines[line].IsEmpty)
+                if (line.IsEmpty)
                     continue;
-                using var chunk = Parse(lines[line], relay, statement);
+                using var chunk = Parse(line.Span, relay, statement);
                 foreach (var series in SeriesOf(chunk.RootElement, relay, statement))
                     yield return series.Clone();
             }

@@ -73,7 +73,7 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         while (await ChunkedAnswer.Fill(answer, relay, statement, ct))
         {
             while (answer.TryNext(out var chunk))
-                Read(lines, answer[chunk]);
+                Read(lines, chunk.Span);
             await sendFull();
         }
     }
@@ -94,12 +94,12 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
 
     private static async Task ReadMessagePackAsync(Stream body, AnswerLines lines, Func<Task> sendFull, QueryRelay relay, string statement, CancellationToken ct)
     {
-        using var answer = new MessagePackStreamReader(body);
+        using var answer = new MessagePackValues(body);
         while (await NextAsync(answer, relay, statement, ct) is { } chunk)
         {
             try
             {
-                lines.Read(chunk);
+                lines.Read(new ReadOnlySequence<byte>(chunk));
             }
             catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
             {
@@ -107,16 +107,18 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
             }
             await sendFull();
         }
-        if (!answer.RemainingBytes.IsEmpty)
-            throw new StepFailure($"{relay.Info.Url} ended its answer to {statement} in the middle of a chunk");
     }
 
     /// <summary>The next chunk; a connection broken off is the step's failure.</summary>
-    private static async ValueTask<ReadOnlySequence<byte>?> NextAsync(MessagePackStreamReader answer, QueryRelay relay, string statement, CancellationToken ct)
+    private static async ValueTask<ReadOnlyMemory<byte>?> NextAsync(MessagePackValues answer, QueryRelay relay, string statement, CancellationToken ct)
     {
         try
         {
-            return await answer.ReadAsync(ct);
+            return await answer.NextAsync(ct);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new StepFailure($"{relay.Info.Url} ended its answer to {statement} in the middle of a chunk");
         }
         catch (Exception e) when (e is IOException or HttpRequestException)
         {
