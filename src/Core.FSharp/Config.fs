@@ -118,6 +118,8 @@ type ProxyConfig =
       /// No certificate of any backend or HA peer is checked.
       BackendTlsInsecureSkipVerify: bool
       MigrateBatch: int
+      /// Steps a migration runs at once while clients write through the proxy (`migrate_workers_while_writing`).
+      MigrateWorkersWhileWriting: int
       HaAddrs: string list
       /// Largest /write body accepted, in bytes, after gzip decompression (`max_body_size`).
       MaxBodySize: int
@@ -241,7 +243,7 @@ module ProxyConfig =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
           "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
           "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
-          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size"
+          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "migrate_workers_while_writing"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size"
           // v2.5.12's
           "tlog_dir"; "auth_encrypt"; "ping_auth_enabled"; "write_tracing"; "query_tracing"; "tls"; "rewrite_threads"
           "conn_pool_size"; "pprof_enabled" ]
@@ -395,6 +397,7 @@ module ProxyConfig =
           BackendTlsCaFile = r.String(id, f, "backend_tls_ca_file", "")
           BackendTlsInsecureSkipVerify = r.Bool(id, f, "backend_tls_insecure_skip_verify", false)
           MigrateBatch = r.PositiveInt(id, f, "migrate_batch", 25000)
+          MigrateWorkersWhileWriting = r.PositiveInt(id, f, "migrate_workers_while_writing", 1)
           HaAddrs = r.StringList(id, f, "ha_addrs")
           MaxBodySize = r.PositiveInt(id, f, "max_body_size", 25_000_000)
           WriteCompression = readCompression r f

@@ -105,6 +105,7 @@ let tests =
                 (TimeSpan.FromSeconds 1.0, TimeSpan.FromSeconds 10.0, TimeSpan.FromSeconds 10.0, TimeSpan.FromSeconds 10.0)
                 "intervals"
             Expect.equal config.MigrateBatch 25000 "migrate_batch"
+            Expect.equal config.MigrateWorkersWhileWriting 1 "migrate_workers_while_writing"
         }
 
         test "keys match case-insensitively, as Go's decoder does" {

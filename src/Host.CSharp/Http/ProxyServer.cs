@@ -43,7 +43,8 @@ public static partial class ProxyServer
         var retentionFloors = new RetentionFloors(schemas, time);
         var compressor = Gzip.Level(ProxyConfigModule.compression(config)) is { } level ? new ChunkCompressor(level) : null;
         var monitor = new HealthMonitor(backends, new RetryLoop(config.CheckInterval, time), loggers.CreateLogger<HealthMonitor>());
-        var pipeline = new WritePipeline(cluster, backends, journal, retentionFloors, compressor, WriteOptions.From(config), time,
+        var clientWrites = new ClientWrites(time);
+        var pipeline = new WritePipeline(cluster, backends, journal, retentionFloors, compressor, clientWrites, WriteOptions.From(config), time,
             loggers.CreateLogger<WritePipeline>());
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(cluster);
@@ -54,7 +55,7 @@ public static partial class ProxyServer
         builder.Services.AddSingleton(EndpointOptions.From(config));
         var migrationState = new Migration.MigrationState(cluster.Circles.Count, time);
         builder.Services.AddSingleton(migrationState);
-        var migration = MigrationRunner(config, cluster, tls, backends, migrationState, time, loggers);
+        var migration = MigrationRunner(config, cluster, tls, backends, migrationState, clientWrites, time, loggers);
         builder.Services.AddSingleton(migration);
         builder.Services.AddSingleton<QueryRouter>();
         // Started in this order, stopped in the reverse one, after the server has stopped taking requests: the
@@ -99,7 +100,7 @@ public static partial class ProxyServer
 
     /// <summary>The migration jobs' runner, with HTTP clients of its own: its answers stream for as long as they take.</summary>
     private static Migration.MigrationRunner MigrationRunner(ProxyConfig config, Cluster cluster, BackendTls tls, BackendRegistry backends,
-        Migration.MigrationState state, TimeProvider time, ILoggerFactory loggers)
+        Migration.MigrationState state, ClientWrites clientWrites, TimeProvider time, ILoggerFactory loggers)
     {
         var http = new BackendClients(tls, () => new SocketsHttpHandler
         {
@@ -110,7 +111,7 @@ public static partial class ProxyServer
         var options = Migration.MigrationOptions.From(config);
         return new Migration.MigrationRunner(cluster, new Migration.MigrationBackends(cluster, http), backends, new Migration.JobStore(config.DataDir), state,
             new Migration.PeerFlags(http.Peers, Plain(config.Username), Plain(config.Password), config.HttpsEnabled, loggers.CreateLogger<Migration.PeerFlags>()),
-            new Migration.MigrationLog(options.LogDir, time, loggers.CreateLogger<Migration.MigrationLog>()), options, time,
+            new Migration.MigrationLog(options.LogDir, time, loggers.CreateLogger<Migration.MigrationLog>()), options, clientWrites, time,
             loggers.CreateLogger<Migration.MigrationRunner>());
     }
 

@@ -1,6 +1,7 @@
 using InfluxProxy.Core;
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Hosting;
+using InfluxProxy.Host.Write;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 
@@ -22,6 +23,7 @@ public sealed partial class MigrationRunner(
     PeerFlags peers,
     MigrationLog log,
     MigrationOptions options,
+    ClientWrites clientWrites,
     TimeProvider time,
     ILogger<MigrationRunner> logger) : IBackgroundWork
 {
@@ -227,8 +229,8 @@ public sealed partial class MigrationRunner(
     }
 
     /// <summary>
-    /// Runs every step not done, each once the steps it waits for are done, <c>workers</c> at once, the lowest id
-    /// first; the steps waiting for one that failed are skipped.
+    /// Runs every step not done, each once the steps it waits for are done, <c>workers</c> at once (fewer while clients
+    /// write: <see cref="MigrationPace"/>), the lowest id first; the steps waiting for one that failed are skipped.
     /// </summary>
     private async Task ExecuteAsync(JobRun run, CancellationToken ct)
     {
@@ -251,9 +253,15 @@ public sealed partial class MigrationRunner(
         var copier = new PointCopier(backends, registry, new DestinationSchema(), run.Request.Batch?.Value ?? options.Batch, options.Gzip);
         var verifier = new SeriesVerifier(backends, registry, time);
         var running = new Dictionary<Task, int>();
+        var pace = run.Request.Workers;
         while (!ct.IsCancellationRequested && (ready.Count > 0 || running.Count > 0))
         {
-            while (ready.Count > 0 && running.Count < run.Request.Workers)
+            var stepsAtOnce = MigrationPace.stepsAtOnce(run.Request.Workers, options.WorkersWhileWriting, clientWrites.Ongoing);
+            if (stepsAtOnce != pace)
+                log.Write(run.Job.Endpoint, (stepsAtOnce == 1 ? "one step at a time" : $"{stepsAtOnce} steps at once")
+                    + (stepsAtOnce < pace ? ": clients are writing" : ": clients stopped writing"));
+            pace = stepsAtOnce;
+            while (ready.Count > 0 && running.Count < stepsAtOnce)
             {
                 var next = ready.Min;
                 ready.Remove(next);

@@ -22,6 +22,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     private readonly WriteJournal? _journal;
     private readonly RetentionFloors _retentionFloors;
     private readonly ChunkCompressor? _compressor;
+    private readonly ClientWrites _clientWrites;
     private readonly WriteOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -32,9 +33,11 @@ public sealed partial class WritePipeline : IBackgroundWork
 
     /// <param name="journal">Null with <c>write_ack: stored</c>.</param>
     /// <param name="compressor">Null when batches go uncompressed.</param>
+    /// <param name="clientWrites">Told of every request.</param>
     public WritePipeline(Cluster cluster, BackendRegistry backends, WriteJournal? journal, RetentionFloors retentionFloors, ChunkCompressor? compressor,
-        WriteOptions options, TimeProvider time, ILogger<WritePipeline> logger)
+        ClientWrites clientWrites, WriteOptions options, TimeProvider time, ILogger<WritePipeline> logger)
     {
+        _clientWrites = clientWrites;
         _cluster = cluster;
         _backendsPerCircle = Math.Max(1, cluster.Backends.Count / cluster.Circles.Count);
         _backends = backends;
@@ -69,6 +72,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     /// </summary>
     public async Task<WriteAnswer> WriteAsync(string db, string rp, Precision precision, ConsistencyLevel consistency, long nowNs, ReadOnlyMemory<byte> body)
     {
+        _clientWrites.Mark();
         if (_journal is { } journal && !journal.Replayed.IsCompleted
             && await Task.WhenAny(journal.Replayed, Task.Delay(_options.WriteTimeout, _time)) != journal.Replayed)
             return WriteAnswer.NewNotPersisted("the write journal of the previous run is still being delivered; retry");
