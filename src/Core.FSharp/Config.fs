@@ -123,6 +123,8 @@ type ProxyConfig =
       HaAddrs: string list
       /// Largest /write body accepted, in bytes, after gzip decompression (`max_body_size`).
       MaxBodySize: int
+      /// Bytes of the request bodies being written at once; the others wait, read (`max_concurrent_write_bytes`).
+      MaxConcurrentWriteBytes: int
       WriteCompression: WriteCompression
       WriteAck: WriteAck
       /// Cap of each backend's on-disk backlog in bytes; 0 = unbounded (`backlog_max_size`).
@@ -243,7 +245,7 @@ module ProxyConfig =
         [ "circles"; "listen_addr"; "db_list"; "data_dir"; "mlog_dir"; "hash_key"; "shard_key"; "vnode_size"
           "flush_size"; "flush_time"; "check_interval"; "rewrite_interval"; "write_timeout"; "idle_timeout"
           "log_enabled"; "username"; "password"; "auth_secure"; "https_enabled"; "https_cert"; "https_key"
-          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "migrate_workers_while_writing"; "ha_addrs"; "max_body_size"; "write_compression"; "write_ack"; "backlog_max_size"
+          "backend_tls_ca_file"; "backend_tls_insecure_skip_verify"; "migrate_batch"; "migrate_workers_while_writing"; "ha_addrs"; "max_body_size"; "max_concurrent_write_bytes"; "write_compression"; "write_ack"; "backlog_max_size"
           // v2.5.12's
           "tlog_dir"; "auth_encrypt"; "ping_auth_enabled"; "write_tracing"; "query_tracing"; "tls"; "rewrite_threads"
           "conn_pool_size"; "pprof_enabled" ]
@@ -400,6 +402,7 @@ module ProxyConfig =
           MigrateWorkersWhileWriting = r.PositiveInt(id, f, "migrate_workers_while_writing", 1)
           HaAddrs = r.StringList(id, f, "ha_addrs")
           MaxBodySize = r.PositiveInt(id, f, "max_body_size", 25_000_000)
+          MaxConcurrentWriteBytes = r.PositiveInt(id, f, "max_concurrent_write_bytes", 4 * 1024 * 1024)
           WriteCompression = readCompression r f
           WriteAck = readAck r f
           BacklogMaxSize = r.NonNegativeInt64(id, f, "backlog_max_size", 0L) }

@@ -106,6 +106,7 @@ let tests =
                 "intervals"
             Expect.equal config.MigrateBatch 25000 "migrate_batch"
             Expect.equal config.MigrateWorkersWhileWriting 1 "migrate_workers_while_writing"
+            Expect.equal config.MaxConcurrentWriteBytes (4 * 1024 * 1024) "max_concurrent_write_bytes"
         }
 
         test "keys match case-insensitively, as Go's decoder does" {

@@ -55,6 +55,10 @@ let private expectPlaced (proxy: ProxyProcess.Proxy) (circles: Server list list)
                 let actual = counts |> Map.tryFind measurement |> Option.defaultValue 0L
                 Expect.equal actual (if server = owner then count else 0L) (sprintf "%s on %s" measurement server.Name)
 
+/// `total` points over the measurements `prefix`0 to `prefix`9.
+let private expectedCounts prefix total =
+    Map.ofList [ for m in 0..9 -> sprintf "%s%d" prefix m, int64 (total / 10) ]
+
 /// Polls until every circle holds the expected points on their owners: delivery follows the answer (write_ack
 /// journaled), and backlog replay is asynchronous.
 let private eventuallyPlaced proxy circles db expected =
@@ -207,6 +211,14 @@ let private errors =
                 expectError (send (new HttpRequestMessage(HttpMethod.Post, writeUrl proxy db "", Content = notGzip))) 400 "unable to decode gzip body")
         }
 
+        test "writes beyond max_concurrent_write_bytes wait their turn: 20 at once with a 1-byte budget, every point lands" {
+            onSharedCluster "budget" [ "\"max_concurrent_write_bytes\": 1" ] (fun circles db proxy ->
+                let body r = String.Join("\n", [ for i in 0..49 -> sprintf "b%d value=%d %d" (r % 10) i (r * 100 + i + 1) ])
+                let replies = [ for r in 0..19 -> Threading.Tasks.Task.Run(fun () -> post (writeUrl proxy db "") (body r)) ]
+                for reply in replies do Expect.equal reply.Result.Status 204 reply.Result.Body
+                eventuallyPlaced proxy circles db (expectedCounts "b" 1000))
+        }
+
         test "a retention policy no backend has is refused as InfluxDB refuses it, and holds nothing up" {
             onSharedCluster "policies" [] (fun circles db proxy ->
                 let refused = post (writeUrl proxy db "&rp=r1") "m value=1 1"
@@ -246,9 +258,6 @@ let private writeSeries (proxy: ProxyProcess.Proxy) db (prefix: string) batches 
         let reply = post (writeUrl proxy db "") body
         Expect.equal reply.Status 204 (sprintf "batch %d: %s" b reply.Body)
         between b
-
-let private expectedCounts prefix total =
-    Map.ofList [ for m in 0..9 -> sprintf "%s%d" prefix m, int64 (total / 10) ]
 
 /// Runs `body` while `server` is stopped (SIGSTOP) and resumes it afterwards, whatever happens.
 let private whileHung (server: Server) (body: unit -> 'a) =

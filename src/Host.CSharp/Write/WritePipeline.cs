@@ -24,6 +24,9 @@ public sealed partial class WritePipeline : IBackgroundWork
     private readonly ChunkCompressor? _compressor;
     private readonly ClientWrites _clientWrites;
     private readonly WriteOptions _options;
+
+    /// <summary>The bodies of the requests split and journaled at once; the others wait with only their bodies.</summary>
+    private readonly ByteBudget _inProgress;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -45,6 +48,7 @@ public sealed partial class WritePipeline : IBackgroundWork
         _retentionFloors = retentionFloors;
         _compressor = compressor;
         _options = options;
+        _inProgress = new ByteBudget(options.MaxConcurrentBytes, time);
         _time = time;
         _logger = logger;
     }
@@ -76,7 +80,25 @@ public sealed partial class WritePipeline : IBackgroundWork
         if (_journal is { } journal && !journal.Replayed.IsCompleted
             && await Task.WhenAny(journal.Replayed, Task.Delay(_options.WriteTimeout, _time)) != journal.Replayed)
             return WriteAnswer.NewNotPersisted("the write journal of the previous run is still being delivered; retry");
-        return await DeliverAsync(db, rp, await SplitWithinRetentionAsync(db, rp, precision, nowNs, body), _journal, consistency);
+        if (!await _inProgress.TakeAsync(body.Length, _options.WriteTimeout))
+            return WriteAnswer.NewNotPersisted(
+                $"the writes in progress held max_concurrent_write_bytes ({_inProgress.Capacity}) for all of write_timeout; retry");
+        Submitted submitted;
+        try
+        {
+            submitted = await SubmitAsync(db, rp, await SplitWithinRetentionAsync(db, rp, precision, nowNs, body), _journal, consistency);
+        }
+        finally
+        {
+            _inProgress.Give(body.Length);
+        }
+        return await AnswerAsync(submitted);
+    }
+
+    /// <summary>A request's chunks handed to their owners' writers: whether the journal has them, and how to answer.</summary>
+    private sealed record Submitted(WriteFanOut FanOut, bool Journaled, ConsistencyLevel Consistency)
+    {
+        public bool CountsCircles => !Consistency.IsAny;
     }
 
     /// <summary>Only a request with points older than any policy can refuse asks the backends' policies.</summary>
@@ -93,11 +115,11 @@ public sealed partial class WritePipeline : IBackgroundWork
     private WriteFanOut Split(string db, string rp, Precision precision, long nowNs, ReadOnlyMemory<byte> body, long retentionFloorNs) =>
         WriteFanOut.Split(body.Span, precision, nowNs, db, rp, _cluster.OwnersIn(db), _backendsPerCircle, _options.FlushSize, retentionFloorNs);
 
-    private async Task<WriteAnswer> DeliverAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal, ConsistencyLevel consistency)
+    private async Task<Submitted> SubmitAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal, ConsistencyLevel consistency)
     {
         var chunks = fanOut.Chunks.ToList();
-        var countCircles = !consistency.IsAny;
-        if (countCircles)
+        var submitted = new Submitted(fanOut, false, consistency);
+        if (submitted.CountsCircles)
             fanOut.Tally.CountCircles(consistency, _cluster.Circles.Count, chunks.Count);
         if (_compressor is not null)
             await _compressor.CompressAsync(chunks.ConvertAll(c => c.Chunk));
@@ -109,13 +131,20 @@ public sealed partial class WritePipeline : IBackgroundWork
         foreach (var (owners, chunk) in chunks)
             foreach (var owner in owners)
                 await _backends[owner].Writer.SubmitAsync(chunk, CancellationToken.None);
+        return submitted with { Journaled = journaled };
+    }
+
+    /// <summary>The answer once the request's chunks are submitted: at once when journaled, after their delivery otherwise.</summary>
+    private async Task<WriteAnswer> AnswerAsync(Submitted submitted)
+    {
+        var (fanOut, consistency) = (submitted.FanOut, submitted.Consistency);
         var counts = fanOut.Counts;
-        if (!journaled)
+        if (!submitted.Journaled)
         {
             var answer = WriteAnswerModule.afterDelivery(await fanOut.Tally.Outcome, counts);
-            return countCircles ? ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, answer) : answer;
+            return submitted.CountsCircles ? ConsistencyLevelModule.answer(consistency, fanOut.Tally.Circles, answer) : answer;
         }
-        if (!countCircles)
+        if (!submitted.CountsCircles)
             return WriteAnswerModule.ofLines(counts);
         // Journaled, so kept whatever happens: the request only waits for the circles, at most write_timeout.
         try
@@ -208,7 +237,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     private async Task<bool> RedeliverAsync(string db, string rp, ReadOnlyMemory<byte> lines)
     {
         // Every journaled line carries its ns timestamp: no clock is needed.
-        var answer = await DeliverAsync(db, rp, Split(db, rp, Precision.Nanosecond, nowNs: 0, lines, long.MinValue), journal: null, ConsistencyLevel.Any);
+        var answer = await AnswerAsync(await SubmitAsync(db, rp, Split(db, rp, Precision.Nanosecond, nowNs: 0, lines, long.MinValue), journal: null, ConsistencyLevel.Any));
         switch (answer)
         {
             case WriteAnswer.NotPersisted failed:
