@@ -20,11 +20,19 @@ let private orderText (node: JsonNode) =
     | :? JsonValue as value when value.GetValueKind() = JsonValueKind.String -> value.GetValue<string>()
     | _ -> jsonText node
 
-/// Sorted by the texts `order` gives each item (computed once per item), item by item, ordinally; texts that begin
-/// longer ones come first.
+/// Texts compared item by item, ordinally; texts that begin longer ones come first.
+let private compareTexts (a: string[]) (b: string[]) =
+    let mutable i = 0
+    let mutable order = 0
+    while order = 0 && i < a.Length && i < b.Length do
+        order <- String.CompareOrdinal(a[i], b[i])
+        i <- i + 1
+    if order <> 0 then order else compare a.Length b.Length
+
+/// Sorted (stably) by the texts `order` gives each item, computed once per item.
 let private sortByTexts (order: 'T -> string[]) (items: 'T list) =
-    let compareTexts = Array.compareWith (fun (a: string) b -> String.CompareOrdinal(a, b))
-    items |> List.map (fun item -> order item, item) |> List.sortWith (fun (a, _) (b, _) -> compareTexts a b) |> List.map snd
+    items |> List.map (fun item -> struct (order item, item)) |> List.sortWith (fun (struct (a, _)) (struct (b, _)) -> compareTexts a b)
+    |> List.map (fun (struct (_, item)) -> item)
 
 /// Rows are ordered cell by cell.
 let private rowOrder (row: JsonNode) =
@@ -39,11 +47,17 @@ let private cellIdentity (node: JsonNode) =
     | :? JsonValue as value when value.GetValueKind() = JsonValueKind.String -> "s" + value.GetValue<string>()
     | _ -> "j" + jsonText node
 
-/// Two rows are the same row when their cells are, one by one.
+/// Two rows are the same row when their cells are, one by one: each cell's identity after its length, so that no
+/// two rows of other cells make the same text.
 let private rowIdentity (row: JsonNode) =
+    let text = Text.StringBuilder()
+    let add (cell: JsonNode) =
+        let identity = cellIdentity cell
+        text.Append(identity.Length).Append(':').Append(identity) |> ignore
     match row with
-    | :? JsonArray as cells -> [| for cell in cells -> cellIdentity cell |]
-    | _ -> [| cellIdentity row |]
+    | :? JsonArray as cells -> Seq.iter add cells
+    | _ -> add row
+    text.ToString()
 
 /// Series are ordered by name, then by their tags, key by key.
 let private seriesOrder (s: JsonObject) =
