@@ -16,7 +16,7 @@ public static class QueryAnswer
             return (null, $"status {(int)response.StatusCode}");
         try
         {
-            var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct)) as JsonObject;
+            var body = await JsonNode.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct) as JsonObject;
             if (body?["results"] is JsonArray { Count: > 0 } results && results[0] is JsonObject first)
                 return (first, "");
             return body?["error"] is JsonValue error && error.TryGetValue<string>(out var text)

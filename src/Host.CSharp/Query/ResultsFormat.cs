@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace InfluxProxy.Host.Query;
@@ -22,8 +24,11 @@ public static class ResultsFormat
         }
         // Whatever the client accepts (msgpack included), the answer is JSON and says so.
         context.Response.ContentType = "application/json";
-        var text = answer.ToJsonString(Http.JsonBody.Options(pretty));
-        await context.Response.WriteAsync(text + "\n", context.RequestAborted);
+        var body = context.Response.BodyWriter;
+        using (var json = new Utf8JsonWriter(body, Http.JsonBody.WriterOptions(pretty)))
+            answer.WriteTo(json);
+        body.Write("\n"u8);
+        await body.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>
