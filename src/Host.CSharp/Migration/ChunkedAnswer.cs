@@ -57,6 +57,10 @@ public static class ChunkedAnswer
         {
             throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
         }
+        catch (InvalidDataException e)
+        {
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with {e.Message}");
+        }
     }
 
     private static JsonDocument Parse(ReadOnlySpan<byte> chunk, QueryRelay relay, string statement)

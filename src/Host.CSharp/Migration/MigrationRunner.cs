@@ -28,6 +28,7 @@ public sealed partial class MigrationRunner(
     ILogger<MigrationRunner> logger) : IBackgroundWork
 {
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan PaceCheckEvery = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan[] CopyRetries = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)];
 
     private readonly Lock _lock = new();
@@ -257,18 +258,23 @@ public sealed partial class MigrationRunner(
         while (!ct.IsCancellationRequested && (ready.Count > 0 || running.Count > 0))
         {
             var stepsAtOnce = MigrationPace.stepsAtOnce(run.Request.Workers, options.WorkersWhileWriting, clientWrites.Ongoing);
-            if (stepsAtOnce != pace)
-                log.Write(run.Job.Endpoint, (stepsAtOnce == 1 ? "one step at a time" : $"{stepsAtOnce} steps at once")
-                    + (stepsAtOnce < pace ? ": clients are writing" : ": clients stopped writing"));
-            pace = stepsAtOnce;
+            if (ready.Count > 0 && MigrationPace.change(pace, stepsAtOnce) is { } change)
+            {
+                log.Write(run.Job.Endpoint, change.Value);
+                pace = stepsAtOnce;
+            }
             while (ready.Count > 0 && running.Count < stepsAtOnce)
             {
                 var next = ready.Min;
                 ready.Remove(next);
                 running[RunStepAsync(run, steps[next], members, copier, verifier, ct)] = next;
             }
-            var finished = await Task.WhenAny(running.Keys);
-            var id = running[finished];
+            // Held back while steps wait: looked at again every so often, not only when a step ends (one may take minutes).
+            var finished = ready.Count > 0 && stepsAtOnce < run.Request.Workers
+                ? await Task.WhenAny([.. running.Keys, Task.Delay(PaceCheckEvery, time, ct)])
+                : await Task.WhenAny(running.Keys);
+            if (!running.TryGetValue(finished, out var id))
+                continue;
             running.Remove(finished);
             if (run.Status(id).IsDone)
             {

@@ -120,6 +120,10 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
         {
             throw new StepFailure($"{relay.Info.Url} ended its answer to {statement} in the middle of a chunk");
         }
+        catch (InvalidDataException e)
+        {
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with {e.Message}");
+        }
         catch (Exception e) when (e is IOException or HttpRequestException)
         {
             throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");

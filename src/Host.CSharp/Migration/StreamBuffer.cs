@@ -11,6 +11,9 @@ public sealed class StreamBuffer(Stream stream) : IDisposable
     /// <summary>Each read has at least this much room, however little is taken between reads.</summary>
     private const int MinimumRead = 1 << 14;
 
+    /// <summary>What may wait untaken: a chunk of InfluxDB's answer holds <c>batch</c> rows, a few MB.</summary>
+    public const int MaxUnread = 1 << 30;
+
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
     private int _start;
     private int _end;
@@ -21,7 +24,10 @@ public sealed class StreamBuffer(Stream stream) : IDisposable
     /// <summary>What was read and not taken yet.</summary>
     public ReadOnlyMemory<byte> Unread => _buffer.AsMemory(_start, _end - _start);
 
-    /// <summary>Reads more of the stream after what is not taken yet; false once it has ended.</summary>
+    /// <summary>
+    /// Reads more of the stream after what is not taken yet; false once it has ended. Throws
+    /// <see cref="InvalidDataException"/> when <see cref="MaxUnread"/> bytes wait untaken.
+    /// </summary>
     public async ValueTask<bool> FillAsync(CancellationToken ct)
     {
         if (Ended)
@@ -33,6 +39,8 @@ public sealed class StreamBuffer(Stream stream) : IDisposable
         }
         if (_buffer.Length - _end < MinimumRead)
         {
+            if (_end >= MaxUnread)
+                throw new InvalidDataException($"a chunk of more than {MaxUnread} bytes: ask for fewer rows per chunk (batch)");
             var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
             _buffer.AsSpan(0, _end).CopyTo(larger);
             ArrayPool<byte>.Shared.Return(_buffer);

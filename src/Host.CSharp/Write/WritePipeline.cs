@@ -40,13 +40,13 @@ public sealed partial class WritePipeline : IBackgroundWork
     public WritePipeline(Cluster cluster, BackendRegistry backends, WriteJournal? journal, RetentionFloors retentionFloors, ChunkCompressor? compressor,
         ClientWrites clientWrites, WriteOptions options, TimeProvider time, ILogger<WritePipeline> logger)
     {
-        _clientWrites = clientWrites;
         _cluster = cluster;
         _backendsPerCircle = Math.Max(1, cluster.Backends.Count / cluster.Circles.Count);
         _backends = backends;
         _journal = journal;
         _retentionFloors = retentionFloors;
         _compressor = compressor;
+        _clientWrites = clientWrites;
         _options = options;
         _inProgress = new ByteBudget(options.MaxConcurrentBytes, time);
         _time = time;
@@ -82,7 +82,7 @@ public sealed partial class WritePipeline : IBackgroundWork
             return WriteAnswer.NewNotPersisted("the write journal of the previous run is still being delivered; retry");
         if (!await _inProgress.TakeAsync(body.Length, _options.WriteTimeout))
             return WriteAnswer.NewNotPersisted(
-                $"the writes in progress held max_concurrent_write_bytes ({_inProgress.Capacity}) for all of write_timeout; retry");
+                $"the proxy is busy: the writes before this one held max_concurrent_write_bytes ({_inProgress.Capacity}) for all of write_timeout; retry");
         Submitted submitted;
         try
         {
@@ -118,8 +118,7 @@ public sealed partial class WritePipeline : IBackgroundWork
     private async Task<Submitted> SubmitAsync(string db, string rp, WriteFanOut fanOut, WriteJournal? journal, ConsistencyLevel consistency)
     {
         var chunks = fanOut.Chunks.ToList();
-        var submitted = new Submitted(fanOut, false, consistency);
-        if (submitted.CountsCircles)
+        if (!consistency.IsAny)
             fanOut.Tally.CountCircles(consistency, _cluster.Circles.Count, chunks.Count);
         if (_compressor is not null)
             await _compressor.CompressAsync(chunks.ConvertAll(c => c.Chunk));
@@ -131,7 +130,7 @@ public sealed partial class WritePipeline : IBackgroundWork
         foreach (var (owners, chunk) in chunks)
             foreach (var owner in owners)
                 await _backends[owner].Writer.SubmitAsync(chunk, CancellationToken.None);
-        return submitted with { Journaled = journaled };
+        return new Submitted(fanOut, journaled, consistency);
     }
 
     /// <summary>The answer once the request's chunks are submitted: at once when journaled, after their delivery otherwise.</summary>
