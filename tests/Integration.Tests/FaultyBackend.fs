@@ -1,6 +1,7 @@
 /// A stand-in for influxd where a real one cannot misbehave on cue: it goes away in the middle of a write that holds
 /// a marker (closes the connection without an answer, as influxd does when a line makes it panic), and stores every
-/// other write. It answers /ping, and /query with a 500.
+/// other write; it goes away in the middle of its answer to a query that holds the marker (after a first chunk), and
+/// answers every other query with a 500. It answers /ping.
 module InfluxProxy.Testing.FaultyBackend
 
 open System
@@ -36,8 +37,20 @@ let start (marker: string) : Backend =
     let taken = ConcurrentQueue<string>()
     let deaths = ref 0
     app.MapMethods("/ping", [ "GET"; "HEAD" ], Func<IResult>(fun () -> Results.NoContent())) |> ignore
-    app.MapPost("/query", Func<IResult>(fun () -> Results.StatusCode 500)) |> ignore
-    app.MapGet("/query", Func<IResult>(fun () -> Results.StatusCode 500)) |> ignore
+    app.MapMethods("/query", [ "GET"; "POST" ], RequestDelegate(fun context ->
+        task {
+            let! form = if context.Request.HasFormContentType then context.Request.ReadFormAsync() else Threading.Tasks.Task.FromResult(FormCollection.Empty :> IFormCollection)
+            if (context.Request.Query["q"].ToString() + form["q"].ToString()).Contains marker then
+                context.Response.ContentType <- "application/json"
+                do! context.Response.WriteAsync("{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[1,1]],\"partial\":true}],\"partial\":true}]}\n")
+                do! context.Response.Body.FlushAsync()
+                // Long enough for the chunk to be read before the reset, which would discard it unread.
+                do! Threading.Tasks.Task.Delay 200
+                Threading.Interlocked.Increment deaths |> ignore
+                context.Abort()
+            else
+                context.Response.StatusCode <- 500
+        } :> Threading.Tasks.Task)) |> ignore
     app.MapPost("/write", RequestDelegate(fun context ->
         let text = body context.Request
         if text.Contains marker then

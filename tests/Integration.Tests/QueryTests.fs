@@ -287,6 +287,25 @@ let private failover =
                     Expect.equal show.Status 200 show.Body
                     Expect.stringContains show.Body "\"m6\"" "fan-out answered by the healthy circle"))
         }
+
+        test "a backend that breaks off its answer midway: the relayed answer breaks too, never ends as if whole; a fanned-out statement answers its error" {
+            use backend = FaultyBackend.start "die"
+            let port = freePort ()
+            let config =
+                sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d"}""" backend.Url port
+            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "broken-answer") port config
+            try
+                let url = sprintf "%s/query?db=db&chunked=true&q=%s" proxy.Url (escape "SELECT v FROM m WHERE host = 'die'")
+                use http = new Net.Http.HttpClient()
+                let outcome = try Ok(http.GetStringAsync(url).Result) with e -> Error(e.GetBaseException())
+                Expect.isError outcome $"the cut answer did not pass for a whole one: {outcome}"
+                Expect.equal backend.Deaths.Value 1 "the owner broke off once"
+                let fanned = get (sprintf "%s/query?db=db&q=%s" proxy.Url (escape "SHOW MEASUREMENTS WITH MEASUREMENT =~ /die/"))
+                Expect.equal fanned.Status 200 fanned.Body
+                Expect.stringContains fanned.Body "no circle could answer" "a fanned-out statement's error, as when a backend is down"
+                Expect.stringContains fanned.Body "broke off its answer" "why"
+            finally ProxyProcess.dispose proxy
+        }
     ]
 
 let private refusals =

@@ -42,6 +42,9 @@ public static partial class Errors
                 context.Response.Clear();
                 await Write(context, StatusCodes.Status500InternalServerError, $"internal error: {e.Message}");
             }
+            else
+                // Part of the answer went out: the client must see it broken, not ended as if whole.
+                context.Abort();
         }
     }
 

@@ -4,7 +4,9 @@ namespace InfluxProxy.Host.Query;
 
 /// <summary>
 /// A single statement for one measurement: its owner's answer streamed through to the client as it comes (chunked
-/// answers included), trying the next circle's owner on a transport failure or a 5xx.
+/// answers included), trying the next circle's owner on a transport failure or a 5xx. An owner that breaks off its
+/// answer once part of it went out breaks the client's connection too: ended cleanly, a cut answer could pass for a
+/// whole one (a chunked one ends at any chunk).
 /// </summary>
 public static class OwnerRelay
 {
@@ -29,7 +31,20 @@ public static class OwnerRelay
                 if (answer.Headers.TryGetValues(Http.ErrorHeader.Name, out var error))
                     response.Headers[Http.ErrorHeader.Name] = error.Select(Http.ErrorHeader.FromBackend).ToArray();
                 await using var body = await answer.Content.ReadAsStreamAsync(ct);
-                await body.CopyToAsync(response.Body, ct);
+                try
+                {
+                    await body.CopyToAsync(response.Body, ct);
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+                {
+                    if (response.HasStarted)
+                    {
+                        response.HttpContext.Abort();
+                        return (true, "");
+                    }
+                    failures.Add($"{backend.Info.Name}: broke off its answer: {e.Message}");
+                    continue;
+                }
             }
             return (true, "");
         }

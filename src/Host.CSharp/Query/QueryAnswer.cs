@@ -8,7 +8,7 @@ public static class QueryAnswer
 {
     /// <summary>
     /// The answer's <c>results[0]</c> (an error result too: a statement a backend answers with an error), or why
-    /// there is none: a 5xx, an unreadable body, no results.
+    /// there is none: a 5xx, an unreadable or broken-off body, no results.
     /// </summary>
     public static async Task<(JsonObject? Result, string Failure)> FirstResultAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -26,6 +26,10 @@ public static class QueryAnswer
         catch (JsonException e)
         {
             return (null, $"unreadable answer: {e.Message}");
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+        {
+            return (null, $"broke off its answer: {e.Message}");
         }
     }
 
