@@ -26,7 +26,7 @@ public sealed class StreamBuffer(Stream stream) : IDisposable
 
     /// <summary>
     /// Reads more of the stream after what is not taken yet; false once it has ended. Throws
-    /// <see cref="InvalidDataException"/> when <see cref="MaxUnread"/> bytes wait untaken.
+    /// <see cref="InvalidDataException"/> when about <see cref="MaxUnread"/> bytes wait untaken.
     /// </summary>
     public async ValueTask<bool> FillAsync(CancellationToken ct)
     {
@@ -39,7 +39,7 @@ public sealed class StreamBuffer(Stream stream) : IDisposable
         }
         if (_buffer.Length - _end < MinimumRead)
         {
-            if (_end >= MaxUnread)
+            if (_buffer.Length >= MaxUnread)
                 throw new InvalidDataException($"a chunk of more than {MaxUnread} bytes: ask for fewer rows per chunk (batch)");
             var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
             _buffer.AsSpan(0, _end).CopyTo(larger);
