@@ -43,6 +43,7 @@ public static class OwnerRelay
                         return (true, "");
                     }
                     failures.Add($"{backend.Info.Name}: broke off its answer: {e.Message}");
+                    response.Headers.Remove(Http.ErrorHeader.Name);
                     continue;
                 }
             }
