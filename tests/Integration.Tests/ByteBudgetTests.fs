@@ -48,5 +48,7 @@ let tests =
             Expect.isFalse (eighty.Result) "the 80 timed out"
             Expect.isTrue (endsSoon ten) "the 10 behind it go once it has left"
             Expect.equal budget.Held 60L "the 80 took nothing"
+            Expect.equal budget.TimedOut 1L "counted"
+            Expect.equal budget.Waiting 0 "none left waiting"
         }
     ]

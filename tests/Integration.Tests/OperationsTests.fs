@@ -190,7 +190,9 @@ let private health =
                 Expect.isTrue (samples |> Array.exists (fun (k, _) -> k.StartsWith "http_requests_received_total{")) "request counter"
                 let gauge name = samples |> Array.tryFind (fun (k, _) -> k = name) |> Option.map snd |> Option.defaultValue 0.0
                 Expect.isGreaterThanOrEqual (gauge "influxproxy_owner_cache_databases") 1.0 "the database written to is remembered"
-                Expect.isGreaterThanOrEqual (gauge "influxproxy_owner_cache_measurements") 1.0 "so is its measurement")
+                Expect.isGreaterThanOrEqual (gauge "influxproxy_owner_cache_measurements") 1.0 "so is its measurement"
+                for name in [ "influxproxy_write_budget_bytes"; "influxproxy_write_budget_waiting"; "influxproxy_write_budget_timeouts_total" ] do
+                    Expect.isTrue (samples |> Array.exists (fun (k, _) -> k = name)) name)
         }
     ]
 

@@ -87,7 +87,7 @@ public static partial class ProxyServer
         if (config.PingAuthEnabled)
             app.Use(app.Services.GetRequiredService<Authentication>().Guarding(["/ping", "/metrics"]));
         Routes.Map(app);
-        ProxyMetrics.Export(cluster, backends, journal, time);
+        ProxyMetrics.Export(cluster, backends, journal, pipeline.InProgress, time);
         app.Lifetime.ApplicationStopped.Register(loggers.Dispose); // flushes the console
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InfluxProxy");
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, Config.BuildInfo.Version,

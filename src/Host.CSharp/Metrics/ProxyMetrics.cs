@@ -1,5 +1,6 @@
 using InfluxProxy.Host.Backends;
 using InfluxProxy.Host.Backlog;
+using InfluxProxy.Host.Write;
 using Prometheus;
 
 namespace InfluxProxy.Host.Metrics;
@@ -41,10 +42,20 @@ public static class ProxyMetrics
     private static readonly Prometheus.Gauge OwnerCacheNames = Prometheus.Metrics.CreateGauge(
         "influxproxy_owner_cache_measurements", "Measurement owners /write remembers, over every database (at most 100,000 per database).");
 
+    private static readonly Prometheus.Gauge WriteBudgetBytes = Prometheus.Metrics.CreateGauge(
+        "influxproxy_write_budget_bytes", "Bytes of the /write bodies being split and journaled (at most max_concurrent_write_bytes, or one larger body).");
+    private static readonly Prometheus.Gauge WriteBudgetWaiting = Prometheus.Metrics.CreateGauge(
+        "influxproxy_write_budget_waiting", "/write requests waiting for their turn under max_concurrent_write_bytes.");
+    private static readonly Prometheus.Counter WriteBudgetTimeouts = Prometheus.Metrics.CreateCounter(
+        "influxproxy_write_budget_timeouts_total", "/write requests answered 503 after waiting for their turn for all of write_timeout.");
+
     /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
-    public static void Export(Cluster cluster, BackendRegistry backends, WriteJournal? journal, TimeProvider time) =>
+    public static void Export(Cluster cluster, BackendRegistry backends, WriteJournal? journal, ByteBudget writes, TimeProvider time) =>
         Prometheus.Metrics.DefaultRegistry.AddBeforeCollectCallback(() =>
         {
+            WriteBudgetBytes.Set(writes.Held);
+            WriteBudgetWaiting.Set(writes.Waiting);
+            WriteBudgetTimeouts.IncTo(writes.TimedOut);
             var (databases, names) = cluster.Remembered;
             OwnerCacheDatabases.Set(databases);
             OwnerCacheNames.Set(names);

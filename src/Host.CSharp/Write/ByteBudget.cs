@@ -11,9 +11,11 @@ public sealed class ByteBudget(long capacity, TimeProvider time)
     private readonly Lock _lock = new();
     private readonly LinkedList<(long Bytes, TaskCompletionSource Granted)> _waiting = []; // guarded by _lock
     private long _held; // guarded by _lock
+    private long _timedOut;
 
     public long Capacity => capacity;
 
+    /// <summary>The bytes taken and not given back.</summary>
     public long Held
     {
         get
@@ -22,6 +24,19 @@ public sealed class ByteBudget(long capacity, TimeProvider time)
                 return _held;
         }
     }
+
+    /// <summary>The requests waiting for room.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_lock)
+                return _waiting.Count;
+        }
+    }
+
+    /// <summary>The requests that waited past their timeout, since the start.</summary>
+    public long TimedOut => Interlocked.Read(ref _timedOut);
 
     /// <summary>Takes <paramref name="bytes"/> once they fit; false, having taken nothing, when <paramref name="timeout"/> passes first.</summary>
     public async Task<bool> TakeAsync(long bytes, TimeSpan timeout)
@@ -51,6 +66,7 @@ public sealed class ByteBudget(long capacity, TimeProvider time)
                 _waiting.Remove(waiter);
                 GrantWaiting();
             }
+            Interlocked.Increment(ref _timedOut);
             return false;
         }
     }

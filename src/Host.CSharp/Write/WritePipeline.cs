@@ -27,6 +27,9 @@ public sealed partial class WritePipeline : IBackgroundWork
 
     /// <summary>The bodies of the requests split and journaled at once; the others wait with only their bodies.</summary>
     private readonly ByteBudget _inProgress;
+
+    /// <summary>The bodies of the requests being written, bounded by <c>max_concurrent_write_bytes</c>.</summary>
+    public ByteBudget InProgress => _inProgress;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
