@@ -45,7 +45,7 @@ let start (marker: string) : Backend =
                 do! context.Response.WriteAsync("{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[1,1]],\"partial\":true}],\"partial\":true}]}\n")
                 do! context.Response.Body.FlushAsync()
                 // Long enough for the chunk to be read before the reset, which would discard it unread.
-                do! Threading.Tasks.Task.Delay 200
+                do! Threading.Tasks.Task.Delay 1000
                 Threading.Interlocked.Increment deaths |> ignore
                 context.Abort()
             else
