@@ -24,12 +24,6 @@ public sealed partial class WritePipeline : IBackgroundWork
     private readonly ChunkCompressor? _compressor;
     private readonly ClientWrites _clientWrites;
     private readonly WriteOptions _options;
-
-    /// <summary>The bodies of the requests split and journaled at once; the others wait with only their bodies.</summary>
-    private readonly ByteBudget _inProgress;
-
-    /// <summary>The bodies of the requests being written, bounded by <c>max_concurrent_write_bytes</c>.</summary>
-    public ByteBudget InProgress => _inProgress;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -51,10 +45,16 @@ public sealed partial class WritePipeline : IBackgroundWork
         _compressor = compressor;
         _clientWrites = clientWrites;
         _options = options;
-        _inProgress = new ByteBudget(options.MaxConcurrentBytes, time);
+        InProgress = new ByteBudget(options.MaxConcurrentBytes, time);
         _time = time;
         _logger = logger;
     }
+
+    /// <summary>
+    /// The bodies of the requests being split and handed on, bounded by <c>max_concurrent_write_bytes</c>; the others
+    /// wait with only their bodies.
+    /// </summary>
+    public ByteBudget InProgress { get; }
 
     public void Start()
     {
@@ -83,9 +83,9 @@ public sealed partial class WritePipeline : IBackgroundWork
         if (_journal is { } journal && !journal.Replayed.IsCompleted
             && await Task.WhenAny(journal.Replayed, Task.Delay(_options.WriteTimeout, _time)) != journal.Replayed)
             return WriteAnswer.NewNotPersisted("the write journal of the previous run is still being delivered; retry");
-        if (!await _inProgress.TakeAsync(body.Length, _options.WriteTimeout))
+        if (!await InProgress.TakeAsync(body.Length, _options.WriteTimeout))
             return WriteAnswer.NewNotPersisted(
-                $"the proxy is busy: the writes before this one held max_concurrent_write_bytes ({_inProgress.Capacity}) for all of write_timeout; retry");
+                $"the proxy is busy: the writes before this one held max_concurrent_write_bytes ({InProgress.Capacity}) for all of write_timeout; retry");
         Submitted submitted;
         try
         {
@@ -93,7 +93,7 @@ public sealed partial class WritePipeline : IBackgroundWork
         }
         finally
         {
-            _inProgress.Give(body.Length);
+            InProgress.Give(body.Length);
         }
         return await AnswerAsync(submitted);
     }
