@@ -514,6 +514,8 @@ module BenchMigrate =
             printfn "live write p99 ms before the copy:   %.1f" (p 0.99 liveBefore)
             printfn "live write p50 ms during the copy:   %.1f (%d POSTs)" (p 0.50 liveDuring) liveDuring.Length
             printfn "live write p99 ms during the copy:   %.1f" (p 0.99 liveDuring)
+            printfn "live writes during / before:         p50 ×%.1f, p99 ×%.1f (target: not doubled)"
+                (p 0.50 liveDuring / p 0.50 liveBefore) (p 0.99 liveDuring / p 0.99 liveBefore)
             if not writing.Failures.IsEmpty then
                 printfn "live writes failed:                  %d, first: %s" writing.Failures.Count (Seq.head writing.Failures)
             let warned = warnings proxy
