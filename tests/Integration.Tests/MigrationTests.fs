@@ -351,15 +351,23 @@ let tests =
                 let paced, unpaced = uniqueDb "paced", uniqueDb "unpaced"
                 let dir = ProxyProcess.newDir "pace"
                 loadThenStop dir before paced (fun proxy ->
-                    write proxy paced "" (lines 30 "")
+                    // Enough for the copy to last (a batch per point) while it is looked at.
+                    write proxy paced "" (lines 90 "")
                     createThrough proxy unpaced
                     write proxy unpaced "" (lines 30 ""))
                 let log () = File.ReadAllText(Path.Combine(dir, "log", "rebalance.log"))
                 let proxy = start dir grown
+                let job () = let all = jobs proxy in all[all.GetArrayLength() - 1]
+                let stepsAtOnce () = match (job ()).TryGetProperty "steps_at_once" with | true, n -> n.GetInt32() | _ -> 0
                 try
                     write proxy paced "" [ sprintf "live i=0i %d" nowNs ]
-                    let reply = post (sprintf "%s/rebalance?circle_id=1&operation=add&worker=4&db=%s" proxy.Url paced) ""
+                    let reply = post (sprintf "%s/rebalance?circle_id=1&operation=add&worker=4&batch=1&db=%s" proxy.Url paced) ""
                     Expect.equal reply.Status 202 reply.Body
+                    // The sources held still once its steps run, so that the running job can be looked at.
+                    Expect.isTrue (waitUntil (TimeSpan.FromSeconds 30.0) (fun () -> stepsAtOnce () > 0)) "its steps run"
+                    for source in before[1] do Signals.send Signals.stop source.Process
+                    try Expect.equal (stepsAtOnce ()) 1 "/migrate/jobs shows the pace"
+                    finally for source in before[1] do Signals.send Signals.cont source.Process
                     expectDone proxy (lastJobEnded proxy)
                     Expect.stringContains (log ()) "one step at a time: clients are writing" "stepped back while clients wrote"
                 finally ProxyProcess.kill proxy

@@ -131,6 +131,8 @@ public static class MigrationEndpoints
         {
             view["points_per_second"] = rate;
             view["eta_seconds"] = secondsLeft;
+            if (run.StepsAtOnce > 0)
+                view["steps_at_once"] = run.StepsAtOnce;
         }
         view["steps"] = plan.Steps.Select(s => StepView(plan, s, run.Status(s.Id))).ToList();
         return view;

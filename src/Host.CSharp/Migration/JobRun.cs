@@ -11,6 +11,7 @@ public sealed class JobRun(MigrationJob job, MigrationRequest request, Migration
     private readonly ConcurrentDictionary<int, StepStatus> _statuses = new();
     private volatile PlannedJob? _plan;
     private volatile JobEnd? _end;
+    private volatile int _stepsAtOnce;
 
     public MigrationJob Job => job;
     public MigrationRequest Request => request;
@@ -35,6 +36,13 @@ public sealed class JobRun(MigrationJob job, MigrationRequest request, Migration
     {
         get => _end;
         set => _end = value;
+    }
+
+    /// <summary>The steps the job starts at once now (<see cref="MigrationPace"/>); 0 until its steps run.</summary>
+    public int StepsAtOnce
+    {
+        get => _stepsAtOnce;
+        set => _stepsAtOnce = value;
     }
 
     public StepStatus Status(int step) => _statuses.GetValueOrDefault(step, StepStatus.Pending);

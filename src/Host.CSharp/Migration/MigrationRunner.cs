@@ -258,6 +258,7 @@ public sealed partial class MigrationRunner(
         while (!ct.IsCancellationRequested && (ready.Count > 0 || running.Count > 0))
         {
             var stepsAtOnce = MigrationPace.stepsAtOnce(run.Request.Workers, options.WorkersWhileWriting, clientWrites.Ongoing);
+            run.StepsAtOnce = stepsAtOnce;
             if (ready.Count > 0 && MigrationPace.change(pace, stepsAtOnce) is { } change)
             {
                 log.Write(run.Job.Endpoint, change.Value);
