@@ -21,6 +21,7 @@ let tests =
             Threading.Thread.Sleep 100
             Expect.isFalse fifty.IsCompleted "50 more do not fit"
             Expect.isFalse ten.IsCompleted "10 would fit, but wait behind the 50"
+            Expect.equal budget.Waiting 2 "both waiting"
             budget.Give 60L
             Expect.isTrue (endsSoon fifty) "the 50 go once the 60 are given back"
             Expect.isTrue (endsSoon ten) "then the 10"

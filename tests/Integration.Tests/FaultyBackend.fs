@@ -1,7 +1,7 @@
 /// A stand-in for influxd where a real one cannot misbehave on cue: it goes away in the middle of a write that holds
 /// a marker (closes the connection without an answer, as influxd does when a line makes it panic), and stores every
 /// other write; it goes away in the middle of its answer to a query that holds the marker (after a first chunk), and
-/// answers every other query with a 500. It answers /ping.
+/// answers every other query with a 500; it breaks off every Prometheus remote read the same way. It answers /ping.
 module InfluxProxy.Testing.FaultyBackend
 
 open System
@@ -37,17 +37,23 @@ let start (marker: string) : Backend =
     let taken = ConcurrentQueue<string>()
     let deaths = ref 0
     app.MapMethods("/ping", [ "GET"; "HEAD" ], Func<IResult>(fun () -> Results.NoContent())) |> ignore
+    // A first piece of an answer, then, a second later (long enough for it to be read before the reset, which would
+    // discard it unread), the connection reset.
+    let breakOff (context: HttpContext) (contentType: string) (piece: string) : Threading.Tasks.Task =
+        task {
+            context.Response.ContentType <- contentType
+            do! context.Response.WriteAsync piece
+            do! context.Response.Body.FlushAsync()
+            do! Threading.Tasks.Task.Delay 1000
+            Threading.Interlocked.Increment deaths |> ignore
+            context.Abort()
+        }
+    app.MapPost("/api/v1/prom/read", RequestDelegate(fun context -> breakOff context "application/x-protobuf" "\u0001\u0002")) |> ignore
     app.MapMethods("/query", [ "GET"; "POST" ], RequestDelegate(fun context ->
         task {
             let! form = if context.Request.HasFormContentType then context.Request.ReadFormAsync() else Threading.Tasks.Task.FromResult(FormCollection.Empty :> IFormCollection)
             if (context.Request.Query["q"].ToString() + form["q"].ToString()).Contains marker then
-                context.Response.ContentType <- "application/json"
-                do! context.Response.WriteAsync("{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[1,1]],\"partial\":true}],\"partial\":true}]}\n")
-                do! context.Response.Body.FlushAsync()
-                // Long enough for the chunk to be read before the reset, which would discard it unread.
-                do! Threading.Tasks.Task.Delay 1000
-                Threading.Interlocked.Increment deaths |> ignore
-                context.Abort()
+                do! breakOff context "application/json" "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[1,1]],\"partial\":true}],\"partial\":true}]}\n"
             else
                 context.Response.StatusCode <- 500
         } :> Threading.Tasks.Task)) |> ignore

@@ -130,4 +130,31 @@ let tests =
                     prometheus.WaitForExit()
                     try Directory.Delete(dir, true) with :? IOException -> ())
         }
+
+        test "a backend that breaks off its remote-read answer: a relayed answer breaks too, a merged one is a 503 saying why" {
+            use backend = FaultyBackend.start "die"
+            let port = freePort ()
+            let config =
+                sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d"}""" backend.Url port
+            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "broken-read") port config
+            try
+                // A metric named (`__name__` equal) is relayed from its owner; a regex on the name is merged from a circle.
+                let read (kind: LabelMatcher.Types.Type) =
+                    let query = Query(StartTimestampMs = 0L, EndTimestampMs = 10_000L)
+                    query.Matchers.Add(LabelMatcher(Type = kind, Name = "__name__", Value = "up"))
+                    let request = ReadRequest()
+                    request.Queries.Add query
+                    let content = new ByteArrayContent(Snappier.Snappy.CompressToArray(request.ToByteArray()))
+                    content.Headers.ContentEncoding.Add "snappy"
+                    client.Send(new HttpRequestMessage(HttpMethod.Post, $"{proxy.Url}/api/v1/prom/read?db=db", Content = content), HttpCompletionOption.ResponseHeadersRead)
+                use relayed = read LabelMatcher.Types.Type.Eq
+                Expect.equal (int relayed.StatusCode) 200 "the owner's answer, relayed as it streams"
+                let body = try Ok(relayed.Content.ReadAsByteArrayAsync().Result) with e -> Error(e.GetBaseException())
+                Expect.isError body "the cut answer did not pass for a whole one"
+                use merged = read LabelMatcher.Types.Type.Re
+                let text = merged.Content.ReadAsStringAsync().Result
+                Expect.equal (int merged.StatusCode) 503 text
+                Expect.stringContains text "broke off its answer" "why"
+            finally ProxyProcess.dispose proxy
+        }
     ]

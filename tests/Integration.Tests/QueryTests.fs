@@ -297,8 +297,11 @@ let private failover =
             try
                 let url = sprintf "%s/query?db=db&chunked=true&q=%s" proxy.Url (escape "SELECT v FROM m WHERE host = 'die'")
                 use http = new Net.Http.HttpClient()
-                let outcome = try Ok(http.GetStringAsync(url).Result) with e -> Error(e.GetBaseException())
-                Expect.isError outcome $"the cut answer did not pass for a whole one: {outcome}"
+                use answer = http.GetAsync(url, Net.Http.HttpCompletionOption.ResponseHeadersRead).Result
+                Expect.equal (int answer.StatusCode) 200 "the owner's answer, relayed as it streams"
+                let body = try Ok(answer.Content.ReadAsStringAsync().Result) with e -> Error(e.GetBaseException())
+                Expect.isError body $"the cut answer did not pass for a whole one: {body}"
+                Expect.isTrue (waitUntil (TimeSpan.FromSeconds 5.0) (fun () -> proxy.Log.Contains "broke off its answer after part of it was relayed")) "logged"
                 Expect.equal backend.Deaths.Value 1 "the owner broke off once"
                 let fanned = get (sprintf "%s/query?db=db&q=%s" proxy.Url (escape "SHOW MEASUREMENTS WITH MEASUREMENT =~ /die/"))
                 Expect.equal fanned.Status 200 fanned.Body

@@ -43,6 +43,9 @@ public sealed class BackendConnection
         || (e is HttpRequestException or IOException && Causes(e).OfType<SocketException>().Any(s =>
             s.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown));
 
+    /// <summary>The connection failed while a backend's answer was read: it broke off its answer (not our cancellation).</summary>
+    public static bool BrokeOff(Exception e, CancellationToken ct) => e is IOException or HttpRequestException && !ct.IsCancellationRequested;
+
     public static string TransportReason(Exception e) => e switch
     {
         OperationCanceledException => "timeout",

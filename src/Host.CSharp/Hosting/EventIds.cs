@@ -9,6 +9,7 @@ internal static class EventIds
     public const int InertKeys = 3;
     public const int Request = 10;
     public const int Unhandled = 20;
+    public const int AnswerBrokenOff = 21;
 
     // A backend's writer: live batches
     public const int PartialWrite = 100;

@@ -15,7 +15,10 @@ public static partial class Errors
 
     public static Task BadRequest(HttpContext context, string message) => Write(context, StatusCodes.Status400BadRequest, message);
 
-    /// <summary>The last resort: a bug answers 500 in InfluxDB's error shape (logged once, here), never a dropped connection.</summary>
+    /// <summary>
+    /// The last resort: a bug answers 500 in InfluxDB's error shape (logged once, here), or, once the answer has started,
+    /// aborts the connection.
+    /// </summary>
     public static async Task Unhandled(HttpContext context, Func<Task> next)
     {
         try

@@ -286,6 +286,7 @@ public sealed partial class MigrationRunner(
             else if (!ct.IsCancellationRequested)
                 SkipAfter(run, id, dependents);
         }
+        run.StepsAtOnce = 0;
         await Task.WhenAll(running.Keys);
     }
 

@@ -4,9 +4,8 @@ namespace InfluxProxy.Host.Query;
 
 /// <summary>
 /// A single statement for one measurement: its owner's answer streamed through to the client as it comes (chunked
-/// answers included), trying the next circle's owner on a transport failure or a 5xx. An owner that breaks off its
-/// answer once part of it went out breaks the client's connection too: ended cleanly, a cut answer could pass for a
-/// whole one (a chunked one ends at any chunk).
+/// answers included), trying the next circle's owner on a transport failure, a 5xx, or an answer broken off before
+/// any of it went out (<see cref="AnswerCopy"/>).
 /// </summary>
 public static class OwnerRelay
 {
@@ -30,19 +29,9 @@ public static class OwnerRelay
                 response.ContentType = answer.Content.Headers.ContentType?.ToString() ?? "application/json";
                 if (answer.Headers.TryGetValues(Http.ErrorHeader.Name, out var error))
                     response.Headers[Http.ErrorHeader.Name] = error.Select(Http.ErrorHeader.FromBackend).ToArray();
-                await using var body = await answer.Content.ReadAsStreamAsync(ct);
-                try
+                if (await AnswerCopy.CopyAsync(answer, response, backend.Info.Name, ct) is { } brokeOff)
                 {
-                    await body.CopyToAsync(response.Body, ct);
-                }
-                catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
-                {
-                    if (response.HasStarted)
-                    {
-                        response.HttpContext.Abort();
-                        return (true, "");
-                    }
-                    failures.Add($"{backend.Info.Name}: broke off its answer: {e.Message}");
+                    failures.Add($"{backend.Info.Name}: {brokeOff}");
                     response.Headers.Remove(Http.ErrorHeader.Name);
                     continue;
                 }

@@ -27,7 +27,7 @@ public static class QueryAnswer
         {
             return (null, $"unreadable answer: {e.Message}");
         }
-        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+        catch (Exception e) when (Backends.BackendConnection.BrokeOff(e, ct))
         {
             return (null, $"broke off its answer: {e.Message}");
         }

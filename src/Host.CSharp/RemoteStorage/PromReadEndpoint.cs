@@ -71,7 +71,11 @@ public static class PromReadEndpoint
                 continue;
             }
             using (answer)
-                await RelayAsync(context, answer);
+                if (await RelayAsync(context, answer, backend.Info.Name) is { } brokeOff)
+                {
+                    failures.Add($"{backend.Info.Name}: {brokeOff}");
+                    continue;
+                }
             return null;
         }
         return string.Join("; ", failures);
@@ -86,17 +90,22 @@ public static class PromReadEndpoint
             var answers = await Task.WhenAll(circle.Select(b => b.Queries.PromReadAsync(query, compressed, context.RequestAborted)));
             try
             {
-                if (answers.FirstOrDefault(a => a.Response is { IsSuccessStatusCode: false } r && (int)r.StatusCode < 500).Response is { } refused)
+                var refused = Array.FindIndex(answers, a => a.Response is { IsSuccessStatusCode: false } r && (int)r.StatusCode < 500);
+                if (refused >= 0)
                 {
-                    await RelayAsync(context, refused);
-                    return null;
+                    var brokeOff = await RelayAsync(context, answers[refused].Response!, circle[refused].Info.Name);
+                    if (brokeOff is null)
+                        return null;
+                    failures.Add($"{circle[refused].Info.Name}: {brokeOff}");
+                    continue;
                 }
-                if (answers.All(a => a.Response is { IsSuccessStatusCode: true }))
+                if (answers.All(a => a.Response is { IsSuccessStatusCode: true })
+                    && await BodiesAsync(answers.Select(a => a.Response!), failures, context.RequestAborted) is { } bodies)
                 {
                     var merged = new ReadResponse();
-                    foreach (var (response, _) in answers)
+                    foreach (var body in bodies)
                     {
-                        var one = ReadResponse.Parser.ParseFrom(Snappy.DecompressToArray(await response!.Content.ReadAsByteArrayAsync(context.RequestAborted)));
+                        var one = ReadResponse.Parser.ParseFrom(Snappy.DecompressToArray(body));
                         for (var i = 0; i < one.Results.Count; i++)
                         {
                             while (merged.Results.Count <= i)
@@ -120,12 +129,27 @@ public static class PromReadEndpoint
         return string.Join("; ", failures.Distinct());
     }
 
-    private static async Task RelayAsync(HttpContext context, HttpResponseMessage answer)
+    /// <summary>Every backend's answer read whole; null (with why) when one broke off its answer.</summary>
+    private static async Task<byte[][]?> BodiesAsync(IEnumerable<HttpResponseMessage> answers, List<string> failures, CancellationToken ct)
+    {
+        try
+        {
+            return await Task.WhenAll(answers.Select(a => a.Content.ReadAsByteArrayAsync(ct)));
+        }
+        catch (Exception e) when (BackendConnection.BrokeOff(e, ct))
+        {
+            failures.Add($"broke off its answer: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>The answer relayed as it is; why, when the backend broke it off before any of it went out (nothing written then).</summary>
+    private static async Task<string?> RelayAsync(HttpContext context, HttpResponseMessage answer, string backend)
     {
         context.Response.StatusCode = (int)answer.StatusCode;
         context.Response.ContentType = answer.Content.Headers.ContentType?.ToString() ?? Protobuf;
         if (answer.Content.Headers.ContentEncoding.Count > 0)
             context.Response.Headers.ContentEncoding = answer.Content.Headers.ContentEncoding.ToArray();
-        await answer.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
+        return await AnswerCopy.CopyAsync(answer, context.Response, backend, context.RequestAborted);
     }
 }

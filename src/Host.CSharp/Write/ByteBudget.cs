@@ -11,7 +11,7 @@ public sealed class ByteBudget(long capacity, TimeProvider time)
     private readonly Lock _lock = new();
     private readonly LinkedList<(long Bytes, TaskCompletionSource Granted)> _waiting = []; // guarded by _lock
     private long _held; // guarded by _lock
-    private long _timedOut;
+    private long _timedOut; // guarded by _lock
 
     public long Capacity => capacity;
 
@@ -36,7 +36,14 @@ public sealed class ByteBudget(long capacity, TimeProvider time)
     }
 
     /// <summary>The requests that waited past their timeout, since the start.</summary>
-    public long TimedOut => Interlocked.Read(ref _timedOut);
+    public long TimedOut
+    {
+        get
+        {
+            lock (_lock)
+                return _timedOut;
+        }
+    }
 
     /// <summary>Takes <paramref name="bytes"/> once they fit; false, having taken nothing, when <paramref name="timeout"/> passes first.</summary>
     public async Task<bool> TakeAsync(long bytes, TimeSpan timeout)
@@ -64,9 +71,9 @@ public sealed class ByteBudget(long capacity, TimeProvider time)
                 if (waiter.List is null)
                     return true;
                 _waiting.Remove(waiter);
+                _timedOut++;
                 GrantWaiting();
             }
-            Interlocked.Increment(ref _timedOut);
             return false;
         }
     }
