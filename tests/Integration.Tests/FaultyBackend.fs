@@ -68,3 +68,12 @@ let start (marker: string) : Backend =
         Threading.Tasks.Task.CompletedTask)) |> ignore
     app.StartAsync().Wait()
     { Url = app.Urls |> Seq.head; Taken = taken; Deaths = deaths; App = app }
+
+/// A proxy (in a folder of its own named after `label`) whose one circle is `backend` alone, with further top-level
+/// config members `extra`.
+let proxyInFrontOf (backend: Backend) (label: string) (extra: string list) =
+    let port = Influxd.freePort ()
+    let members = String.concat "" [ for item in extra -> "," + item ]
+    let config =
+        sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d"%s}""" backend.Url port members
+    ProxyProcess.startIn (ProxyProcess.newDir label) port config

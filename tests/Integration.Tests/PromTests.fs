@@ -133,10 +133,7 @@ let tests =
 
         test "a backend that breaks off its remote-read answer: a relayed answer breaks too, a merged one is a 503 saying why" {
             use backend = FaultyBackend.start "die"
-            let port = freePort ()
-            let config =
-                sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d"}""" backend.Url port
-            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "broken-read") port config
+            let proxy = FaultyBackend.proxyInFrontOf backend "broken-read" []
             try
                 // A metric named (`__name__` equal) is relayed from its owner; a regex on the name is merged from a circle.
                 let read (kind: LabelMatcher.Types.Type) =

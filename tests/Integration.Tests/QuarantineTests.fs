@@ -128,11 +128,7 @@ let tests =
 
         test "a live batch after which the backend went away counts as the first death of its backlog record" {
             use backend = FaultyBackend.start "die"
-            let port = freePort ()
-            let config =
-                sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d","rewrite_interval":1,"check_interval":1}"""
-                    backend.Url port
-            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "faulty") port config
+            let proxy = FaultyBackend.proxyInFrontOf backend "faulty" [ "\"rewrite_interval\":1"; "\"check_interval\":1" ]
             try
                 Expect.equal (post (sprintf "%s/write?db=db" proxy.Url) "die v=1 1").Status 204 "answered from the journal"
                 let folder = Path.Combine(proxy.Dir, "data", "quarantine", "faulty")

@@ -290,10 +290,7 @@ let private failover =
 
         test "a backend that breaks off its answer midway: the relayed answer breaks too, never ends as if whole; a fanned-out statement answers its error" {
             use backend = FaultyBackend.start "die"
-            let port = freePort ()
-            let config =
-                sprintf """{"circles":[{"name":"circle-1","backends":[{"name":"faulty","url":"%s"}]}],"listen_addr":"127.0.0.1:%d"}""" backend.Url port
-            let proxy = ProxyProcess.startIn (ProxyProcess.newDir "broken-answer") port config
+            let proxy = FaultyBackend.proxyInFrontOf backend "broken-answer" []
             try
                 let url = sprintf "%s/query?db=db&chunked=true&q=%s" proxy.Url (escape "SELECT v FROM m WHERE host = 'die'")
                 use http = new Net.Http.HttpClient()
