@@ -322,16 +322,18 @@ let private formats =
                 try Expect.equal (post $"{proxy.Url}/write?db={db}" "formats v=1 1").Status 204 $"{file}: written"
                 finally ProxyProcess.dispose proxy
                 let dir = ProxyProcess.newDir "formats-bad"
-                let bad = if file.EndsWith ".toml" then "colour = \"red\"\nflush_size = 0" else "colour: red\nflush_size: 0"
-                File.WriteAllText(Path.Combine(dir, file), render circles (freePort ()) bad)
-                let code, output = ProxyProcess.run dir $"-config {file}"
-                Expect.equal code 1 output
-                Expect.stringContains output $"{file}: colour: unknown key" "an unknown key, by its path"
-                Expect.stringContains output $"{file}: flush_size: must be a positive integer" "a bad value, by its key"
-                File.WriteAllText(Path.Combine(dir, file), (if file.EndsWith ".toml" then "circles = [" else "circles: ["))
-                let code, output = ProxyProcess.run dir $"-config {file}"
-                Expect.equal code 1 output
-                Expect.stringContains output $"{file}: invalid" "a file that does not parse: one clear line"
+                try
+                    let bad = if file.EndsWith ".toml" then "colour = \"red\"\nflush_size = 0" else "colour: red\nflush_size: 0"
+                    File.WriteAllText(Path.Combine(dir, file), render circles (freePort ()) bad)
+                    let code, output = ProxyProcess.run dir $"-config {file}"
+                    Expect.equal code 1 output
+                    Expect.stringContains output $"{file}: colour: unknown key" "an unknown key, by its path"
+                    Expect.stringContains output $"{file}: flush_size: must be a positive integer" "a bad value, by its key"
+                    File.WriteAllText(Path.Combine(dir, file), (if file.EndsWith ".toml" then "circles = [" else "circles: ["))
+                    let code, output = ProxyProcess.run dir $"-config {file}"
+                    Expect.equal code 1 output
+                    Expect.stringContains output $"{file}: invalid" "a file that does not parse: one clear line"
+                finally Directory.Delete(dir, true)
         }
     ]
 
