@@ -30,23 +30,23 @@ public static class ProxyMetrics
     private static readonly Gauge BacklogRecords = Gauge("influxproxy_backlog_records", "Records waiting in a backend's backlog.");
     private static readonly Gauge BacklogAge = Gauge("influxproxy_backlog_oldest_age_seconds", "Age of the oldest record waiting in a backend's backlog.");
 
-    private static readonly Prometheus.Gauge JournalBytes = Prometheus.Metrics.CreateGauge(
+    private static readonly Prometheus.Gauge JournalBytes = ProxyGauge(
         "influxproxy_journal_bytes", "Bytes of requests in the write journal not yet delivered to every owner.");
-    private static readonly Prometheus.Gauge JournalRecords = Prometheus.Metrics.CreateGauge(
+    private static readonly Prometheus.Gauge JournalRecords = ProxyGauge(
         "influxproxy_journal_records", "Requests in the write journal not yet delivered to every owner.");
-    private static readonly Prometheus.Counter JournalCorrupt = Prometheus.Metrics.CreateCounter(
+    private static readonly Prometheus.Counter JournalCorrupt = ProxyCounter(
         "influxproxy_journal_corrupt_records_total", "Write journal records skipped as damaged since the start (logged).");
 
-    private static readonly Prometheus.Gauge OwnerCacheDatabases = Prometheus.Metrics.CreateGauge(
+    private static readonly Prometheus.Gauge OwnerCacheDatabases = ProxyGauge(
         "influxproxy_owner_cache_databases", "Databases whose measurement owners /write remembers (at most 10,000).");
-    private static readonly Prometheus.Gauge OwnerCacheNames = Prometheus.Metrics.CreateGauge(
+    private static readonly Prometheus.Gauge OwnerCacheNames = ProxyGauge(
         "influxproxy_owner_cache_measurements", "Measurement owners /write remembers, over every database (at most 100,000 per database).");
 
-    private static readonly Prometheus.Gauge WriteBudgetBytes = Prometheus.Metrics.CreateGauge(
+    private static readonly Prometheus.Gauge WriteBudgetBytes = ProxyGauge(
         "influxproxy_write_budget_bytes", "Bytes of the /write bodies being split and journaled (at most max_concurrent_write_bytes, or one larger body).");
-    private static readonly Prometheus.Gauge WriteBudgetWaiting = Prometheus.Metrics.CreateGauge(
+    private static readonly Prometheus.Gauge WriteBudgetWaiting = ProxyGauge(
         "influxproxy_write_budget_waiting", "/write requests waiting for their turn under max_concurrent_write_bytes.");
-    private static readonly Prometheus.Counter WriteBudgetTimeouts = Prometheus.Metrics.CreateCounter(
+    private static readonly Prometheus.Counter WriteBudgetTimeouts = ProxyCounter(
         "influxproxy_write_budget_timeouts_total", "/write requests answered 503 after waiting for their turn for all of write_timeout.");
 
     /// <summary>Copies every backend's counters into the registry before each scrape.</summary>
@@ -79,6 +79,11 @@ public static class ProxyMetrics
                 BacklogAge.WithLabels(name).Set(backend.Backlog.Reader.OldestPendingAt is { } oldest ? (time.GetUtcNow() - oldest).TotalSeconds : 0);
             }
         });
+
+    /// <summary>A series of the whole proxy, not of one backend.</summary>
+    private static Prometheus.Gauge ProxyGauge(string name, string help) => Prometheus.Metrics.CreateGauge(name, help);
+
+    private static Prometheus.Counter ProxyCounter(string name, string help) => Prometheus.Metrics.CreateCounter(name, help);
 
     private static Gauge Gauge(string name, string help) =>
         Prometheus.Metrics.CreateGauge(name, help, new GaugeConfiguration { LabelNames = BackendLabel });

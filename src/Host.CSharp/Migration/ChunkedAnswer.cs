@@ -46,20 +46,32 @@ public static class ChunkedAnswer
             }
     }
 
-    /// <summary>Reads more of an answer; a connection broken off is the step's failure.</summary>
-    public static async ValueTask<bool> Fill(JsonLines lines, QueryRelay relay, string statement, CancellationToken ct)
+    /// <summary>Reads more of an answer; what goes wrong in the reading is the step's failure.</summary>
+    public static ValueTask<bool> Fill(JsonLines lines, QueryRelay relay, string statement, CancellationToken ct) =>
+        Reading(lines.FillAsync(ct), relay, statement);
+
+    /// <summary>One read of a backend's answer, whose failures (its connection broken off, a chunk cut or too large, bytes that are not MessagePack) fail the step.</summary>
+    public static async ValueTask<T> Reading<T>(ValueTask<T> read, QueryRelay relay, string statement)
     {
         try
         {
-            return await lines.FillAsync(ct);
+            return await read;
+        }
+        catch (EndOfStreamException)
+        {
+            throw new StepFailure($"{relay.Info.Url} ended its answer to {statement} in the middle of a chunk");
+        }
+        catch (InvalidDataException e)
+        {
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with {e.Message}");
         }
         catch (Exception e) when (e is IOException or HttpRequestException)
         {
             throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
         }
-        catch (InvalidDataException e)
+        catch (MessagePack.MessagePackSerializationException e)
         {
-            throw new StepFailure($"{relay.Info.Url} answered {statement} with {e.Message}");
+            throw new StepFailure($"{relay.Info.Url} answered {statement} with what is not MessagePack: {e.Message}");
         }
     }
 

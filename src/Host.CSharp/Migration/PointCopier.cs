@@ -95,7 +95,7 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
     private static async Task ReadMessagePackAsync(Stream body, AnswerLines lines, Func<Task> sendFull, QueryRelay relay, string statement, CancellationToken ct)
     {
         using var answer = new MessagePackValues(body);
-        while (await NextAsync(answer, relay, statement, ct) is { } chunk)
+        while (await ChunkedAnswer.Reading(answer.NextAsync(ct), relay, statement) is { } chunk)
         {
             try
             {
@@ -106,31 +106,6 @@ public sealed class PointCopier(MigrationBackends backends, BackendRegistry regi
                 throw new StepFailure($"the source answered what is not MessagePack: {e.Message}");
             }
             await sendFull();
-        }
-    }
-
-    /// <summary>The next chunk; a connection broken off is the step's failure.</summary>
-    private static async ValueTask<ReadOnlyMemory<byte>?> NextAsync(MessagePackValues answer, QueryRelay relay, string statement, CancellationToken ct)
-    {
-        try
-        {
-            return await answer.NextAsync(ct);
-        }
-        catch (EndOfStreamException)
-        {
-            throw new StepFailure($"{relay.Info.Url} ended its answer to {statement} in the middle of a chunk");
-        }
-        catch (InvalidDataException e)
-        {
-            throw new StepFailure($"{relay.Info.Url} answered {statement} with {e.Message}");
-        }
-        catch (Exception e) when (e is IOException or HttpRequestException)
-        {
-            throw new StepFailure($"{relay.Info.Url} broke off its answer to {statement}: {e.Message}");
-        }
-        catch (MessagePackSerializationException e)
-        {
-            throw new StepFailure($"{relay.Info.Url} answered {statement} with what is not MessagePack: {e.Message}");
         }
     }
 

@@ -113,6 +113,7 @@ public static class PromReadEndpoint
                             merged.Results[i].Timeseries.AddRange(one.Results[i].Timeseries);
                         }
                     }
+                    context.Response.StatusCode = StatusCodes.Status200OK;
                     context.Response.ContentType = Protobuf;
                     context.Response.Headers.ContentEncoding = "snappy";
                     await context.Response.Body.WriteAsync(Snappy.CompressToArray(merged.ToByteArray()), context.RequestAborted);
@@ -150,6 +151,10 @@ public static class PromReadEndpoint
         context.Response.ContentType = answer.Content.Headers.ContentType?.ToString() ?? Protobuf;
         if (answer.Content.Headers.ContentEncoding.Count > 0)
             context.Response.Headers.ContentEncoding = answer.Content.Headers.ContentEncoding.ToArray();
-        return await AnswerCopy.CopyAsync(answer, context.Response, backend, context.RequestAborted);
+        var brokeOff = await AnswerCopy.CopyAsync(answer, context.Response, backend, context.RequestAborted);
+        // Nothing went out: another backend's answer, or the 503, is written instead, without this one's encoding.
+        if (brokeOff is not null)
+            context.Response.Headers.Remove("Content-Encoding");
+        return brokeOff;
     }
 }
